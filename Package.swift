@@ -1,0 +1,173 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Each module has one job; a module never imports one above it in this list.
+// See README.md ("Layout") for the pipeline these modules form.
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "VoiceBridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "voicebridge", targets: ["voicebridge"]),
+        .library(name: "VoiceBridgeAudio", targets: ["VoiceBridgeAudio"]),
+        .library(name: "VoiceBridgeCarriers", targets: ["VoiceBridgeCarriers"]),
+        .library(name: "VoiceBridgeSpeech", targets: ["VoiceBridgeSpeech"]),
+        .library(name: "VoiceBridgeCalls", targets: ["VoiceBridgeCalls"]),
+        .library(name: "VoiceBridgeServer", targets: ["VoiceBridgeServer"]),
+        .library(name: "VoiceBridgeEmulators", targets: ["VoiceBridgeEmulators"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // System libraries (Debian packages). pkg-config supplies the flags where present;
+        // the module maps' `link` lines are enough without it.
+        .systemLibrary(name: "CSpanDSP", pkgConfig: "spandsp", providers: [.apt(["libspandsp-dev", "libtiff-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev", "espeak-ng-data"])]),
+
+        // Pure DSP over sample buffers: no I/O, no sockets, no clocks.
+        .target(
+            name: "VoiceBridgeAudio",
+            dependencies: ["CSpanDSP", "CSpeexDSP"],
+            swiftSettings: upcoming
+        ),
+        // Wire codecs and carrier crypto (signatures, stream tokens): bytes in, typed events out.
+        .target(
+            name: "VoiceBridgeCarriers",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Where speech comes from: the SpeechSource protocol and its implementations.
+        .target(
+            name: "VoiceBridgeSpeech",
+            dependencies: [
+                "VoiceBridgeAudio", "CEspeakNG", "CCurl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The call: state machine, playout clock, mark ledger, barge-in policy, flows.
+        .target(
+            name: "VoiceBridgeCalls",
+            dependencies: [
+                "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // HTTP + WebSocket surface, signature checks, metrics, lifecycle.
+        .target(
+            name: "VoiceBridgeServer",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeSpeech", "VoiceBridgeAudio",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The other ends of the wire: the phone simulator (carrier side) and upstream emulators.
+        .target(
+            name: "VoiceBridgeEmulators",
+            dependencies: [
+                "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "voicebridge",
+            dependencies: [
+                "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech", "VoiceBridgeCalls",
+                "VoiceBridgeServer", "VoiceBridgeEmulators",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+
+        .testTarget(name: "VoiceBridgeAudioTests", dependencies: ["VoiceBridgeAudio"], swiftSettings: upcoming),
+        .testTarget(
+            name: "VoiceBridgeCarriersTests",
+            dependencies: ["VoiceBridgeCarriers", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeSpeechTests",
+            dependencies: ["VoiceBridgeSpeech", "VoiceBridgeAudio", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeCallsTests",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeServerTests",
+            dependencies: [
+                "VoiceBridgeServer", "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers",
+                "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeEmulatorsTests",
+            dependencies: [
+                "VoiceBridgeEmulators", "VoiceBridgeCarriers", "VoiceBridgeAudio",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeCLITests",
+            dependencies: ["voicebridge"],
+            swiftSettings: upcoming
+        ),
+    ]
+)

@@ -1,0 +1,99 @@
+/// Where a call's speech comes from.
+///
+/// A source speaks in *turns*. A turn takes text, possibly a token at a time (an LLM reply), and
+/// yields μ-law 8 kHz chunks as soon as they exist. One-shot utterances are a turn that gets all
+/// its text and `finish()` at once (see `SpeechSource.speak`).
+///
+/// Sources never touch the call's event loop: the call consumes `chunks` from a task and hops to
+/// its loop once per chunk, never per frame.
+public protocol SpeechSource: Sendable {
+    /// A short name for logs and metrics ("offline", "elevenlabs-ws", "elevenlabs-http", "cache").
+    var name: String { get }
+
+    /// Starts a turn. Text arrives later through `SpeechTurn.send(text:)`.
+    func startTurn(_ options: TurnOptions) -> any SpeechTurn
+}
+
+/// One turn of speech: text in, μ-law chunks out, cancellable at any point.
+public protocol SpeechTurn: Sendable {
+    /// The id the call uses to drop late chunks after a barge-in.
+    var id: String { get }
+
+    /// Audio of this turn, in order. Finishes after `finish()` once everything is spoken, throws
+    /// on an upstream failure, and finishes early after `cancel()`.
+    var chunks: AsyncThrowingStream<SpeechChunk, any Error> { get }
+
+    /// Appends text to the turn. Tokens may be partial words; the source decides when to generate.
+    func send(text: String)
+
+    /// No more text: generate whatever is buffered and end the turn.
+    func finish()
+
+    /// Barge-in: stop generating at once and end `chunks`. Idempotent.
+    func cancel()
+}
+
+/// Per-turn choices. Anything nil falls back to the source's configuration.
+public struct TurnOptions: Sendable, Equatable {
+    public var id: String
+    public var voice: String?
+    public var model: String?
+    public var language: String?
+
+    public init(id: String, voice: String? = nil, model: String? = nil, language: String? = nil) {
+        self.id = id
+        self.voice = voice
+        self.model = model
+        self.language = language
+    }
+}
+
+/// A piece of synthesised speech, μ-law 8 kHz mono, passed to the carrier byte for byte.
+public struct SpeechChunk: Sendable, Equatable {
+    public var turnID: String
+    public var audio: [UInt8]
+    /// Character timings relative to the start of this chunk, when the source knows them.
+    public var alignment: Alignment?
+
+    public init(turnID: String, audio: [UInt8], alignment: Alignment? = nil) {
+        self.turnID = turnID
+        self.audio = audio
+        self.alignment = alignment
+    }
+
+    /// Duration at 8000 samples per second, one byte per sample.
+    public var durationMs: Double { Double(audio.count) / 8.0 }
+}
+
+/// Which characters are spoken when, relative to the start of the chunk they came with.
+/// The three arrays have the same length (ElevenLabs' `chars`/`charStartTimesMs`/`charDurationsMs`).
+public struct Alignment: Sendable, Equatable {
+    public var chars: [String]
+    public var charStartTimesMs: [Int]
+    public var charDurationsMs: [Int]
+
+    public init(chars: [String], charStartTimesMs: [Int], charDurationsMs: [Int]) {
+        self.chars = chars
+        self.charStartTimesMs = charStartTimesMs
+        self.charDurationsMs = charDurationsMs
+    }
+
+    /// The characters whose start lies before `ms` into the chunk: what a caller heard of it.
+    public func text(heardBefore ms: Double) -> String {
+        var out = ""
+        for (i, c) in chars.enumerated() where Double(charStartTimesMs[i]) < ms {
+            out += c
+        }
+        return out
+    }
+}
+
+extension SpeechSource {
+    /// Speaks a whole text as one turn.
+    public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
+        let turn = startTurn(options)
+        turn.send(text: text)
+        turn.finish()
+        return turn
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct VoiceBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voicebridge",
+        abstract: "A telephony voice bridge: Twilio Media Streams in, ElevenLabs (or an offline voice) out.",
+        version: VoiceBridgeVersion.current,
+        subcommands: []
+    )
+}
+
+enum VoiceBridgeVersion {
+    static let current = "0.1.0"
+}
