@@ -102,11 +102,12 @@ public enum ToneGenerator {
         var next = 0
         while next < ascii.count {
             let batch = min(32, ascii.count - next)
-            let accepted = ascii[next ..< next + batch].withUnsafeBufferPointer { bytes in
+            // dtmf_tx_put is all-or-nothing and returns how many digits did not fit; the queue is empty here.
+            let rejected = ascii[next ..< next + batch].withUnsafeBufferPointer { bytes in
                 bytes.withMemoryRebound(to: CChar.self) { Int(dtmf_tx_put(sender, $0.baseAddress, Int32(batch))) }
             }
-            precondition(accepted > 0, "SpanDSP DTMF queue refused digits")
-            next += accepted
+            precondition(rejected == 0, "SpanDSP DTMF queue refused \(rejected) digits")
+            next += batch
             while true {
                 let n = block.withUnsafeMutableBufferPointer { Int(dtmf_tx(sender, $0.baseAddress, Int32($0.count))) }
                 if n <= 0 { break }
