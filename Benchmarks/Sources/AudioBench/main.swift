@@ -28,7 +28,8 @@ struct SplitMix64: RandomNumberGenerator {
 func clip(_ value: Double) -> Int16 { Int16(max(-32768, min(32767, value.rounded()))) }
 
 /// One minute of a plausible caller: line noise throughout, speech-like bursts, and key presses.
-func makeInbound() -> [UInt8] {
+func makeInbound() -> (ulaw: [UInt8], digits: Int) {
+    var digitCount = 0
     var rng = SplitMix64(state: 42)
     let seconds = 60
     var pcm = (0..<seconds * 8000).map { _ in 60 * rng.gaussian() } // about -55 dBm0 line noise
@@ -37,6 +38,7 @@ func makeInbound() -> [UInt8] {
         if Int.random(in: 0..<4, using: &rng) == 0 {
             let digits = String((0..<3).map { _ in "0123456789*#".randomElement(using: &rng)! })
             let tones = (try? ToneGenerator.dtmf(digits, toneMs: 80, gapMs: 80, levelDBm0: -15)) ?? []
+            digitCount += digits.count
             for (i, s) in tones.enumerated() where position + i < pcm.count { pcm[position + i] += Double(s) }
             position += tones.count
         } else {
@@ -54,7 +56,7 @@ func makeInbound() -> [UInt8] {
         }
         position += Int.random(in: 1600...12000, using: &rng)
     }
-    return G711.encode(pcm.map(clip), law: .ulaw)
+    return (G711.encode(pcm.map(clip), law: .ulaw), digitCount)
 }
 
 struct Result {
@@ -78,7 +80,7 @@ func measure(_ name: String, _ body: () -> Int) -> Result {
     return Result(name: name, nsPerFrame: best, checksum: checksum)
 }
 
-let inbound = makeInbound()
+let (inbound, digitsPerLoop) = makeInbound()
 let loopFrames = inbound.count / frameSamples
 let decodedLoop = G711.decode(inbound, law: .ulaw)
 var results: [Result] = []
@@ -172,6 +174,9 @@ results.append(measure("Reframer (append + withNextFrame)") {
 })
 
 print("AudioBench: \(frameCount) frames of 20 ms (160 samples @ 8 kHz), best of \(repetitions) runs")
+let loops = Double(frameCount) / Double(loopFrames)
+print(String(format: "  input: %d s loop with %d DTMF digits; DTMF checksum counts detections (expect about %.0f)",
+             loopFrames / 50, digitsPerLoop, loops * Double(digitsPerLoop)))
 for result in results {
     let name = result.name.padding(toLength: 40, withPad: " ", startingAt: 0)
     let perFrame = String(format: "%8.1f ns/frame", result.nsPerFrame)
