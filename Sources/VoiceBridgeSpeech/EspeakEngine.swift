@@ -69,7 +69,8 @@ private final class EspeakSynthesizer {
     }
 
     private struct Voice: Equatable {
-        var name: String
+        /// The names asked for (the first that exists is the one speaking).
+        var names: [String]
         var rate: Int
         var pitch: Int
         var volume: Int
@@ -98,7 +99,7 @@ private final class EspeakSynthesizer {
     private func speak(_ text: String, for turn: OfflineTurn) throws(OfflineVoiceError) {
         let settings = turn.settings
         let sampleRate = try initialise(dataPath: settings.dataPath)
-        try select(Voice(name: settings.voice, rate: settings.rate, pitch: settings.pitch, volume: settings.volume))
+        try select(turn.voices, rate: settings.rate, pitch: settings.pitch, volume: settings.volume)
         let resampler = try resampler(from: sampleRate)
         resampler.reset()
 
@@ -155,17 +156,19 @@ private final class EspeakSynthesizer {
         return files.fileExists(atPath: path + "/phontab") || files.fileExists(atPath: path + "/espeak-ng-data/phontab")
     }
 
-    private func select(_ wanted: Voice) throws(OfflineVoiceError) {
+    private func select(_ names: [String], rate: Int, pitch: Int, volume: Int) throws(OfflineVoiceError) {
+        let wanted = Voice(names: names, rate: rate, pitch: pitch, volume: volume)
         guard wanted != voice else { return }
-        if wanted.name != voice?.name {
+        if wanted.names != voice?.names {
             voice = nil  // Whatever espeak did on a failed switch, set everything next time.
-            let status = espeak_ng_SetVoiceByName(wanted.name)
-            guard status == ENS_OK else { throw .voiceNotFound(wanted.name) }
+            guard names.contains(where: { espeak_ng_SetVoiceByName($0) == ENS_OK }) else {
+                throw .voiceNotFound(names[0])
+            }
         }
         // A voice switch may reset the parameters, so they are always set after it.
-        _ = espeak_ng_SetParameter(espeakRATE, Int32(min(max(wanted.rate, 80), 450)), 0)
-        _ = espeak_ng_SetParameter(espeakPITCH, Int32(min(max(wanted.pitch, 0), 100)), 0)
-        _ = espeak_ng_SetParameter(espeakVOLUME, Int32(min(max(wanted.volume, 0), 200)), 0)
+        _ = espeak_ng_SetParameter(espeakRATE, Int32(min(max(rate, 80), 450)), 0)
+        _ = espeak_ng_SetParameter(espeakPITCH, Int32(min(max(pitch, 0), 100)), 0)
+        _ = espeak_ng_SetParameter(espeakVOLUME, Int32(min(max(volume, 0), 200)), 0)
         voice = wanted
     }
 

@@ -11,6 +11,8 @@ import Synchronization
 final class OfflineTurn: SpeechTurn {
     let id: String
     let settings: OfflineVoice.Configuration
+    /// espeak voice names to try, in order; the first that exists speaks the turn.
+    let voices: [String]
     let logger: Logger
 
     private let engine: EspeakEngine
@@ -48,9 +50,11 @@ final class OfflineTurn: SpeechTurn {
         case failed(OfflineVoiceError)
     }
 
-    init(id: String, settings: OfflineVoice.Configuration, engine: EspeakEngine, logger: Logger) {
+    init(id: String, settings: OfflineVoice.Configuration, voices: [String], engine: EspeakEngine, logger: Logger) {
+        precondition(!voices.isEmpty, "a turn needs a voice")
         self.id = id
         self.settings = settings
+        self.voices = voices
         self.engine = engine
         self.logger = logger
     }

@@ -18,7 +18,8 @@ public struct OfflineVoice: SpeechSource {
         public var rate: Int
         /// Base pitch, 0...100 (50 is normal).
         public var pitch: Int
-        /// Output volume, 0...200 (100 is normal; higher values compress and distort).
+        /// Output volume, 0...200. espeak's normal 100 already peaks at full scale, and the resampler's
+        /// ringing then clips; 80 leaves about 2 dB of headroom at a normal telephone speech level.
         public var volume: Int
         /// The `espeak-ng-data` directory, or the directory holding it. nil uses espeak's default.
         /// espeak is initialised once per process, so every voice in a process must agree on it.
@@ -33,7 +34,7 @@ public struct OfflineVoice: SpeechSource {
             voice: String = "en-us",
             rate: Int = 175,
             pitch: Int = 50,
-            volume: Int = 100,
+            volume: Int = 80,
             dataPath: String? = nil,
             chunkMs: Int = 200,
             firstChunkMs: Int = 40
@@ -57,14 +58,22 @@ public struct OfflineVoice: SpeechSource {
         self.logger = logger
     }
 
-    /// Starts a turn. `options.voice` (else `options.language`) overrides the configured voice;
-    /// `options.model` means nothing to espeak and is ignored.
+    /// Starts a turn. `options.voice` overrides the configured voice. Without it, `options.language`
+    /// does, falling back to its primary subtag ("fr-FR" to "fr") since espeak names voices by
+    /// language. `options.model` means nothing to espeak and is ignored.
     public func startTurn(_ options: TurnOptions) -> any SpeechTurn {
-        var settings = configuration
-        if let voice = options.voice ?? options.language { settings.voice = voice }
+        var voices = [configuration.voice]
+        if let voice = options.voice {
+            voices = [voice]
+        } else if let language = options.language {
+            voices = [language]
+            if let primary = language.split(separator: "-").first, primary.count < language.count {
+                voices.append(String(primary))
+            }
+        }
         var logger = logger
         logger[metadataKey: "turn"] = "\(options.id)"
-        return OfflineTurn(id: options.id, settings: settings, engine: .shared, logger: logger)
+        return OfflineTurn(id: options.id, settings: configuration, voices: voices, engine: .shared, logger: logger)
     }
 }
 
