@@ -16,6 +16,8 @@ final class EspeakEngine: Sendable {
         case speak(OfflineTurn, String)
         /// The turn's last sentence is done: end its stream.
         case finish(OfflineTurn)
+        /// Initialise espeak and load a voice ahead of the first turn, then report.
+        case prepare(OfflineVoice.Configuration, @Sendable (OfflineVoiceError?) -> Void)
     }
 
     static let shared = EspeakEngine()
@@ -78,8 +80,9 @@ private final class EspeakSynthesizer {
 
     private var initialised: Initialised?
     private var voice: Voice?
-    /// One resampler for every sentence: sentences run one at a time and each is flushed and the
-    /// resampler reset at its end, so nothing carries over from one sentence (or turn) to the next.
+    /// One resampler for every sentence: sentences run one at a time, each is flushed at its end and
+    /// the resampler is reset before the next, so nothing (not even the state of a sentence cut
+    /// short by a cancel) carries over from one sentence or turn to the next.
     private var resampler: Resampler?
 
     func run(_ job: EspeakEngine.Job) {
@@ -93,6 +96,15 @@ private final class EspeakSynthesizer {
             }
         case .finish(let turn):
             turn.complete()
+        case .prepare(let settings, let report):
+            do {
+                let sampleRate = try initialise(dataPath: settings.dataPath)
+                try select([settings.voice], rate: settings.rate, pitch: settings.pitch, volume: settings.volume)
+                _ = try resampler(from: sampleRate)
+                report(nil)
+            } catch {
+                report(error)
+            }
         }
     }
 

@@ -58,6 +58,16 @@ public struct OfflineVoice: SpeechSource {
         self.logger = logger
     }
 
+    /// Initialises espeak-ng and loads the configured voice now rather than on the first turn, so a
+    /// server can fail fast at start-up on missing data, and the first call doesn't pay for loading.
+    /// Optional: turns initialise on their own.
+    public func prepare() async throws(OfflineVoiceError) {
+        let error = await withCheckedContinuation { (done: CheckedContinuation<OfflineVoiceError?, Never>) in
+            EspeakEngine.shared.submit(.prepare(configuration) { done.resume(returning: $0) })
+        }
+        if let error { throw error }
+    }
+
     /// Starts a turn. `options.voice` overrides the configured voice. Without it, `options.language`
     /// does, falling back to its primary subtag ("fr-FR" to "fr") since espeak names voices by
     /// language. `options.model` means nothing to espeak and is ignored.

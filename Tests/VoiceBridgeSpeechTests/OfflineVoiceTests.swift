@@ -183,6 +183,16 @@ struct OfflineVoiceTests {
         #expect(chunks.isEmpty)
     }
 
+    @Test func prepareLoadsTheVoiceOrReportsWhyNot() async throws {
+        try await voice.prepare()
+        await #expect(throws: OfflineVoiceError.voiceNotFound("xx-no-such-voice")) {
+            try await OfflineVoice(configuration: .init(voice: "xx-no-such-voice")).prepare()
+        }
+        await #expect(throws: OfflineVoiceError.dataNotFound(path: "/nonexistent")) {
+            try await OfflineVoice(configuration: .init(dataPath: "/nonexistent")).prepare()
+        }
+    }
+
     @Test func missingVoiceDataIsATypedError() async throws {
         let broken = OfflineVoice(configuration: .init(dataPath: "/nonexistent/espeak-ng-data"))
         await #expect(throws: OfflineVoiceError.dataNotFound(path: "/nonexistent/espeak-ng-data")) {
