@@ -6,10 +6,11 @@
 /// after it (and the first word also owns anything before it). The segment's characters share the
 /// time from that word's start to the next word's start evenly. Until the next word is known, the
 /// characters of the word being spoken are spaced by an estimate from the speaking rate, and the
-/// ones after it wait for the next word event; the sentence's last segment is
-/// stretched to the end of the audio but no further than twice the estimate per character, since
-/// that audio includes the sentence-end pause. The result is accurate to about a word, which is
-/// what deciding "which text did the caller hear before barging in" needs.
+/// ones after it wait for the next word event. The sentence's last segment is stretched to the end
+/// of the audio, but no further than twice the estimate per character, since that audio includes
+/// the sentence-end pause. The resampler's few milliseconds of delay are ignored. The result is
+/// accurate to about a word, which is what deciding "which text did the caller hear before
+/// barging in" needs.
 ///
 /// Every character is handed out exactly once and in order, so the chunks' characters joined
 /// give back the sentence. Start times never go backwards.
