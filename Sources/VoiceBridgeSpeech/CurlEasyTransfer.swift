@@ -110,7 +110,7 @@ final class CurlEasyTransfer {
     private func receivedHeaderLine(_ raw: UnsafeRawBufferPointer) {
         guard !headDelivered else { return }  // Trailers after a chunked body: not part of the head.
         var line = Substring(String(decoding: raw, as: UTF8.self))
-        while let last = line.last, last == "\r" || last == "\n" { line.removeLast() }
+        while let last = line.last, last.isNewline { line.removeLast() }  // "\r\n" is one Character.
         if line.hasPrefix("HTTP/") {
             // A new response starts (after a 1xx): forget the interim one's fields.
             status = line.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }

@@ -15,7 +15,8 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Duration
     /// Give up once the transfer has moved fewer than `stallBytesPerSecond` bytes per second for
     /// this long: the server went quiet. nil waits forever. It also bounds the wait for the first
-    /// byte, since a stalled server and a slow one look alike from here.
+    /// byte, since a stalled server and a slow one look alike from here. curl averages the speed
+    /// over the last few seconds, so the abort can come a few seconds after the last byte.
     public var stallTimeout: Duration?
     public var stallBytesPerSecond: Int
     /// Give up on the whole transfer after this long; nil for no limit. Streams of speech are as
