@@ -5,15 +5,20 @@ import Foundation
 protocol ElevenLabsBodyDecoder: Sendable {
     associatedtype Output: Sendable
     init()
-    mutating func feed(_ bytes: [UInt8]) throws(ElevenLabsHTTPError) -> [Output]
+    /// Hands each complete item to `emit` as soon as it is decoded, so the items before a bad
+    /// one still go out before the error.
+    mutating func feed(_ bytes: [UInt8], emit: (Output) -> Void) throws(ElevenLabsHTTPError)
     /// The body is over: whatever is left, or an error if it was cut mid-item.
-    mutating func finish() throws(ElevenLabsHTTPError) -> [Output]
+    mutating func finish(emit: (Output) -> Void) throws(ElevenLabsHTTPError)
 }
 
 /// `/stream`: the body is the audio. Bytes go out exactly as they came, no copy, no decoding.
 struct PassthroughBodyDecoder: ElevenLabsBodyDecoder {
-    func feed(_ bytes: [UInt8]) -> [[UInt8]] { bytes.isEmpty ? [] : [bytes] }
-    func finish() -> [[UInt8]] { [] }
+    func feed(_ bytes: [UInt8], emit: ([UInt8]) -> Void) {
+        if !bytes.isEmpty { emit(bytes) }
+    }
+
+    func finish(emit: ([UInt8]) -> Void) {}
 }
 
 /// `/stream/with-timestamps`: newline-delimited JSON. A line may arrive in pieces, or several in
@@ -50,24 +55,23 @@ struct TimestampedLineDecoder: ElevenLabsBodyDecoder {
         )
     }
 
-    mutating func feed(_ bytes: [UInt8]) throws(ElevenLabsHTTPError) -> [ElevenLabsTimestampedAudio] {
+    mutating func feed(_ bytes: [UInt8], emit: (ElevenLabsTimestampedAudio) -> Void) throws(ElevenLabsHTTPError) {
         pending += bytes
-        var out: [ElevenLabsTimestampedAudio] = []
         var start = pending.startIndex
         while let newline = pending[start...].firstIndex(of: 0x0A) {
-            if let item = try decodeLine(pending[start..<newline]) { out.append(item) }
+            let line = pending[start..<newline]
             start = newline + 1
+            if let item = try decodeLine(line) { emit(item) }
         }
         pending.removeSubrange(..<start)
         guard pending.count <= Self.maxLineBytes else {
             throw .malformedResponse("a with-timestamps line exceeds \(Self.maxLineBytes) bytes")
         }
-        return out
     }
 
-    mutating func finish() throws(ElevenLabsHTTPError) -> [ElevenLabsTimestampedAudio] {
+    mutating func finish(emit: (ElevenLabsTimestampedAudio) -> Void) throws(ElevenLabsHTTPError) {
         defer { pending = [] }
-        return try decodeLine(pending[...]).map { [$0] } ?? []
+        if let item = try decodeLine(pending[...]) { emit(item) }
     }
 
     private struct Line: Decodable {

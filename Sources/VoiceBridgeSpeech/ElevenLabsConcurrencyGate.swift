@@ -47,14 +47,17 @@ final class ElevenLabsConcurrencyGate: Sendable {
         }
     }
 
-    func leave() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+    /// Frees a slot; returns the generation this leave made.
+    @discardableResult
+    func leave() -> UInt64 {
+        let (generation, waiters) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, Never>]) in
             state.inFlight -= 1
             state.generation &+= 1
             defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            return (state.generation, Array(state.waiters.values))
         }
         for waiter in waiters { waiter.resume() }
+        return generation
     }
 
     /// Returns once some request has left since `generation`, at `deadline`, or on cancellation.

@@ -141,16 +141,20 @@ public struct ElevenLabsHTTPClient: Sendable {
         var slotWaitLeft = policy.maxSlotWait
         var backoffs = 0
         var slotBackoffs = 0
+        var slotRetries = 0
         var attempt = 0
         while true {
             attempt += 1
             slotWaitLeft -= await gate.enter(waitingAtMost: max(slotWaitLeft, .zero))
             let outcome: Outcome
             do {
-                defer { gate.leave() }
                 try Task.checkCancellation()
                 outcome = try await send(http, attempt: attempt, decoder: Decoder.self, into: continuation, logger: logger)
+            } catch {
+                gate.leave()
+                throw error
             }
+            let generationAfterLeave = gate.leave()
             guard case .refused(let error, let remedy) = outcome else { return }
             switch remedy {
             case .none:
@@ -162,12 +166,17 @@ public struct ElevenLabsHTTPClient: Sendable {
                 logger.notice("ElevenLabs refused; backing off", metadata: ["error": "\(error)", "attempt": "\(attempt)", "delay": "\(delay)"])
                 try await Task.sleep(for: delay)
             case .waitForSlot(let generation, let others):
-                guard slotWaitLeft > .zero else { throw error }
+                guard slotWaitLeft > .zero, slotRetries < policy.maxSlotRetries else { throw error }
+                slotRetries += 1
                 logger.notice("ElevenLabs concurrency limit reached; waiting for a slot", metadata: ["attempt": "\(attempt)", "inFlight": "\(others)"])
                 let start = clock.now
                 if others > 0 {
-                    // Our own request will free a slot: retry the moment one finishes.
-                    await gate.waitForLeave(after: generation, until: start + slotWaitLeft)
+                    // Our own request will free a slot: retry the moment one finishes. Our own
+                    // leave just now counts for one; if anything else left since the refusal,
+                    // a slot is already free.
+                    if generationAfterLeave == generation &+ 1 {
+                        await gate.waitForLeave(after: generationAfterLeave, until: start + slotWaitLeft)
+                    }
                 } else {
                     // The slots are held elsewhere (another process on the same key); nothing
                     // local to wait for, so poll gently.
@@ -215,7 +224,7 @@ public struct ElevenLabsHTTPClient: Sendable {
                     }
                 case .body(let bytes):
                     if succeeded {
-                        for item in try decoder.feed(bytes) {
+                        try decoder.feed(bytes) { item in
                             audioStarted = true
                             continuation.yield(.audio(item))
                         }
@@ -241,7 +250,7 @@ public struct ElevenLabsHTTPClient: Sendable {
             return .refused(.transport(failure, attempts: attempt, afterAudio: false), .backoff)
         }
         if succeeded {
-            for item in try decoder.finish() { continuation.yield(.audio(item)) }
+            try decoder.finish { continuation.yield(.audio($0)) }
             logger.debug("speech stream finished", metadata: ["attempt": "\(attempt)"])
             return .completed
         }

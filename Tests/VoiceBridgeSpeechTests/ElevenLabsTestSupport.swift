@@ -11,19 +11,25 @@ enum ElevenLabsReply {
         ("x-trace-id", "trace-9"),
     ]
 
-    /// 200 with the audio in chunked pieces, each after `gap`.
-    static func audio(_ responder: Responder, _ pieces: [[UInt8]], gap: Duration = .zero, headers: [(String, String)] = successHeaders) async {
+    /// 200 with the audio in chunked pieces, each after `gap`. `beforeEnd` runs after the last
+    /// piece and before the end of the body, as a server frees a concurrency slot before the
+    /// client can see the response complete.
+    static func audio(
+        _ responder: Responder, _ pieces: [[UInt8]], gap: Duration = .zero, headers: [(String, String)] = successHeaders,
+        beforeEnd: @Sendable () -> Void = {}
+    ) async {
         do {
+            defer { beforeEnd() }
             // The spec's content type is audio/mpeg whatever the format; clients must not care.
             try await responder.head(status: 200, headers: [("content-type", "audio/mpeg")] + headers)
             for piece in pieces {
                 if gap > .zero { try await Task.sleep(for: gap) }
                 try await responder.chunk(piece)
             }
-            try await responder.end()
         } catch {
-            // The client went away: what the cancellation tests are about.
+            return  // The client went away: what the cancellation tests are about.
         }
+        try? await responder.end()
     }
 
     /// An error in the current shape (`code` plus its legacy mirror `status`), or in the legacy
@@ -70,15 +76,16 @@ enum ElevenLabsReply {
     }
 
     /// Speaks `text` as with-timestamps NDJSON, `perLine` characters a line, times counted from
-    /// the start of the response (as pipecat reads the live service).
-    static func timestamped(_ responder: Responder, text: String, perLine: Int = 6, gap: Duration = .zero) async {
+    /// the start of the response (as pipecat reads the live service), or restarting at zero on
+    /// every line (as the WebSocket counts) when `relative`.
+    static func timestamped(_ responder: Responder, text: String, perLine: Int = 6, gap: Duration = .zero, relative: Bool = false) async {
         let characters = text.map(String.init)
         do {
             try await responder.head(status: 200, headers: [("content-type", "application/json")] + successHeaders)
             var index = 0
             while index < characters.count {
                 let slice = Array(characters[index..<min(index + perLine, characters.count)])
-                let starts = (0..<slice.count).map { Double(index + $0) * 0.005 }
+                let starts = (0..<slice.count).map { Double((relative ? 0 : index) + $0) * 0.005 }
                 let ends = starts.map { $0 + 0.005 }
                 let body = line(audio: audio(for: slice.joined()), characters: slice, starts: starts, ends: ends)
                 if gap > .zero { try await Task.sleep(for: gap) }

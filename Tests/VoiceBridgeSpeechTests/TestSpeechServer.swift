@@ -201,6 +201,11 @@ struct Responder: Sendable {
         try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
     }
 
+    /// Drops the connection, mid-response if need be.
+    func close() async throws {
+        try await channel.close()
+    }
+
     /// A whole response with a content length, e.g. an error body.
     func respond(status: Int, body: String, headers: [(String, String)] = [("content-type", "application/json")]) async {
         let bytes = Array(body.utf8)
