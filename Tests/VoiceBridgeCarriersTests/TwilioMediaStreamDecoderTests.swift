@@ -448,3 +448,49 @@ extension String {
         return String(dropLast(marker.count)) + #""streamSid":"\#(sid)"}"#
     }
 }
+
+/// The string scanner steps 8 bytes at a time; special bytes must be found at every offset.
+@Suite struct TwilioMediaStreamDecoderScannerBoundaryTests {
+    @Test func escapesAndControlBytesAtEveryOffset() throws {
+        let plain = Array(Base64Fast.encode([UInt8](repeating: 0xAB, count: 30)).utf8)  // 40 chars
+        for offset in 0..<24 {
+            // A '/' escaped as "\/" at `offset` decodes to the same bytes as the unescaped payload.
+            var withSlash = plain
+            withSlash[offset] = UInt8(ascii: "/")
+            let expected = try #require(Base64Fast.decode(String(decoding: withSlash, as: UTF8.self)))
+            let escaped = String(decoding: withSlash[..<offset], as: UTF8.self) + "\\/" + String(decoding: withSlash[(offset + 1)...], as: UTF8.self)
+            guard case .media(let media) = try decodeInbound(mediaJSON(payload: "\"\(escaped)\"")) else {
+                Issue.record("expected media")
+                continue
+            }
+            #expect(bytes(media.payload) == expected, "escape at \(offset)")
+
+            // A raw control byte anywhere in a string is malformed JSON.
+            var withControl = plain
+            withControl[offset] = 0x1F
+            do {
+                _ = try decodeInbound(mediaJSON(payload: "\"\(String(decoding: withControl, as: UTF8.self))\""))
+                Issue.record("accepted a control byte at \(offset)")
+            } catch {
+                guard case .malformedJSON = error else {
+                    Issue.record("control byte at \(offset) gave \(error)")
+                    continue
+                }
+            }
+
+            // A quote ends the string early wherever it falls.
+            var withQuote = plain
+            withQuote[offset] = UInt8(ascii: "\"")
+            #expect(throws: (any Error).self) {
+                try decodeInbound(mediaJSON(payload: "\"\(String(decoding: withQuote, as: UTF8.self))\""))
+            }
+        }
+    }
+
+    @Test func nonASCIIBytesAreNotMistakenForSpecialBytes() throws {
+        // UTF-8 continuation bytes (0x80–0xBF) are where a sloppy bit trick misfires.
+        let name = String(repeating: "é✓😀ÿ", count: 5)
+        let json = #"{"event":"mark","sequenceNumber":"3","streamSid":"MZ1","mark":{"name":"\#(name)"}}"#
+        #expect(try decodeInbound(json) == .mark(MarkEcho(sequenceNumber: 3, name: name)))
+    }
+}
