@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -6,11 +7,18 @@ import NIOHTTP1
 /// header). Without an auth token every request passes: local use, logged once at startup.
 struct TwilioRequestVerifier: Sendable {
     let signature: TwilioSignature?
-    let publicURL: PublicURL
+    private let publicURLBox: NIOLockedValueBox<PublicURL>
 
     init(authToken: String?, publicURL: PublicURL) {
         self.signature = authToken.map { TwilioSignature(authToken: $0) }
-        self.publicURL = publicURL
+        self.publicURLBox = NIOLockedValueBox(publicURL)
+    }
+
+    /// The configured public URL; when none was configured, the local one with the port
+    /// actually bound (port 0 is only known once the server listens).
+    var publicURL: PublicURL {
+        get { publicURLBox.withLockedValue { $0 } }
+        nonmutating set { publicURLBox.withLockedValue { $0 = newValue } }
     }
 
     var isEnabled: Bool { signature != nil }

@@ -209,6 +209,11 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             drain()
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            // Hummingbird's server allows half-closure; a media peer that stops sending is gone.
+            logger.info("peer closed its side of the media socket")
+            closing = true
+            context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -62,7 +62,21 @@ public enum TwilioProtocolError: Error, Equatable, Sendable, CustomStringConvert
     case invalidBase64
     case wrongStreamSid(expected: String, got: String)
 
-    public var description: String { "\(self)" }
+    public var description: String {
+        switch self {
+        case .messageTooLarge(let size, let limit): "message of \(size) bytes exceeds \(limit)"
+        case .binaryFrame: "binary frame"
+        case .malformedJSON(let d): "malformed JSON: \(d)"
+        case .unknownEvent(let e): "unknown event \(e)"
+        case .missingField(let f): "missing field \(f)"
+        case .unexpectedField(let f): "unexpected field \(f)"
+        case .duplicateField(let f): "duplicate field \(f)"
+        case .wrongType(let f, let t): "\(f) must be \(t)"
+        case .invalidValue(let f, let r): "\(f) invalid: \(r)"
+        case .invalidBase64: "invalid base64"
+        case .wrongStreamSid(let e, let g): "streamSid \(g) is not \(e)"
+        }
+    }
 }
 
 public struct TwilioMediaStreamDecoder {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 
 /// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
 /// and the Twilio media WebSockets (`/media/{token}`).
@@ -15,7 +16,8 @@ import ServiceLifecycle
 public struct VoiceBridgeServer: Service {
     public let configuration: BridgeConfiguration
     /// The URL signatures are checked against and stream URLs are built from.
-    public let publicURL: PublicURL
+    public var publicURL: PublicURL { verifier.publicURL }
+    private let verifier: TwilioRequestVerifier
     public let metrics: BridgeMetrics
     let liveCalls: LiveCalls
     let tokens: StreamTokens
@@ -36,11 +38,12 @@ public struct VoiceBridgeServer: Service {
         let configuration = try configuration.validated()
         self.configuration = configuration
         self.logger = logger
-        if let text = configuration.publicURL {
-            publicURL = try PublicURL(parsing: text)
-        } else {
-            publicURL = .local(port: configuration.port)
-        }
+        let publicURL = try configuration.publicURL.map { text throws(ConfigurationError) in try PublicURL(parsing: text) }
+        let verifier = TwilioRequestVerifier(
+            authToken: configuration.twilioAuthToken,
+            publicURL: publicURL ?? .local(port: configuration.port)
+        )
+        self.verifier = verifier
         let metrics = BridgeMetrics()
         self.metrics = metrics
         let liveCalls = LiveCalls()
@@ -52,7 +55,6 @@ public struct VoiceBridgeServer: Service {
             capacity: configuration.maxRememberedCalls,
             ttlSeconds: configuration.webhookParameterTTLSeconds
         )
-        let verifier = TwilioRequestVerifier(authToken: configuration.twilioAuthToken, publicURL: publicURL)
         let endpoint = MediaEndpoint(
             settings: .init(
                 accountSid: configuration.twilioAccountSid,
@@ -88,7 +90,11 @@ public struct VoiceBridgeServer: Service {
                 BridgeChildChannel(responder: responder, endpoint: endpoint, tls: tls, idleTimeout: .seconds(75))
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                if publicURL == nil { verifier.publicURL = .local(port: bound) }
+                await onServerRunning(bound)
+            },
             eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: logger
         )
@@ -110,6 +116,15 @@ public struct VoiceBridgeServer: Service {
             logger.info("shutting down: no new calls; draining live calls", metadata: ["live": "\(liveCalls.count)"])
             liveCalls.beginDrain()
         }
+    }
+
+    /// Runs the server in its own `ServiceGroup` until SIGTERM or SIGINT, then drains: what
+    /// `voicebridge serve` does.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
     }
 
     /// Live media sockets right now.
