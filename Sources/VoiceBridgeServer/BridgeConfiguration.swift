@@ -55,8 +55,8 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var speechThresholdDBm0: Double = -35
     public var speechMinSpeechMs = 200
     public var speechHangoverMs = 400
-    public var hangUpGraceMs = 5000
-    public var setupBufferMs = 2000
+    public var hangUpGraceMs = 3000
+    public var setupBufferMs = 5000
 
     // MARK: voice
     public var voice = "en-us"
@@ -240,6 +240,9 @@ extension BridgeConfiguration {
             }
         }
         if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
+        if let tokenSecret, tokenSecret.utf8.count < 16 {
+            throw ConfigurationError("media.token_secret / VOICEBRIDGE_TOKEN_SECRET needs at least 16 bytes")
+        }
         return self
     }
 

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import Prometheus
+import VoiceBridgeCalls
 
 /// The server's Prometheus metrics, exported at `/metrics`.
 ///

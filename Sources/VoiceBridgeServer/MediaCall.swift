@@ -1,5 +1,7 @@
 import Logging
 import NIOCore
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
 
 /// What a media socket drives: `Call` from VoiceBridgeCalls in production; tests plug in scripted
 /// calls at this boundary to exercise the socket handling on its own.

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import VoiceBridgeCarriers
 
 /// Checks `X-Twilio-Signature` against URLs built from the configured public URL (never the Host
 /// header). Without an auth token every request passes: local use, logged once at startup.

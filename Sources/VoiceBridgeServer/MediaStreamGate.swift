@@ -1,4 +1,5 @@
 import NIOWebSocket
+import VoiceBridgeCarriers
 
 /// Decides, event by event, whether a Media Streams socket may go on: the order rules
 /// (`connected`, then one `start`, then the rest) and the bindings checked at `start`.

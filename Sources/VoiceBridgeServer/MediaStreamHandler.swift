@@ -1,5 +1,7 @@
 import Logging
 import NIOCore
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
 import NIOWebSocket
 
 /// One Twilio Media Streams socket, as a raw NIO handler on the socket's event loop, which is
@@ -39,8 +41,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.admission = admission
         self.logger = logger
         self.gate = MediaStreamGate(callSid: admission.callSid, accountSid: endpoint.settings.accountSid)
-        self.decoder = TwilioMediaStreamDecoder()
-        self.decoder.maxMessageBytes = endpoint.settings.maxMessageBytes
+        self.decoder = TwilioMediaStreamDecoder(maxMessageBytes: endpoint.settings.maxMessageBytes)
         self.observer = CallMetricsObserver(metrics: endpoint.metrics)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import VoiceBridgeCarriers
 
 /// Issues the one-time tokens that go in `/media/{token}` and redeems them at the upgrade.
 ///
@@ -17,7 +18,9 @@ public final class StreamTokens: Sendable {
     private let clock: @Sendable () -> Int64
     private let used = NIOLockedValueBox(UsedTokenRegistry())
 
-    /// - Parameter clock: seconds since 1970 (injectable for tests).
+    /// - Parameters:
+    ///   - secret: at least 16 bytes (`BridgeConfiguration.validated()` checks a configured one).
+    ///   - clock: seconds since 1970 (injectable for tests).
     public init(secret: [UInt8], ttlSeconds: Int, clock: @escaping @Sendable () -> Int64 = StreamTokens.unixNow) {
         self.minter = MediaStreamTokenMinter(secret: secret)
         self.ttlSeconds = Int64(ttlSeconds)
@@ -25,9 +28,7 @@ public final class StreamTokens: Sendable {
     }
 
     public func mint(callSid: String) -> String {
-        var rng = SystemRandomNumberGenerator()
-        let nonce = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
-        return minter.mint(callSid: callSid, expiresAt: clock() + ttlSeconds, nonce: nonce)
+        minter.mint(callSid: callSid, expiresAt: clock() + ttlSeconds)
     }
 
     /// Verifies the token and marks it used. A second redemption of the same token is refused.
@@ -37,9 +38,9 @@ public final class StreamTokens: Sendable {
         do {
             verified = try minter.verify(token, now: now)
         } catch {
-            return .refused(reason: "invalid or expired token (\(error))")
+            return .refused(reason: error.description)
         }
-        let fresh = used.withLockedValue { $0.consume(verified.id, expiresAt: verified.expiresAt, now: now) }
+        let fresh = used.withLockedValue { $0.consume(verified.nonceID, expiresAt: verified.expiresAt, now: now) }
         return fresh ? .accepted(callSid: verified.callSid) : .refused(reason: "token already used")
     }
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import VoiceBridgeSpeech
 import UnixSignals
 
 /// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
@@ -23,6 +24,9 @@ public struct VoiceBridgeServer: Service {
     let tokens: StreamTokens
     private let application: Application<RouterResponder<BasicRequestContext>>
     private let logger: Logger
+    /// The offline voice when the default calls are used: loaded at start so a missing
+    /// espeak-ng installation fails the start, not the first call.
+    private let offlineVoice: OfflineVoice?
 
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
@@ -55,6 +59,15 @@ public struct VoiceBridgeServer: Service {
             capacity: configuration.maxRememberedCalls,
             ttlSeconds: configuration.webhookParameterTTLSeconds
         )
+        let factory: MediaCallFactory
+        if let callFactory {
+            factory = callFactory
+            offlineVoice = nil
+        } else {
+            let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)
+            offlineVoice = voice
+            factory = DemoCalls.factory(configuration: configuration, speech: SpeechMemo(voice))
+        }
         let endpoint = MediaEndpoint(
             settings: .init(
                 accountSid: configuration.twilioAccountSid,
@@ -69,7 +82,7 @@ public struct VoiceBridgeServer: Service {
             parameters: parameters,
             liveCalls: liveCalls,
             metrics: metrics,
-            callFactory: callFactory ?? DefaultCallFactory.make(configuration: configuration, logger: logger),
+            callFactory: factory,
             logger: logger
         )
         let router = Router(context: BasicRequestContext.self)
@@ -109,6 +122,10 @@ public struct VoiceBridgeServer: Service {
         }
         if configuration.twilioAuthToken == nil {
             logger.warning("TWILIO_AUTH_TOKEN is unset: webhook and upgrade signatures are NOT checked")
+        }
+        if let offlineVoice {
+            try await offlineVoice.prepare()
+            logger.info("offline voice ready", metadata: ["voice": "\(offlineVoice.configuration.voice)"])
         }
         try await withGracefulShutdownHandler {
             try await application.run()

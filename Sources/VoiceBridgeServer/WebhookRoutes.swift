@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import VoiceBridgeCarriers
 
 /// The HTTP surface on Hummingbird: voice webhook, status callback, health and metrics.
 ///

@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
 import Testing
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 /// Bad input on one media socket closes that socket only, with the right close code, while a

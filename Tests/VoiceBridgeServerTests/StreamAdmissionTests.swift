@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 /// Who may open a media socket: one-time token in the path, signature on the upgrade, capacity.
@@ -52,7 +53,7 @@ import Testing
 
     @Test func tokenFromAnotherSecretIsRefused() async throws {
         try await LiveServer.with { server in
-            let token = MediaStreamTokenMinter(secret: Array("another-secret".utf8))
+            let token = MediaStreamTokenMinter(secret: Array("another-secret-of-enough-bytes".utf8))
                 .mint(callSid: Twilio.callSid, expiresAt: StreamTokens.unixNow() + 60, nonce: Array(repeating: 7, count: 16))
             try await Self.expectRefused(server, "/media/" + token, status: 403)
         }

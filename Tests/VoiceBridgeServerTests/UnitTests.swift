@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOWebSocket
 import Testing
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 @Suite struct TextFrameBatchTests {
@@ -67,11 +68,13 @@ import Testing
         .start(
             StreamStart(
                 sequenceNumber: 1, streamSid: Twilio.streamSid, accountSid: accountSid, callSid: callSid,
-                tracks: ["inbound"], customParameters: [:]
+                tracks: ["inbound"], customParameters: [:], mediaFormat: .mulaw8kMono
             )
         )
     }
-    static let media = CarrierEvent.media(InboundMedia(sequenceNumber: 2, timestampMs: 0, payload: ByteBuffer()))
+    static let media = CarrierEvent.media(
+        InboundMedia(sequenceNumber: 2, track: .inbound, chunk: 1, timestampMs: 0, payload: ByteBuffer())
+    )
 
     @Test func connectedThenStartThenMedia() {
         var gate = MediaStreamGate(callSid: Twilio.callSid, accountSid: nil)
@@ -84,7 +87,7 @@ import Testing
     }
 
     @Test func anythingButConnectedBeforeStartIsRefused() {
-        for event in [Self.media, .dtmf(DTMFPress(sequenceNumber: 2, digit: "1")), .mark(MarkEcho(sequenceNumber: 2, name: "x"))] {
+        for event in [Self.media, .dtmf(DTMFPress(sequenceNumber: 2, track: "inbound_track", digit: "1")), .mark(MarkEcho(sequenceNumber: 2, name: "x"))] {
             var gate = MediaStreamGate(callSid: Twilio.callSid, accountSid: nil)
             guard case .refuse(let code, _) = gate.admit(event) else {
                 Issue.record("\(event.name) before start was admitted")

@@ -1,4 +1,6 @@
 import Testing
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 /// The voice webhook and status callback over real sockets.

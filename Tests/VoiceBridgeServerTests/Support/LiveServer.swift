@@ -4,6 +4,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import Testing
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 /// A real server on 127.0.0.1, port 0, run in its own ServiceGroup for one test.
