@@ -38,7 +38,7 @@ public final class BridgeMetrics: Sendable {
             buckets: [1, 5, 10, 15, 19, 20, 21, 25, 30, 40, 60, 100, 250].map { Duration.milliseconds($0) }
         )
         firstAudioLatency = registry.makeDurationHistogram(
-            descriptor: .bridge("first_audio_latency", "seconds", "From stream start to the first outbound audio frame."),
+            descriptor: .bridge("first_audio_latency", "seconds", "From a prompt's request to its first outbound frame."),
             buckets: [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000].map { Duration.milliseconds($0) }
         )
         bargeInLatency = registry.makeDurationHistogram(

@@ -24,9 +24,10 @@ struct LiveServer: Sendable {
     static func with(
         configure: (inout BridgeConfiguration) -> Void = { _ in },
         callFactory: MediaCallFactory? = nil,
+        demoCalls: Bool = false,
         _ body: (LiveServer) async throws -> Void
     ) async throws {
-        let server = try await start(configure: configure, callFactory: callFactory)
+        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls)
         do {
             try await body(server)
         } catch {
@@ -38,7 +39,8 @@ struct LiveServer: Sendable {
 
     static func start(
         configure: (inout BridgeConfiguration) -> Void = { _ in },
-        callFactory: MediaCallFactory? = nil
+        callFactory: MediaCallFactory? = nil,
+        demoCalls: Bool = false
     ) async throws -> LiveServer {
         var configuration = BridgeConfiguration()
         configuration.host = "127.0.0.1"
@@ -55,7 +57,8 @@ struct LiveServer: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = try VoiceBridgeServer(
             configuration: configuration,
-            callFactory: callFactory ?? EchoCall.factory(log: calls),
+            // nil: the server's own default (real Call, demo flow, offline voice).
+            callFactory: demoCalls ? nil : (callFactory ?? EchoCall.factory(log: calls)),
             logger: logger,
             onServerRunning: { port in continuation.yield(port) }
         )
