@@ -22,6 +22,9 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var decoder: TwilioMediaStreamDecoder
     private var encoder: TwilioMediaStreamEncoder?
     private var batch: TextFrameBatch?
+    /// Unmasked copy of the current inbound text frame. Reused: unmasking the frame's own buffer
+    /// would copy it (the frame decoder still holds that storage) on every message.
+    private var inbound: ByteBuffer?
     private let observer: CallMetricsObserver
 
     private var context: ChannelHandlerContext?
@@ -51,6 +54,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.context = context
         self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         self.batch = TextFrameBatch(allocator: context.channel.allocator)
+        self.inbound = context.channel.allocator.buffer(capacity: 1024)
         guard let id = endpoint.liveCalls.register(callSid: admission.callSid, control: self, eventLoop: context.eventLoop) else {
             logger.info("media socket refused: server is draining")
             closeStream(.goingAway, "server shutting down")
@@ -108,7 +112,16 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !closing else { return }
         switch frame.opcode {
         case .text:
-            receiveText(frame.unmaskedData)
+            if let maskKey = frame.maskKey, var text = inbound {
+                inbound = nil  // keep `text` uniquely owned while it is written
+                text.clear()
+                text.writeImmutableBuffer(frame.data)
+                text.webSocketUnmask(maskKey)
+                receiveText(text)
+                inbound = text
+            } else {
+                receiveText(frame.data)
+            }
         case .binary:
             reject(.binaryFrame)
         case .ping:

@@ -105,7 +105,12 @@ public struct VoiceBridgeServer: Service {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                if publicURL == nil { verifier.publicURL = .local(port: bound) }
+                if publicURL == nil {
+                    verifier.publicURL = .local(port: bound)
+                    logger.warning(
+                        "PUBLIC_URL is unset: using \(verifier.publicURL) for stream URLs and signatures (local use only; Twilio needs wss://)"
+                    )
+                }
                 await onServerRunning(bound)
             },
             eventLoopGroupProvider: .shared(eventLoopGroup),
@@ -115,11 +120,6 @@ public struct VoiceBridgeServer: Service {
 
     public func run() async throws {
         logger.info("voicebridge serve", metadata: configuration.logSummary.mapValues { .string($0) })
-        if configuration.publicURL == nil {
-            logger.warning(
-                "PUBLIC_URL is unset: using \(publicURL) for stream URLs and signatures (local use only; Twilio needs wss://)"
-            )
-        }
         if configuration.twilioAuthToken == nil {
             logger.warning("TWILIO_AUTH_TOKEN is unset: webhook and upgrade signatures are NOT checked")
         }
