@@ -28,6 +28,8 @@ struct WebhookRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/twiml") { request, _ in try await voiceWebhook(request) }
+        // Twilio can be set to GET webhooks: parameters in the query, which the signature covers.
+        router.get("/twiml") { request, _ in try await voiceWebhook(request) }
         router.post("/status") { request, _ in try await statusCallback(request) }
         router.get("/healthz") { _, _ in health() }
         router.get("/metrics") { _, _ in
@@ -51,10 +53,19 @@ struct WebhookRoutes: Sendable {
     }
 
     private func signedForm(_ request: Request, kind: String) async throws -> SignedForm {
-        let body = try await request.body.collect(upTo: Self.maxBodyBytes)
-        let form = FormURLEncoded.parse(String(buffer: body))
+        let form: [(String, String)]
+        let signed: [(String, String)]
+        if request.method == .get {
+            // GET: the parameters are in the (signed) URL; nothing is appended to it.
+            form = FormURLEncoded.parse(request.uri.query ?? "")
+            signed = []
+        } else {
+            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            form = FormURLEncoded.parse(String(buffer: body))
+            signed = form
+        }
         let header = request.headers[Self.signatureHeader]
-        guard verifier.verifyWebhook(path: request.uri.path, query: request.uri.query, header: header, parameters: form) else {
+        guard verifier.verifyWebhook(path: request.uri.path, query: request.uri.query, header: header, parameters: signed) else {
             metrics.recordRefusedSignature()
             logger.warning(
                 "\(kind) refused: X-Twilio-Signature does not verify",

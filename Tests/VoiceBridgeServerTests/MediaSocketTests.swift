@@ -194,6 +194,19 @@ import VoiceBridgeCarriers
         }
     }
 
+    @Test func steadyStreamingReusesOneOutboundBuffer() async throws {
+        try await LiveServer.with { server in
+            let socket = try await server.startCall()
+            for sequence in 2...301 {
+                try await socket.sendText(Twilio.media(sequence: sequence))
+                #expect(try await socket.nextText() != nil)
+            }
+            await socket.close()
+            // 300 echoed frames, each written and flushed on its own, all from the same buffer.
+            try await server.calls.waitFor("\(Twilio.callSid):outboundBuffers:1")
+        }
+    }
+
     @Test func webhookParametersReachTheCall() async throws {
         try await LiveServer.with { server in
             let socket = try await server.startCall()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
@@ -119,6 +120,19 @@ import VoiceBridgeCarriers
         try await LiveServer.with(configure: { $0.twilioAuthToken = nil }) { server in
             let r7 = try await Self.post(server, "/twiml", signature: nil, parameters: [("From", "+1555")])
             #expect(r7.status == 400)
+        }
+    }
+
+    @Test func getWebhookSignsTheQueryOnly() async throws {
+        // sig(token, "https://voice.example.com/twiml?CallSid=CA0123456789abcdef0123456789abcdef&From=%2B15551234567&To=%2B15557654321", {})
+        let query = "CallSid=CA0123456789abcdef0123456789abcdef&From=%2B15551234567&To=%2B15557654321"
+        try await LiveServer.with { server in
+            let ok = try await server.http("GET", "/twiml?" + query, headers: [("X-Twilio-Signature", "Nxc4lSYJLlQ83sh1Pp/bx3CoXOI=")])
+            #expect(ok.status == 200)
+            #expect(ok.body.contains(#"<Parameter name="From" value="+15551234567"/>"#))
+            let tampered = query.replacingOccurrences(of: "%2B1555123", with: "%2B1555000")
+            let refused = try await server.http("GET", "/twiml?" + tampered, headers: [("X-Twilio-Signature", "Nxc4lSYJLlQ83sh1Pp/bx3CoXOI=")])
+            #expect(refused.status == 403)
         }
     }
 

@@ -201,6 +201,9 @@ final class EchoCall: MediaCall {
     }
 
     func socketClosed() {
+        if let handler = sink as? MediaStreamHandler {
+            log.append("\(context.callSid):outboundBuffers:\(handler.outboundBufferAllocations)")
+        }
         log.append("\(context.callSid):socketClosed")
         context.observer.callEnded(.socketClosed)
     }
