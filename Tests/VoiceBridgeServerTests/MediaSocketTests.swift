@@ -207,6 +207,36 @@ import VoiceBridgeCarriers
         }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func manyConcurrentCallsStreamIndependently() async throws {
+        try await LiveServer.with { server in
+            let calls = 64
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<calls {
+                    group.addTask {
+                        let callSid = "CA" + String(format: "%032x", n)
+                        let streamSid = "MZ" + String(format: "%032x", n)
+                        let socket = try await server.startCall(callSid: callSid, streamSid: streamSid)
+                        var echoed = 0
+                        for sequence in 2...26 {
+                            let payload = [UInt8](repeating: UInt8(n), count: 160)
+                            try await socket.sendText(Twilio.media(sequence: sequence, streamSid: streamSid, payload: payload))
+                            let echo = try #require(try await socket.nextText())
+                            // Each call hears its own audio on its own stream, never another's.
+                            if echo.contains(streamSid), echo.contains(Data(payload).base64EncodedString()) { echoed += 1 }
+                        }
+                        await socket.close()
+                        return echoed
+                    }
+                }
+                var total = 0
+                for try await echoed in group { total += echoed }
+                #expect(total == calls * 25)
+            }
+            try await server.waitForActiveCalls(0)
+        }
+    }
+
     @Test func webhookParametersReachTheCall() async throws {
         try await LiveServer.with { server in
             let socket = try await server.startCall()

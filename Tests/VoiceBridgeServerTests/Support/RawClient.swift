@@ -17,7 +17,7 @@ final class RawClient: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var incoming = unwrapInboundIn(data)
-            state.withLockedValue { $0.buffer.writeBuffer(&incoming) }
+            _ = state.withLockedValue { $0.buffer.writeBuffer(&incoming) }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
