@@ -40,6 +40,8 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var maxMessageBytes = 64 * 1024
     /// A socket that stays unwritable this long (the peer stopped reading) is closed.
     public var writeStallSeconds: Double = 5
+    /// A media socket that has not sent `start` this long after the upgrade is closed (1008).
+    public var startTimeoutSeconds: Double = 10
     /// New media sockets beyond this many live calls are refused (503 at upgrade).
     public var maxConcurrentCalls = 1000
 
@@ -148,6 +150,7 @@ extension BridgeConfiguration {
         case ("media", "token_secret"): tokenSecret = try reader.optionalString(key, value)
         case ("media", "max_message_bytes"): maxMessageBytes = try reader.positiveInt(key, value)
         case ("media", "write_stall_seconds"): writeStallSeconds = try reader.nonNegativeDouble(key, value)
+        case ("media", "start_timeout_seconds"): startTimeoutSeconds = try reader.nonNegativeDouble(key, value)
         case ("media", "max_concurrent_calls"): maxConcurrentCalls = try reader.positiveInt(key, value)
         case ("webhook", "parameter_ttl_seconds"): webhookParameterTTLSeconds = try reader.positiveInt(key, value)
         case ("webhook", "max_remembered_calls"): maxRememberedCalls = try reader.positiveInt(key, value)

@@ -56,6 +56,7 @@ final class MediaEndpoint: Sendable {
         var accountSid: String?
         var maxMessageBytes: Int
         var writeStall: TimeAmount
+        var startTimeout: TimeAmount
         var drain: TimeAmount
         var maxConcurrentCalls: Int
         var signatureMode: BridgeConfiguration.SignatureMode

@@ -37,6 +37,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var closing = false
     private var callEnded = false
     private var stallTimer: Scheduled<Void>?
+    private var startTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
 
     init(endpoint: MediaEndpoint, admission: MediaEndpoint.Admission, logger: Logger) {
@@ -70,6 +71,11 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")
+        startTimer = context.eventLoop.assumeIsolated().scheduleTask(in: endpoint.settings.startTimeout) {
+            self.startTimer = nil
+            self.endpoint.metrics.recordError(kind: "start_timeout")
+            self.closeStream(.policyViolation, "no start message in time")
+        }
         if !context.channel.isWritable { channelWritabilityChanged(context: context) }
     }
 
@@ -90,6 +96,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func endCall() {
         stallTimer?.cancel()
         stallTimer = nil
+        startTimer?.cancel()
+        startTimer = nil
         drainTimer?.cancel()
         drainTimer = nil
         if let registration {
@@ -156,6 +164,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .forward:
             call?.receive(event)
         case .startStream(let streamSid):
+            startTimer?.cancel()
+            startTimer = nil
             encoder = TwilioMediaStreamEncoder(streamSid: streamSid)
             logger[metadataKey: "streamSid"] = "\(streamSid)"
             logger.info("stream started")

@@ -73,6 +73,7 @@ public struct VoiceBridgeServer: Service {
                 accountSid: configuration.twilioAccountSid,
                 maxMessageBytes: configuration.maxMessageBytes,
                 writeStall: .nanoseconds(Int64(configuration.writeStallSeconds * 1e9)),
+                startTimeout: .nanoseconds(Int64(configuration.startTimeoutSeconds * 1e9)),
                 drain: .nanoseconds(Int64(configuration.drainSeconds * 1e9)),
                 maxConcurrentCalls: configuration.maxConcurrentCalls,
                 signatureMode: configuration.signatureMode

@@ -128,6 +128,12 @@ import VoiceBridgeCarriers
         }
     }
 
+    @Test func socketWithoutStartIsClosedWith1008() async throws {
+        try await Self.expectOnlyVictimCloses(
+            code: 1008, victimStarts: false, configure: { $0.startTimeoutSeconds = 0.2 }
+        ) { _ in }
+    }
+
     @Test func pingGetsPong() async throws {
         try await LiveServer.with { server in
             let socket = try await server.startCall()
