@@ -76,7 +76,12 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.endpoint.metrics.recordError(kind: "start_timeout")
             self.closeStream(.policyViolation, "no start message in time")
         }
-        if !context.channel.isWritable { channelWritabilityChanged(context: context) }
+        updateStallTimer(context)
+        if rawContext == nil {
+            // Cannot happen with the upgrader's pipeline; without it nothing could be sent.
+            logger.error("no WebSocketFrameEncoder in the pipeline")
+            closeStream(.unexpectedServerError, "server error")
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -208,6 +213,11 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: back-pressure and drain
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateStallTimer(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func updateStallTimer(_ context: ChannelHandlerContext) {
         if context.channel.isWritable {
             stallTimer?.cancel()
             stallTimer = nil
@@ -218,7 +228,6 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 self.writeStallExpired()
             }
         }
-        context.fireChannelWritabilityChanged()
     }
 
     private func writeStallExpired() {
