@@ -30,11 +30,13 @@ public struct VoiceBridgeServer: Service {
 
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
-    ///     (offline voice, demo menu flow).
+    ///     (`DemoCalls`: the demo menu flow).
+    ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng).
     ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
     public init(
         configuration: BridgeConfiguration,
         callFactory: MediaCallFactory? = nil,
+        speech: (any SpeechSource)? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "voicebridge.server"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -62,6 +64,9 @@ public struct VoiceBridgeServer: Service {
         let factory: MediaCallFactory
         if let callFactory {
             factory = callFactory
+            offlineVoice = nil
+        } else if let speech {
+            factory = DemoCalls.factory(configuration: configuration, speech: speech)
             offlineVoice = nil
         } else {
             let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)

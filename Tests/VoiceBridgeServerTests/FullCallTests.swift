@@ -3,12 +3,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 import VoiceBridgeCarriers
+import VoiceBridgeSpeech
 @testable import VoiceBridgeServer
 
-/// The default call end to end: real sockets, the real `Call`, the demo menu flow and the offline
-/// voice (espeak-ng). The test plays Twilio: connected, start, then silence every 20 ms, and
-/// checks every outbound message with the strict carrier-side decoder.
+/// The default call end to end: real sockets, the real `Call` and the demo menu flow, spoken by
+/// `ScriptedSpeech` (the offline voice's espeak engine is one thread per process, shared with
+/// the speech module's timing tests; set VOICEBRIDGE_ESPEAK_CALL_TESTS=1 to speak with it here
+/// too). The test plays Twilio: connected, start, then silence every 20 ms, and checks every
+/// outbound message with the strict carrier-side decoder.
 @Suite struct FullCallTests {
+    static let useEspeak = ProcessInfo.processInfo.environment["VOICEBRIDGE_ESPEAK_CALL_TESTS"] == "1"
+    static var speech: (any SpeechSource)? { useEspeak ? nil : ScriptedSpeech() }
+
     /// What the carrier side saw, in order.
     enum Outbound: Equatable {
         case media(bytes: Int)
@@ -42,7 +48,7 @@ import VoiceBridgeCarriers
 
     @Test(.timeLimit(.minutes(1)))
     func demoCallSpeaksPacesMarksAndClearsOnDTMF() async throws {
-        try await LiveServer.with(demoCalls: true) { server in
+        try await LiveServer.with(demoCalls: true, speech: Self.speech) { server in
             let socket = try await server.startCall()
             // Twilio's side: 20 ms of caller silence every 20 ms, as a real stream does.
             let sender = Task {
@@ -95,7 +101,7 @@ import VoiceBridgeCarriers
 
     @Test(.timeLimit(.minutes(1)))
     func segmentsEndWithMarks() async throws {
-        try await LiveServer.with(demoCalls: true) { server in
+        try await LiveServer.with(demoCalls: true, speech: Self.speech) { server in
             let socket = try await server.startCall()
             let sender = Task {
                 var sequence = 2
@@ -114,6 +120,16 @@ import VoiceBridgeCarriers
             if case .mark(let name) = mark { #expect(!name.isEmpty) }
             sender.cancel()
             await socket.close()
+        }
+    }
+}
+
+extension FullCallTests {
+    /// The server's own defaults (offline voice included) start and answer.
+    @Test func defaultServerPreparesTheOfflineVoiceAndStarts() async throws {
+        try await LiveServer.with(demoCalls: true) { server in
+            let health = try await server.http("GET", "/healthz")
+            #expect(health.status == 200)
         }
     }
 }

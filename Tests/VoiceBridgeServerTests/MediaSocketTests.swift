@@ -130,7 +130,7 @@ import VoiceBridgeCarriers
 
     @Test func socketWithoutStartIsClosedWith1008() async throws {
         try await Self.expectOnlyVictimCloses(
-            code: 1008, victimStarts: false, configure: { $0.startTimeoutSeconds = 0.2 }
+            code: 1008, victimStarts: false, configure: { $0.startTimeoutSeconds = 1 }
         ) { _ in }
     }
 

@@ -78,6 +78,8 @@ import Testing
         try await server.calls.waitFor("\(Twilio.callSid):start")
         let path = try await server.streamPath(callSid: "CA33333333333333333333333333333333")
         await server.shutdownGracefully()
+        // Shutdown has begun once the live call is asked to finish.
+        try await server.calls.waitFor("\(Twilio.callSid):shutdown")
         // The listener is closed: connecting fails, or (if it raced) the upgrade is refused.
         if let outcome = try? await MediaSocket.open(
             port: server.port, path: path,

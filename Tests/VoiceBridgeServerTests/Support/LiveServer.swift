@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import Testing
+import VoiceBridgeSpeech
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
@@ -25,9 +26,10 @@ struct LiveServer: Sendable {
         configure: (inout BridgeConfiguration) -> Void = { _ in },
         callFactory: MediaCallFactory? = nil,
         demoCalls: Bool = false,
+        speech: (any SpeechSource)? = nil,
         _ body: (LiveServer) async throws -> Void
     ) async throws {
-        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls)
+        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls, speech: speech)
         do {
             try await body(server)
         } catch {
@@ -40,7 +42,8 @@ struct LiveServer: Sendable {
     static func start(
         configure: (inout BridgeConfiguration) -> Void = { _ in },
         callFactory: MediaCallFactory? = nil,
-        demoCalls: Bool = false
+        demoCalls: Bool = false,
+        speech: (any SpeechSource)? = nil
     ) async throws -> LiveServer {
         var configuration = BridgeConfiguration()
         configuration.host = "127.0.0.1"
@@ -59,6 +62,7 @@ struct LiveServer: Sendable {
             configuration: configuration,
             // nil: the server's own default (real Call, demo flow, offline voice).
             callFactory: demoCalls ? nil : (callFactory ?? EchoCall.factory(log: calls)),
+            speech: speech,
             logger: logger,
             onServerRunning: { port in continuation.yield(port) }
         )
