@@ -5,8 +5,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
-import VoiceBridgeSpeech
 import UnixSignals
+import VoiceBridgeSpeech
 
 /// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
 /// and the Twilio media WebSockets (`/media/{token}`).
