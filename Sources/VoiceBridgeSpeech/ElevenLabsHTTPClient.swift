@@ -121,7 +121,8 @@ public struct ElevenLabsHTTPClient: Sendable {
             } catch is CancellationError {
                 continuation.finish(throwing: CancellationError())
             } catch {
-                logger.warning("ElevenLabs request failed", metadata: ["error": "\(error)"])
+                // The caller gets the error and decides how loud it is; retries were logged as they happened.
+                logger.debug("ElevenLabs request failed", metadata: ["error": "\(error)"])
                 continuation.finish(throwing: error)
             }
         }
@@ -163,7 +164,7 @@ public struct ElevenLabsHTTPClient: Sendable {
                 guard backoffs < policy.maxRetries else { throw error }
                 let delay = policy.backoff(forRetry: backoffs)
                 backoffs += 1
-                logger.notice("ElevenLabs refused; backing off", metadata: ["error": "\(error)", "attempt": "\(attempt)", "delay": "\(delay)"])
+                logger.notice("ElevenLabs request failed; backing off", metadata: ["error": "\(error)", "attempt": "\(attempt)", "delay": "\(delay)"])
                 try await Task.sleep(for: delay)
             case .waitForSlot(let generation, let others):
                 guard slotWaitLeft > .zero, slotRetries < policy.maxSlotRetries else { throw error }
