@@ -26,11 +26,17 @@ struct CurlTLSTests {
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Self.openssl)
-        server.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key, "-www", "-naccept", "4"]
+        // Exits by itself after the two connections below.
+        server.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key, "-www", "-naccept", "2"]
         server.standardOutput = try FileHandle(forWritingTo: log)
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            // SIGKILL, not terminate(): the child inherits the test process's signal mask, in which
+            // SIGTERM is blocked.
+            if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+            server.waitUntilExit()
+        }
         let port = try await acceptedPort(in: log)
         let url = "https://127.0.0.1:\(port)/"
 
