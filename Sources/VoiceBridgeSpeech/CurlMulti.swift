@@ -38,9 +38,16 @@ public final class CurlMulti: Sendable {
         guard let handle = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
         multi = MultiHandle(pointer: handle)
         let thread = Thread { [self] in
+            // Named for top, gdb and /proc. Foundation on Linux doesn't pass `Thread.name` on to
+            // the OS and Swift can't see pthread_setname_np, so the thread names itself through
+            // /proc (Linux keeps at most 15 bytes).
+            if let comm = fopen("/proc/thread-self/comm", "w") {
+                fputs("vb-curl", comm)
+                fclose(comm)
+            }
             CurlLoop(multi: multi.pointer).run { inbox.withLock { $0.take() } }
         }
-        thread.name = "voicebridge.curl"
+        thread.name = "vb-curl"
         thread.start()
     }
 

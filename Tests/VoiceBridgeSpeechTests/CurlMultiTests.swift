@@ -131,8 +131,16 @@ struct CurlMultiTests {
         for n in 0..<count {
             #expect(results[n] == (0..<4).flatMap { testBytes(200, seed: n &* 4 &+ $0) }, "transfer \(n)")
         }
-        // They overlapped rather than queueing one after another.
+        // They overlapped rather than queueing one after another...
         #expect(server.peakConcurrentRequests >= 16, "peak \(server.peakConcurrentRequests)")
+        // ...and one thread drove them all.
+        #expect(threadNames().filter { $0 == "vb-curl" }.count == 1, "\(threadNames())")
+    }
+
+    private func threadNames() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
     @Test func aStalledServerTimesOut() async throws {
