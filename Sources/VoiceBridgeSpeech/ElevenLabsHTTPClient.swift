@@ -196,7 +196,7 @@ public struct ElevenLabsHTTPClient: Sendable {
         into continuation: AsyncThrowingStream<ElevenLabsStreamEvent<Decoder.Output>, any Error>.Continuation,
         logger: Logger
     ) async throws -> Outcome {
-        logger.debug("requesting speech", metadata: ["attempt": "\(attempt)", "characters": "\(http.body?.count ?? 0)"])
+        logger.debug("requesting speech", metadata: ["attempt": "\(attempt)", "bodyBytes": "\(http.body?.count ?? 0)"])
         let transfer = engine.start(http)
         var decoder = Decoder()
         var head: HTTPResponseHead?

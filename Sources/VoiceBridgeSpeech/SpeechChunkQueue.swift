@@ -22,9 +22,6 @@ final class SpeechChunkQueue: Sendable {
 
     private let state = Mutex(State())
 
-    /// Whether the queue takes no more chunks (finished, failed or cancelled).
-    var isClosed: Bool { state.withLock { $0.ending != nil } }
-
     func push(_ chunk: SpeechChunk) {
         let waiter = state.withLock { state -> CheckedContinuation<SpeechChunk?, any Error>? in
             guard state.ending == nil else { return nil }

@@ -23,7 +23,7 @@ struct CurlTLSTests {
         ])
 
         let log = directory.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        try #require(FileManager.default.createFile(atPath: log.path, contents: nil))
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Self.openssl)
         // Exits by itself after the two connections below.
