@@ -14,32 +14,34 @@ public final class CallListener {
     private var pcm: [Int16]
     private var speechStartMs = 0
 
-    public init(speech configuration: SpeechDetectorConfiguration, maxFrameBytes: Int = 8_192) {
+    /// `blockSamples` bounds the scratch: Twilio sends 160-byte frames, and a larger payload is
+    /// processed in blocks rather than truncated.
+    public init(speech configuration: SpeechDetectorConfiguration, blockSamples: Int = 320) {
         self.speech = SpeechDetector(configuration)
-        self.pcm = [Int16](repeating: 0, count: maxFrameBytes)
+        self.pcm = [Int16](repeating: 0, count: blockSamples)
     }
 
     public var isCallerSpeaking: Bool { speech.isSpeaking }
 
     /// Decodes one inbound payload and runs both detectors over it.
     public func process(_ payload: UnsafeRawBufferPointer, _ report: (Event) -> Void) {
-        let count = min(payload.count, pcm.count)
-        guard count > 0 else { return }
+        guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var offset = 0
         pcm.withUnsafeMutableBufferPointer { out in
-            G711.decode(
-                UnsafeBufferPointer(start: payload.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count),
-                law: .ulaw,
-                into: UnsafeMutableBufferPointer(rebasing: out[0..<count])
-            )
-            let samples = UnsafeBufferPointer(rebasing: out[0..<count])
-            dtmf.process(samples) { report(.digit($0.digit)) }
-            switch speech.process(samples) {
-            case let .started(onset, confirmed)?:
-                report(.speechStarted(onsetMs: onset, confirmedMs: confirmed))
-            case let .stopped(at)?:
-                report(.speechStopped(atMs: at))
-            case nil:
-                break
+            while offset < payload.count {
+                let count = min(payload.count - offset, out.count)
+                G711.decode(UnsafeBufferPointer(start: base + offset, count: count), law: .ulaw, into: out)
+                offset += count
+                let samples = UnsafeBufferPointer(rebasing: out[0..<count])
+                dtmf.process(samples) { report(.digit($0.digit)) }
+                switch speech.process(samples) {
+                case let .started(onset, confirmed)?:
+                    report(.speechStarted(onsetMs: onset, confirmedMs: confirmed))
+                case let .stopped(at)?:
+                    report(.speechStopped(atMs: at))
+                case nil:
+                    break
+                }
             }
         }
     }
