@@ -67,10 +67,8 @@ final class ElevenLabsEmulatorGeneration {
         self.onOutput = onOutput
         self.onFinish = onFinish
         start = .now()
-        let turn = speech.startTurn(turnOptions)
+        let turn = speech.speak(text, options: turnOptions)
         self.turn = turn
-        turn.send(text: text)
-        turn.finish()
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let loop = eventLoop
         task = Task {
