@@ -106,29 +106,34 @@ import VoiceBridgeEmulators
     }
 
     @Test func asynchronousCloseStillCountsUntilFreed() async throws {
-        let configuration = ElevenLabsEmulatorConfiguration(contextCloseDelayMs: 400)
+        let configuration = ElevenLabsEmulatorConfiguration(contextCloseDelayMs: 800)
         try await withEmulator(configuration) { _, port in
-            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
-            for id in 1...5 { try await socket.send(#"{"text":" ","context_id":"c\#(id)"}"#) }
-            try await socket.send(#"{"context_id":"c1","close_context":true}"#)
-            #expect(await socket.next() == .text(#"{"isFinal":true,"contextId":"c1"}"#))
-            try await Task.sleep(for: .milliseconds(600))
-            try await socket.send(#"{"text":" ","context_id":"c6"}"#)  // c1's slot is free by now
-            #expect(await socket.quietMessages(for: .milliseconds(200)).isEmpty)
-            try await socket.send(#"{"context_id":"c6","close_context":true}"#)
-            _ = await socket.next()
-            try await socket.send(#"{"text":" ","context_id":"c7"}"#)  // c6 still counts: 6th context
-            guard case .text(let text) = await socket.next() else { Issue.record("no error"); return }
+            // Right after its isFinal, a closed context still counts: a new one is the 6th.
+            let busy = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
+            for id in 1...5 { try await busy.send(#"{"text":" ","context_id":"c\#(id)"}"#) }
+            try await busy.send(#"{"context_id":"c1","close_context":true}"#)
+            #expect(await busy.next() == .text(#"{"isFinal":true,"contextId":"c1"}"#))
+            try await busy.send(#"{"text":" ","context_id":"c6"}"#)
+            guard case .text(let text) = await busy.next() else { Issue.record("no error"); return }
             #expect(try TestServerMessage(text).error == "max_active_conversations")
+
+            // Once the delay has passed, the slot is free.
+            let freed = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
+            for id in 1...5 { try await freed.send(#"{"text":" ","context_id":"c\#(id)"}"#) }
+            try await freed.send(#"{"context_id":"c1","close_context":true}"#)
+            #expect(await freed.next() == .text(#"{"isFinal":true,"contextId":"c1"}"#))
+            try await Task.sleep(for: .milliseconds(1600))
+            try await freed.send(#"{"text":" ","context_id":"c6"}"#)
+            #expect(await freed.quietMessages(for: .milliseconds(300)).isEmpty)
         }
     }
 
     @Test func emptyTextIsAKeepAliveNotAnEnd() async throws {
         try await withEmulator { _, port in
-            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi("output_format=ulaw_8000&inactivity_timeout=1"), headers: validKey)
+            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi("output_format=ulaw_8000&inactivity_timeout=2"), headers: validKey)
             try await socket.send(#"{"text":" ","context_id":"a"}"#)
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(400))
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(500))
                 try await socket.send(#"{"text":"","context_id":"a"}"#)
             }
             #expect(await socket.quietMessages(for: .milliseconds(200)).isEmpty)
