@@ -12,6 +12,31 @@ import VoiceBridgeSpeech
 /// reproduces. The audio comes from a `SpeechSource` (the offline espeak voice by default), so it is
 /// real speech with real timings.
 ///
+/// Emulated: every documented query parameter (unknown ones such as `optimize_streaming_latency`
+/// are accepted and ignored; `auto_mode` and `inactivity_timeout` act); all four ways to
+/// authenticate; the init-message and voice_settings rules; `chunk_length_schedule`,
+/// `try_trigger_generation`, `flush`, end of input, keep-alives and the inactivity close; contexts
+/// (implicit creation, `close_context`, `close_socket`, the limit, asynchronous freeing); the
+/// audio and final message shapes with tiling per-message alignment; the HTTP headers, error
+/// bodies and NDJSON; single-use tokens; and injected latency and faults (see
+/// `ElevenLabsEmulatorConfiguration.Faults`).
+///
+/// Not emulated, and why:
+/// - mp3, opus and PCM above 16 kHz: no encoder in the project, and an 8 kHz voice has nothing
+///   to add. They are refused clearly (HTTP 422, WebSocket close 1003), never faked.
+/// - Text normalisation, pronunciation dictionaries, SSML, `seed`, `language_code` enforcement,
+///   voice and model choice: accepted and recorded; the voice is espeak (`language_code` picks
+///   its language). `normalizedAlignment` equals `alignment`.
+/// - `voice_not_found`, 403 tiers, the 1009 voice/model mismatch and the new-style error shape
+///   (`type`, `code`, `request_id`): not produced; the legacy `{"detail":{"status","message"}}`
+///   shape is what public captures show.
+/// - WebSockets don't count against HTTP concurrency (the service counts them only while
+///   generating, and the doc says idle sockets are nearly free).
+/// - A client's close frame ends the socket at once, without generating the buffered text.
+/// - Undocumented choices are marked [UNVERIFIED] or [EMULATOR] in `ElevenLabsEmulatorProtocol`
+///   and `ElevenLabsEmulatorSession` (the reason texts for a bad key, a bad first message, an
+///   invalid message; what an idle context gets: an `isFinal`).
+///
 /// ```swift
 /// let emulator = ElevenLabsEmulator()
 /// let port = try await emulator.start()          // port 0: any free port

@@ -63,6 +63,11 @@ final class ElevenLabsEmulatorHTTPHandler: ChannelInboundHandler, RemovableChann
             self.head = head
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
+            // libcurl asks before sending a large body; answer at once rather than make it wait
+            // a second for nothing (uvicorn, behind the live service, does the same).
+            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case .body(var buffer):
             if body.count + buffer.readableBytes > Self.maxBodyBytes {
                 bodyTooLarge = true

@@ -142,6 +142,23 @@ import VoiceBridgeEmulators
         }
     }
 
+    @Test func anIdleContextIsClosedWhileAnotherIsKeptAlive() async throws {
+        try await withEmulator(ElevenLabsEmulatorConfiguration(inactivityTimeout: 1)) { _, port in
+            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
+            try await socket.send(#"{"text":" ","context_id":"idle"}"#)
+            try await socket.send(#"{"text":" ","context_id":"busy"}"#)
+            var events: [TestWebSocket.Event] = []
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(300))
+                try await socket.send(#"{"text":"","context_id":"busy"}"#)
+                events += await socket.quietMessages(for: .milliseconds(1))
+            }
+            events += await socket.quietMessages(for: .milliseconds(100))
+            // The idle one is closed as by close_context; the socket stays open.
+            #expect(events == [.text(#"{"isFinal":true,"contextId":"idle"}"#)])
+        }
+    }
+
     @Test func settingsOnALaterMessageOfAContextClose1008() async throws {
         try await withEmulator { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)

@@ -97,6 +97,19 @@ import VoiceBridgeEmulators
         }
     }
 
+    @Test func autoModeSpeaksEachMessageAtOnce() async throws {
+        let voice = ScriptedVoice()
+        try await withEmulator(speech: voice) { _, port in
+            let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput("output_format=ulaw_8000&auto_mode=true"), headers: validKey)
+            try await socket.send(#"{"text":" "}"#)
+            try await socket.send(#"{"text":"One sentence. "}"#)
+            guard case .text = await socket.next() else { Issue.record("auto_mode waited"); return }
+            try await socket.send(#"{"text":"Another one. "}"#)
+            _ = await socket.quietMessages(for: .milliseconds(300))
+            #expect(voice.texts == ["One sentence. ", "Another one. "])
+        }
+    }
+
     @Test func flushSpeaksWithoutIsFinalAndKeepsTheSocketOpen() async throws {
         let voice = ScriptedVoice()
         try await withEmulator(speech: voice) { _, port in
