@@ -51,6 +51,8 @@ public final class ElevenLabsEmulator: Sendable {
     private let logger: Logger
     private let recorder: ElevenLabsEmulatorRecorder
     private let channel = Mutex<(any Channel)?>(nil)
+    /// Open client connections, closed by `stop()`.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     public init(
         configuration: ElevenLabsEmulatorConfiguration = ElevenLabsEmulatorConfiguration(),
@@ -73,7 +75,12 @@ public final class ElevenLabsEmulator: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try configure(channel) }
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in
+                    _ = connections.withLock { $0.removeValue(forKey: id) }
+                }
+                return channel.eventLoop.makeCompletedFuture { try configure(channel) }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         self.channel.withLock { $0 = channel }
@@ -94,6 +101,10 @@ public final class ElevenLabsEmulator: Sendable {
             return channel
         }
         try await channel?.close()
+        let open = connections.withLock { Array($0.values) }
+        for connection in open {
+            try? await connection.close()
+        }
     }
 
     /// Waits until the listening socket closes (for the command line).

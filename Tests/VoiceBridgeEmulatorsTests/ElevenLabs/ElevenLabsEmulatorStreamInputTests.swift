@@ -329,6 +329,17 @@ import VoiceBridgeEmulators
         }
     }
 
+    @Test func stopClosesOpenSockets() async throws {
+        let emulator = ElevenLabsEmulator(speech: ScriptedVoice())
+        let port = try await emulator.start()
+        #expect(emulator.port == port)
+        let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
+        try await socket.send(#"{"text":" "}"#)
+        try await emulator.stop()
+        #expect(await socket.next(timeout: .seconds(5)) == .ended)
+        #expect(emulator.port == nil)
+    }
+
     @Test func requestLogKeepsMessagesInOrderAndHidesSecrets() async throws {
         try await withEmulator { emulator, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput("output_format=ulaw_8000&optimize_streaming_latency=3&model_id=eleven_flash_v2_5"))
