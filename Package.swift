@@ -178,9 +178,11 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeEmulatorsTests",
             dependencies: [
-                "VoiceBridgeEmulators", "VoiceBridgeCarriers", "VoiceBridgeAudio",
+                "VoiceBridgeEmulators", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),
