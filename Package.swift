@@ -65,6 +65,12 @@ let package = Package(
             dependencies: [
                 "VoiceBridgeAudio", "CEspeakNG", "CCurl",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The ElevenLabs WebSocket client: a raw NIO client over NIOSSL.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
@@ -139,10 +145,16 @@ let package = Package(
             name: "VoiceBridgeSpeechTests",
             dependencies: [
                 "VoiceBridgeSpeech", "VoiceBridgeAudio",
+                // The ElevenLabs emulator, in-process, for the WebSocket client and fallback tests.
+                "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 // A loopback HTTP/1.1 server that answers like ElevenLabs, for the libcurl client.
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
@@ -165,6 +177,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeSpeech
 import Yams
 
 /// Everything `voicebridge serve` can be told, after the three layers are merged:
@@ -64,8 +65,31 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var voice = "en-us"
     public var model: String?
     public var language = "en"
-    /// Unused by the offline voice; reported as set/unset so operators see what is configured.
+
+    // MARK: ElevenLabs (on when a key is set; the offline voice is then the last fallback)
+    /// `ELEVENLABS_API_KEY`, `elevenlabs.api_key` (or the older `voice.elevenlabs_api_key`).
+    /// Reported only as set/unset.
     public var elevenLabsAPIKey: String?
+    /// `https://api.elevenlabs.io`, or an emulator (`ELEVENLABS_BASE_URL`). The WebSocket URL is
+    /// derived from it: http → ws, https → wss.
+    public var elevenLabsBaseURL = ElevenLabsWebSocketConfiguration.defaultBaseURL
+    public var elevenLabsVoiceID = ElevenLabsSpeechRequest.defaultVoiceID
+    public var elevenLabsModel = ElevenLabsSpeechRequest.defaultModelID
+    /// A preset (speed, balanced, quality, dialogue, narration) or numbers "50,120,200" (50–500).
+    public var elevenLabsSchedule = "balanced"
+    public var elevenLabsStability: Double?
+    public var elevenLabsSimilarityBoost: Double?
+    public var elevenLabsStyle: Double?
+    public var elevenLabsUseSpeakerBoost: Bool?
+    public var elevenLabsSpeed: Double?
+    /// PEM file of CAs to trust instead of the system's (an emulator behind a self-made cert).
+    public var elevenLabsCAFile: String?
+    /// The socket's `inactivity_timeout` in seconds (1–180); nil: the service's 20.
+    public var elevenLabsInactivityTimeoutSeconds: Int?
+    /// Keep-alive interval; under two thirds of the inactivity timeout.
+    public var elevenLabsKeepAliveSeconds: Double = 10
+    /// How long a call skips a source that failed on credentials, quota or connection.
+    public var elevenLabsBreakerCooldownSeconds: Double = 30
 
     public enum SignatureMode: String, Sendable, Equatable, CaseIterable {
         /// Refuse the upgrade (403).
@@ -166,7 +190,26 @@ extension BridgeConfiguration {
         case ("voice", "name"): voice = try reader.string(key, value)
         case ("voice", "model"): model = try reader.optionalString(key, value)
         case ("voice", "language"): language = try reader.string(key, value)
-        case ("voice", "elevenlabs_api_key"): elevenLabsAPIKey = try reader.optionalString(key, value)
+        case ("voice", "elevenlabs_api_key"), ("elevenlabs", "api_key"):
+            if let v = try reader.optionalString(key, value) { elevenLabsAPIKey = v }
+        case ("elevenlabs", "base_url"): elevenLabsBaseURL = try reader.optionalString(key, value) ?? ElevenLabsWebSocketConfiguration.defaultBaseURL
+        case ("elevenlabs", "voice_id"): elevenLabsVoiceID = try reader.string(key, value)
+        case ("elevenlabs", "model"): elevenLabsModel = try reader.string(key, value)
+        case ("elevenlabs", "schedule"): elevenLabsSchedule = try reader.schedule(key, value)
+        case ("elevenlabs", "stability"): elevenLabsStability = try reader.optionalUnit(key, value)
+        case ("elevenlabs", "similarity_boost"): elevenLabsSimilarityBoost = try reader.optionalUnit(key, value)
+        case ("elevenlabs", "style"): elevenLabsStyle = try reader.optionalUnit(key, value)
+        case ("elevenlabs", "use_speaker_boost"): elevenLabsUseSpeakerBoost = try reader.optionalBool(key, value)
+        case ("elevenlabs", "speed"):
+            elevenLabsSpeed = try reader.optionalDouble(key, value)
+            if let v = elevenLabsSpeed, !(0.7...1.2).contains(v) {
+                throw ConfigurationError("\(reader.source): elevenlabs.speed must be within 0.7...1.2, got \(v)")
+            }
+        case ("elevenlabs", "ca_file"): elevenLabsCAFile = try reader.optionalString(key, value)
+        case ("elevenlabs", "inactivity_timeout"):
+            elevenLabsInactivityTimeoutSeconds = try reader.optionalDouble(key, value).map { Int($0) }
+        case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
+        case ("elevenlabs", "breaker_cooldown_seconds"): elevenLabsBreakerCooldownSeconds = try reader.nonNegativeDouble(key, value)
         default:
             throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
         }
@@ -177,7 +220,11 @@ extension BridgeConfiguration {
         ("PUBLIC_URL", "server.public_url"),
         ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
         ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
-        ("ELEVENLABS_API_KEY", "voice.elevenlabs_api_key"),
+        ("ELEVENLABS_API_KEY", "elevenlabs.api_key"),
+        ("ELEVENLABS_BASE_URL", "elevenlabs.base_url"),
+        ("ELEVENLABS_VOICE_ID", "elevenlabs.voice_id"),
+        ("ELEVENLABS_MODEL", "elevenlabs.model"),
+        ("ELEVENLABS_CA_FILE", "elevenlabs.ca_file (ELEVENLABS_CA_BUNDLE too)"),
         ("VOICEBRIDGE_HOST", "server.host"),
         ("VOICEBRIDGE_PORT", "server.port"),
         ("VOICEBRIDGE_DRAIN_SECONDS", "server.drain_seconds"),
@@ -206,6 +253,10 @@ extension BridgeConfiguration {
         if let v = value("TWILIO_AUTH_TOKEN") { twilioAuthToken = v }
         if let v = value("TWILIO_ACCOUNT_SID") { twilioAccountSid = v }
         if let v = value("ELEVENLABS_API_KEY") { elevenLabsAPIKey = v }
+        if let v = value("ELEVENLABS_BASE_URL") { elevenLabsBaseURL = v }
+        if let v = value("ELEVENLABS_VOICE_ID") { elevenLabsVoiceID = v }
+        if let v = value("ELEVENLABS_MODEL") { elevenLabsModel = v }
+        if let v = value("ELEVENLABS_CA_FILE") ?? value("ELEVENLABS_CA_BUNDLE") { elevenLabsCAFile = v }
         if let v = value("VOICEBRIDGE_HOST") { host = v }
         if let v = try int("VOICEBRIDGE_PORT", minimum: 0) {
             guard v <= 65535 else { throw ConfigurationError("environment VOICEBRIDGE_PORT=\(v): not a port") }
@@ -243,6 +294,7 @@ extension BridgeConfiguration {
             }
         }
         if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
+        _ = try elevenLabsWebSocketConfiguration()
         if let tokenSecret, tokenSecret.utf8.count < 16 {
             throw ConfigurationError("media.token_secret / VOICEBRIDGE_TOKEN_SECRET needs at least 16 bytes")
         }
@@ -262,6 +314,9 @@ extension BridgeConfiguration {
             "twilioAccountSid": twilioAccountSid ?? "any",
             "tokenSecret": tokenSecret == nil ? "generated per process" : "set",
             "elevenLabsAPIKey": secret(elevenLabsAPIKey),
+            "speech": elevenLabsAPIKey == nil
+                ? "offline voice \(voice)"
+                : "ElevenLabs WebSocket → HTTP → offline voice (\(elevenLabsBaseURL), voice \(elevenLabsVoiceID), model \(elevenLabsModel), schedule \(elevenLabsSchedule))",
             "tokenTTLSeconds": String(tokenTTLSeconds),
             "leadMs": String(leadMs),
             "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
@@ -329,6 +384,46 @@ private struct YAMLSectionReader {
         let d = try double(key, value)
         guard d >= 0 else { throw fail(key, "a number >= 0", value) }
         return d
+    }
+
+    func optionalDouble(_ key: String, _ value: Any) throws(ConfigurationError) -> Double? {
+        if value is NSNull { return nil }
+        if let s = value as? String, s.isEmpty { return nil }
+        return try double(key, value)
+    }
+
+    /// A number in 0...1, or unset.
+    func optionalUnit(_ key: String, _ value: Any) throws(ConfigurationError) -> Double? {
+        guard let d = try optionalDouble(key, value) else { return nil }
+        guard (0...1).contains(d) else { throw fail(key, "a number within 0...1", value) }
+        return d
+    }
+
+    func optionalBool(_ key: String, _ value: Any) throws(ConfigurationError) -> Bool? {
+        if value is NSNull { return nil }
+        if let b = value as? Bool { return b }
+        if let s = value as? String {
+            switch s.lowercased() {
+            case "": return nil
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: break
+            }
+        }
+        throw fail(key, "true or false", value)
+    }
+
+    /// A preset name, or a list of numbers (kept as "50,120,200"; checked when the client is made).
+    func schedule(_ key: String, _ value: Any) throws(ConfigurationError) -> String {
+        if let list = value as? [Any] {
+            var numbers: [String] = []
+            for item in list {
+                guard let n = item as? Int else { throw fail(key, "a preset name or a list of integers", value) }
+                numbers.append(String(n))
+            }
+            return numbers.joined(separator: ",")
+        }
+        return try string(key, value)
     }
 
     func signatureMode(_ key: String, _ value: Any) throws(ConfigurationError) -> BridgeConfiguration.SignatureMode {

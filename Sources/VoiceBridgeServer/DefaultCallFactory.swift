@@ -1,4 +1,5 @@
 import Logging
+import VoiceBridgeCarriers
 import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeSpeech
@@ -27,6 +28,35 @@ public enum DemoCalls {
         }
     }
 
+    /// The same calls, each with a speech source of its own, made by `speechForCall` when the
+    /// media socket opens and closed when it closes: ElevenLabs' WebSocket keeps one socket per
+    /// call. `prepare()` opens that socket at once, so the greeting doesn't wait for the handshake.
+    public static func factory(
+        configuration: BridgeConfiguration,
+        speechForCall: @escaping @Sendable () -> any ClosableSpeechSource
+    ) -> MediaCallFactory {
+        var callConfiguration = configuration.callConfiguration
+        // The sources know their own voices: an espeak name ("en-us") is no ElevenLabs voice id.
+        callConfiguration.voice = nil
+        callConfiguration.model = nil
+        let tone = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600))
+        return { [callConfiguration] context, sink in
+            let speech = speechForCall()
+            speech.prepare()
+            let call = Call(
+                eventLoop: context.eventLoop,
+                configuration: callConfiguration,
+                sink: sink,
+                speech: speech,
+                flow: DemoMenuFlow(script: .init(), toneAudio: tone),
+                parameters: context.parameters,
+                observer: context.observer,
+                logger: context.logger
+            )
+            return CallWithOwnSpeech(call: call, speech: speech)
+        }
+    }
+
     /// The offline voice for `configuration`, behind a shared prompt memo.
     public static func offlineSpeech(configuration: BridgeConfiguration, logger: Logger) -> OfflineVoice {
         OfflineVoice(configuration: .init(voice: configuration.voice), logger: logger)
@@ -51,5 +81,66 @@ extension BridgeConfiguration {
         c.model = model
         c.language = language
         return c
+    }
+}
+
+/// A call whose speech source is its own: the source is closed with the media socket.
+final class CallWithOwnSpeech: MediaCall {
+    let call: Call
+    let speech: any ClosableSpeechSource
+
+    init(call: Call, speech: any ClosableSpeechSource) {
+        self.call = call
+        self.speech = speech
+    }
+
+    func receive(_ event: CarrierEvent) { call.receive(event) }
+
+    func socketClosed() {
+        call.socketClosed()
+        speech.close()
+    }
+
+    func statusCallback(_ status: String) { call.statusCallback(status) }
+    func shutdown() { call.shutdown() }
+}
+
+extension BridgeConfiguration {
+    /// The WebSocket client's settings when an API key is configured; nil otherwise.
+    public func elevenLabsWebSocketConfiguration() throws(ConfigurationError) -> ElevenLabsWebSocketConfiguration? {
+        guard let key = elevenLabsAPIKey else { return nil }
+        var ws = ElevenLabsWebSocketConfiguration(apiKey: key, baseURL: elevenLabsBaseURL, voiceID: elevenLabsVoiceID, modelID: elevenLabsModel)
+        do {
+            ws.schedule = try ElevenLabsChunkSchedule(parsing: elevenLabsSchedule)
+        } catch {
+            throw ConfigurationError("elevenlabs.schedule: \(error.description)")
+        }
+        ws.voiceSettings = elevenLabsVoiceSettings
+        ws.caFilePath = elevenLabsCAFile
+        ws.inactivityTimeout = elevenLabsInactivityTimeoutSeconds
+        ws.keepAliveInterval = .milliseconds(Int64(elevenLabsKeepAliveSeconds * 1000))
+        do {
+            return try ws.validated()
+        } catch {
+            throw ConfigurationError("elevenlabs: \(error.description)")
+        }
+    }
+
+    /// The HTTP fallback's settings when an API key is configured; nil otherwise.
+    public var elevenLabsHTTPConfiguration: ElevenLabsHTTPSpeechSource.Configuration? {
+        guard let key = elevenLabsAPIKey else { return nil }
+        return ElevenLabsHTTPSpeechSource.Configuration(
+            apiKey: key, baseURL: elevenLabsBaseURL, voiceID: elevenLabsVoiceID, modelID: elevenLabsModel,
+            voiceSettings: elevenLabsVoiceSettings, caBundlePath: elevenLabsCAFile
+        )
+    }
+
+    /// The voice settings given in the configuration; nil when none is.
+    public var elevenLabsVoiceSettings: ElevenLabsVoiceSettings? {
+        let settings = ElevenLabsVoiceSettings(
+            stability: elevenLabsStability, similarityBoost: elevenLabsSimilarityBoost, style: elevenLabsStyle,
+            useSpeakerBoost: elevenLabsUseSpeakerBoost, speed: elevenLabsSpeed
+        )
+        return settings == ElevenLabsVoiceSettings() ? nil : settings
     }
 }

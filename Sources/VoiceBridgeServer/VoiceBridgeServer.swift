@@ -61,17 +61,33 @@ public struct VoiceBridgeServer: Service {
             capacity: configuration.maxRememberedCalls,
             ttlSeconds: configuration.webhookParameterTTLSeconds
         )
+        // libcurl's global init must run before any other curl call and not concurrently with one.
+        CurlMulti.initializeGlobally()
         let factory: MediaCallFactory
         if let callFactory {
             factory = callFactory
             offlineVoice = nil
-        } else if let speech {
-            factory = DemoCalls.factory(configuration: configuration, speech: speech)
-            offlineVoice = nil
         } else {
-            let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)
-            offlineVoice = voice
-            factory = DemoCalls.factory(configuration: configuration, speech: SpeechMemo(voice))
+            // The last-resort voice: the given one, else the offline voice behind a shared memo.
+            let offline: any SpeechSource
+            if let speech {
+                offline = speech
+                offlineVoice = nil
+            } else {
+                let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)
+                offlineVoice = voice
+                offline = SpeechMemo(voice)
+            }
+            if let webSocket = try configuration.elevenLabsWebSocketConfiguration(),
+                let httpConfiguration = configuration.elevenLabsHTTPConfiguration
+            {
+                factory = try Self.elevenLabsCalls(
+                    configuration: configuration, webSocket: webSocket, http: httpConfiguration, offline: offline,
+                    group: eventLoopGroup, metrics: metrics, logger: logger
+                )
+            } else {
+                factory = DemoCalls.factory(configuration: configuration, speech: offline)
+            }
         }
         let endpoint = MediaEndpoint(
             settings: .init(
@@ -152,6 +168,43 @@ public struct VoiceBridgeServer: Service {
 
     /// Live media sockets right now.
     public var activeCallCount: Int { liveCalls.count }
+
+    /// Calls that speak with ElevenLabs: each gets its own WebSocket source (one socket per call),
+    /// backed by the shared HTTP source and then the offline voice.
+    private static func elevenLabsCalls(
+        configuration: BridgeConfiguration,
+        webSocket: ElevenLabsWebSocketConfiguration,
+        http: ElevenLabsHTTPSpeechSource.Configuration,
+        offline: any SpeechSource,
+        group: any EventLoopGroup,
+        metrics: BridgeMetrics,
+        logger: Logger
+    ) throws -> MediaCallFactory {
+        let client: ElevenLabsWebSocketClient
+        do {
+            client = try ElevenLabsWebSocketClient(configuration: webSocket, group: group, logger: logger)
+        } catch {
+            throw ConfigurationError("elevenlabs: \(error.description)")
+        }
+        let httpSource = ElevenLabsHTTPSpeechSource(configuration: http, logger: logger)
+        let cooldown = Duration.milliseconds(Int64(configuration.elevenLabsBreakerCooldownSeconds * 1000))
+        logger.info("speaking with ElevenLabs", metadata: [
+            "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
+            "schedule": "\(webSocket.schedule)",
+        ])
+        return DemoCalls.factory(configuration: configuration) {
+            let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, logger: logger) { turn in
+                guard let ttfb = turn.timeToFirstAudio else { return }
+                logger.debug("ElevenLabs turn", metadata: [
+                    "turn": "\(turn.turnID)", "ttfb": "\(ttfb)", "chunks": "\(turn.chunks)",
+                    "characters": "\(turn.characters)", "reconnects": "\(turn.reconnects)",
+                ])
+            }
+            return FallbackSpeechSource([webSocketSource, httpSource, offline], breakerCooldown: cooldown, logger: logger) { _ in
+                metrics.recordError(kind: "speech_fallback")
+            }
+        }
+    }
 
     private static func makeTLSContext(_ configuration: BridgeConfiguration) throws -> NIOSSLContext? {
         guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath else {

@@ -1,0 +1,195 @@
+import Foundation
+
+/// A message the client sends (doc §1.4, §2.1), encoded with the exact field names and a fixed
+/// field order, so equal messages are equal bytes and tests can compare whole JSON strings.
+///
+/// `context_id` is included when the message names a context (multi-stream-input) and left out
+/// otherwise (stream-input).
+public enum ElevenLabsWebSocketMessage: Sendable, Equatable {
+    /// The first message of a socket (or a context's first one): `text` is a single space. The
+    /// settings go only in the socket's first message; later contexts inherit them.
+    case initialize(contextID: String?, voiceSettings: ElevenLabsVoiceSettings?, schedule: ElevenLabsChunkSchedule?)
+    /// Text ending with exactly one space (the encoder makes sure), optionally asking for a
+    /// generation now or forcing one.
+    case text(String, contextID: String?, tryTriggerGeneration: Bool = false, flush: Bool = false)
+    /// Generate everything buffered in the context now.
+    case flush(contextID: String?)
+    /// Keeps a context (or a stream-input socket) from the inactivity timeout: `{"text":" "}`.
+    case keepAlive(contextID: String?)
+    /// Stream-input's end of input: `{"text":""}`.
+    case endOfInput
+    /// Multi-context: no more generation for this context; its `isFinal` follows.
+    case closeContext(contextID: String)
+    /// Multi-context: finish and close the socket.
+    case closeSocket
+
+    /// The JSON text frame.
+    public var json: String {
+        var w = JSONObjectWriter()
+        switch self {
+        case .initialize(let contextID, let settings, let schedule):
+            w.string("text", " ")
+            if let contextID { w.string("context_id", contextID) }
+            if let settings { w.raw("voice_settings", Self.settingsJSON(settings)) }
+            if let schedule {
+                w.raw("generation_config", "{\"chunk_length_schedule\":[\(schedule.values.map(String.init).joined(separator: ","))]}")
+            }
+        case .text(let text, let contextID, let tryTrigger, let flush):
+            w.string("text", Self.endingWithOneSpace(text))
+            if let contextID { w.string("context_id", contextID) }
+            if tryTrigger { w.raw("try_trigger_generation", "true") }
+            if flush { w.raw("flush", "true") }
+        case .flush(let contextID):
+            // An empty text would end a stream-input socket; a space is harmless.
+            w.string("text", contextID == nil ? " " : "")
+            if let contextID { w.string("context_id", contextID) }
+            w.raw("flush", "true")
+        case .keepAlive(let contextID):
+            w.string("text", " ")
+            if let contextID { w.string("context_id", contextID) }
+        case .endOfInput:
+            w.string("text", "")
+        case .closeContext(let contextID):
+            w.string("context_id", contextID)
+            w.raw("close_context", "true")
+        case .closeSocket:
+            w.raw("close_socket", "true")
+        }
+        return w.finish()
+    }
+
+    /// The text with its trailing whitespace replaced by exactly one space (§1.4: every text
+    /// message ends with one).
+    static func endingWithOneSpace(_ text: String) -> String {
+        var t = Substring(text)
+        while let last = t.last, last.isWhitespace { t = t.dropLast() }
+        return t + " "
+    }
+
+    static func settingsJSON(_ s: ElevenLabsVoiceSettings) -> String {
+        var w = JSONObjectWriter()
+        if let v = s.stability { w.raw("stability", JSONObjectWriter.number(v)) }
+        if let v = s.similarityBoost { w.raw("similarity_boost", JSONObjectWriter.number(v)) }
+        if let v = s.style { w.raw("style", JSONObjectWriter.number(v)) }
+        if let v = s.useSpeakerBoost { w.raw("use_speaker_boost", v ? "true" : "false") }
+        if let v = s.speed { w.raw("speed", JSONObjectWriter.number(v)) }
+        return w.finish()
+    }
+}
+
+/// Writes one JSON object field by field, in the order given.
+struct JSONObjectWriter {
+    private var out = "{"
+    private var first = true
+
+    mutating func string(_ key: String, _ value: String) {
+        raw(key, Self.quoted(value))
+    }
+
+    mutating func raw(_ key: String, _ json: String) {
+        if !first { out += "," }
+        first = false
+        out += Self.quoted(key) + ":" + json
+    }
+
+    mutating func finish() -> String {
+        out + "}"
+    }
+
+    static func quoted(_ s: String) -> String {
+        var r = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case "\n": r += "\\n"
+            case "\r": r += "\\r"
+            case "\t": r += "\\t"
+            case let c where c.value < 0x20:
+                r += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+            default: r.unicodeScalars.append(scalar)
+            }
+        }
+        return r + "\""
+    }
+
+    /// Whole numbers without a fraction ("1"), others as Swift prints them ("0.5").
+    static func number(_ v: Double) -> String {
+        if v.isFinite, v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
+    }
+}
+
+/// A message from the server (doc §1.5, §2.2), parsed leniently: both spellings of the keys
+/// that the docs and the service disagree on are accepted.
+public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
+    /// Decoded `audio` (in the socket's output format); nil when absent or null.
+    public var audio: [UInt8]?
+    /// `isFinal` / `is_final`.
+    public var isFinal: Bool
+    /// `contextId` / `context_id`.
+    public var contextID: String?
+    /// `alignment` (the original text's characters).
+    public var alignment: Alignment?
+    /// `normalizedAlignment` / `normalized_alignment`.
+    public var normalizedAlignment: Alignment?
+    /// An error frame's `message`, `error` and `code`.
+    public var message: String?
+    public var error: String?
+    public var code: Int?
+
+    public init(
+        audio: [UInt8]? = nil, isFinal: Bool = false, contextID: String? = nil, alignment: Alignment? = nil,
+        normalizedAlignment: Alignment? = nil, message: String? = nil, error: String? = nil, code: Int? = nil
+    ) {
+        self.audio = audio
+        self.isFinal = isFinal
+        self.contextID = contextID
+        self.alignment = alignment
+        self.normalizedAlignment = normalizedAlignment
+        self.message = message
+        self.error = error
+        self.code = code
+    }
+
+    /// An error frame (no audio, not final, with a `message` or `error`).
+    public var isError: Bool { audio == nil && !isFinal && (message != nil || error != nil) }
+
+    /// Parses one text frame.
+    public init(parsing text: String) throws(ElevenLabsWebSocketError) {
+        let object: [String: Any]
+        do {
+            guard let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                throw ElevenLabsWebSocketError.malformedMessage("not a JSON object")
+            }
+            object = parsed
+        } catch {
+            throw .malformedMessage("not JSON: \(String(text.prefix(80)))")
+        }
+        self.init()
+        if let encoded = object["audio"] as? String {
+            guard let data = Data(base64Encoded: encoded) else { throw .malformedMessage("audio is not base64") }
+            audio = [UInt8](data)
+        }
+        isFinal = (object["isFinal"] as? Bool) ?? (object["is_final"] as? Bool) ?? false
+        contextID = (object["contextId"] as? String) ?? (object["context_id"] as? String)
+        alignment = try Self.alignment(object["alignment"])
+        normalizedAlignment = try Self.alignment(object["normalizedAlignment"] ?? object["normalized_alignment"])
+        message = object["message"] as? String
+        error = object["error"] as? String
+        code = (object["code"] as? NSNumber)?.intValue
+    }
+
+    /// `{"chars","charStartTimesMs","charDurationsMs"}`; the 2025 spec's `charsDurationsMs` too.
+    private static func alignment(_ value: Any?) throws(ElevenLabsWebSocketError) -> Alignment? {
+        guard let object = value as? [String: Any] else { return nil }
+        let chars = (object["chars"] as? [Any])?.compactMap { $0 as? String } ?? []
+        let starts = (object["charStartTimesMs"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
+        let durations =
+            ((object["charDurationsMs"] ?? object["charsDurationsMs"]) as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
+        guard chars.count == starts.count, chars.count == durations.count else {
+            throw .malformedMessage("alignment arrays differ in length (\(chars.count), \(starts.count), \(durations.count))")
+        }
+        return Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: durations)
+    }
+}
