@@ -14,7 +14,10 @@ public enum ElevenLabsWebSocketMessage: Sendable, Equatable {
     case text(String, contextID: String?, tryTriggerGeneration: Bool = false, flush: Bool = false)
     /// Generate everything buffered in the context now.
     case flush(contextID: String?)
-    /// Keeps a context (or a stream-input socket) from the inactivity timeout: `{"text":" "}`.
+    /// Keeps a context from the inactivity timeout: `{"text":"","context_id":…}` on
+    /// multi-stream-input (§2.1: "ignored, but resets that context's inactivity clock"; a space
+    /// would pile up in the context's buffer and end up generated), `{"text":" "}` on
+    /// stream-input, where an empty text would end the stream (§1.4).
     case keepAlive(contextID: String?)
     /// Stream-input's end of input: `{"text":""}`.
     case endOfInput
@@ -45,7 +48,7 @@ public enum ElevenLabsWebSocketMessage: Sendable, Equatable {
             if let contextID { w.string("context_id", contextID) }
             w.raw("flush", "true")
         case .keepAlive(let contextID):
-            w.string("text", " ")
+            w.string("text", contextID == nil ? " " : "")
             if let contextID { w.string("context_id", contextID) }
         case .endOfInput:
             w.string("text", "")
