@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import VoiceBridgeCalls
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+import VoiceBridgeCarriers
+import VoiceBridgeEmulators
+import VoiceBridgeSpeech
+@testable import VoiceBridgeServer
+
+/// `serve` with an ElevenLabs key, pointed at the in-process emulator: real sockets on both sides,
+/// the real `Call` and demo flow, the carrier played by a raw WebSocket client.
+@Suite(.timeLimit(.minutes(2)))
+struct ElevenLabsCallTests {
+    /// The emulator's voice: `msPerCharacter` of μ-law per character (bytes from the character's
+    /// index), 100 ms chunks, timed character by character; it records every text.
+    final class EmulatorVoice: SpeechSource {
+        let name = "emulator-voice"
+        let msPerCharacter: Int
+        private let spoken = NIOLockedValueBox<[String]>([])
+
+        init(msPerCharacter: Int = 10) { self.msPerCharacter = msPerCharacter }
+
+        var texts: [String] { spoken.withLockedValue { $0 } }
+
+        func audio(for text: String) -> [UInt8] {
+            text.enumerated().flatMap { i, _ in [UInt8](repeating: UInt8(truncatingIfNeeded: 0x20 + i % 64), count: msPerCharacter * 8) }
+        }
+
+        func startTurn(_ options: TurnOptions) -> any SpeechTurn { Turn(id: options.id, voice: self) }
+
+        final class Turn: SpeechTurn {
+            let id: String
+            let voice: EmulatorVoice
+            let chunks: AsyncThrowingStream<SpeechChunk, any Error>
+            private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
+            private let text = NIOLockedValueBox("")
+
+            init(id: String, voice: EmulatorVoice) {
+                self.id = id
+                self.voice = voice
+                (chunks, continuation) = AsyncThrowingStream.makeStream()
+            }
+
+            func send(text more: String) { text.withLockedValue { $0 += more } }
+
+            func finish() {
+                let text = text.withLockedValue { $0 }
+                voice.spoken.withLockedValue { $0.append(text) }
+                let audio = voice.audio(for: text)
+                let characters = Array(text)
+                let perChar = voice.msPerCharacter
+                var offset = 0
+                var next = 0
+                while offset < audio.count {
+                    let end = min(offset + 800, audio.count)
+                    var chars: [String] = []
+                    var starts: [Int] = []
+                    while next < characters.count, next * perChar * 8 < end {
+                        chars.append(String(characters[next]))
+                        starts.append(next * perChar - offset / 8)
+                        next += 1
+                    }
+                    continuation.yield(SpeechChunk(
+                        turnID: id, audio: Array(audio[offset..<end]),
+                        alignment: Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: starts.map { _ in perChar })
+                    ))
+                    offset = end
+                }
+                continuation.finish()
+            }
+
+            func cancel() { continuation.finish() }
+        }
+    }
+
+    static func withEmulator(
+        _ configuration: ElevenLabsEmulatorConfiguration = .init(), voice: EmulatorVoice,
+        _ body: (ElevenLabsEmulator, Int) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "test.emulator")
+        logger.logLevel = .critical
+        let emulator = ElevenLabsEmulator(configuration: configuration, speech: voice, logger: logger)
+        let port = try await emulator.start()
+        do {
+            try await body(emulator, port)
+        } catch {
+            try? await emulator.stop()
+            throw error
+        }
+        try await emulator.stop()
+    }
+
+    static func configure(port: Int) -> (inout BridgeConfiguration) -> Void {
+        { c in
+            c.elevenLabsAPIKey = ElevenLabsEmulatorConfiguration.defaultAPIKey
+            c.elevenLabsBaseURL = "http://127.0.0.1:\(port)"
+            c.elevenLabsVoiceID = "voice1"
+        }
+    }
+
+    /// Outbound media payloads until the first mark; fails on anything else.
+    static func mediaUntilMark(_ socket: MediaSocket, timeout: Duration = .seconds(30)) async throws -> (frames: [[UInt8]], mark: String) {
+        var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
+        var frames: [[UInt8]] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)), "socket closed")
+            try #require(frame.opcode == WSFrame.text)
+            switch try decoder.decode(ByteBuffer(bytes: frame.payload)) {
+            case .media(var payload): frames.append(payload.readBytes(length: payload.readableBytes) ?? [])
+            case .mark(let name): return (frames, name)
+            case .clear: Issue.record("unexpected clear")
+            }
+        }
+        throw RawClient.Timeout(what: "a mark after \(frames.count) frames")
+    }
+
+    @Test func theCarrierGetsTheServicesBytesIn160ByteFrames() async throws {
+        let voice = EmulatorVoice()
+        try await Self.withEmulator(voice: voice) { emulator, port in
+            try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
+                let socket = try await server.startCall()
+                let (frames, mark) = try await Self.mediaUntilMark(socket)
+                #expect(mark == "1.1")
+                #expect(frames.allSatisfy { $0.count == 160 })
+
+                let greeting = DemoMenuFlow.Script().greeting
+                #expect(voice.texts.first == greeting + " ")
+                var expected = voice.audio(for: greeting + " ")
+                // The last frame is padded with μ-law silence.
+                expected += [UInt8](repeating: 0xFF, count: (160 - expected.count % 160) % 160)
+                #expect(frames.flatMap { $0 } == expected, "byte for byte, in order")
+
+                let sockets = emulator.requests.filter { $0.kind == .webSocket }
+                #expect(sockets.count == 1, "one socket for the call")
+                #expect(sockets.first?.headers["xi-api-key"] == "<redacted>")
+                await socket.close()
+            }
+        }
+    }
+
+    @Test func aRefusedQuotaFallsBackToTheOfflineVoiceAndTheCallCarriesOn() async throws {
+        let voice = EmulatorVoice()
+        var configuration = ElevenLabsEmulatorConfiguration()
+        configuration.faults.quotaExceeded = true
+        try await Self.withEmulator(configuration, voice: voice) { emulator, port in
+            try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
+                let started = ContinuousClock.now
+                let socket = try await server.startCall()
+                let first = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+                let firstAudio = ContinuousClock.now - started
+                print("quota → offline greeting: first frame after \(firstAudio) (webhook and upgrade included)")
+                #expect(firstAudio < .seconds(5))
+                #expect(first.text.contains("\"event\":\"media\""))
+                let (frames, mark) = try await Self.mediaUntilMark(socket)
+                #expect(mark == "1.1")
+                // ScriptedSpeech: 60 ms per character of the greeting, in 160-byte frames.
+                let greeting = DemoMenuFlow.Script().greeting
+                #expect((frames.count + 1) * 160 >= greeting.count * ScriptedSpeech.msPerCharacter * 8)
+                #expect(voice.texts.isEmpty, "ElevenLabs spoke nothing")
+                let metrics = try await server.http("GET", "/metrics").body
+                #expect(metrics.contains(#"voicebridge_errors_total{kind="speech_fallback"} 2"#))
+                #expect(emulator.requests.contains { $0.kind == .http && $0.status == 401 })
+                await socket.close()
+            }
+        }
+    }
+}
