@@ -8,11 +8,24 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "VoiceBridge", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .executableTarget(
             name: "AudioBench",
             dependencies: [.product(name: "VoiceBridgeAudio", package: "VoiceBridge")],
+            swiftSettings: [
+                .enableUpcomingFeature("ExistentialAny"),
+                .enableUpcomingFeature("MemberImportVisibility"),
+            ]
+        ),
+        .executableTarget(
+            name: "SpeechBench",
+            dependencies: [
+                .product(name: "VoiceBridgeSpeech", package: "VoiceBridge"),
+                .product(name: "VoiceBridgeEmulators", package: "VoiceBridge"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: [
                 .enableUpcomingFeature("ExistentialAny"),
                 .enableUpcomingFeature("MemberImportVisibility"),

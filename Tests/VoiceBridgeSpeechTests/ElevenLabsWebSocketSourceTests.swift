@@ -233,3 +233,54 @@ struct ElevenLabsWebSocketSourceTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 }
+
+/// The client on its own, on the single-context endpoint.
+@Suite(.timeLimit(.minutes(1)))
+struct ElevenLabsWebSocketClientTests {
+    final class Events: Sendable {
+        let stream: AsyncStream<ElevenLabsWebSocketEvent>
+        let continuation: AsyncStream<ElevenLabsWebSocketEvent>.Continuation
+        init() { (stream, continuation) = AsyncStream.makeStream() }
+    }
+
+    @Test func streamInputSpeaksUntilTheEndOfInputThenClosesNormally() async throws {
+        let voice = KnownVoice(msPerCharacter: 10)
+        try await withElevenLabsEmulator(voice: voice) { emulator, port in
+            let client = try ElevenLabsWebSocketClient(configuration: webSocketConfiguration(port: port), logger: quietLogger("ws"))
+            let events = Events()
+            let connection = try await client.connect(.streamInput) { event in
+                events.continuation.yield(event)
+                if case .closed = event { events.continuation.finish() }
+            }.get()
+            connection.send(.initialize(contextID: nil, voiceSettings: nil, schedule: .speed))
+            connection.send(.text("Single context, ", contextID: nil, tryTriggerGeneration: true))
+            connection.send(.keepAlive(contextID: nil))
+            connection.send(.text("then the end.", contextID: nil))
+            connection.send(.endOfInput)
+            var audio: [UInt8] = []
+            var finals = 0
+            var closedWith: ElevenLabsWebSocketError??
+            for await event in events.stream {
+                switch event {
+                case .message(let m):
+                    audio += m.audio ?? []
+                    if m.isFinal { finals += 1 }
+                    #expect(m.contextID == nil)
+                case .closed(let error):
+                    closedWith = .some(error)
+                }
+            }
+            #expect(finals == 1)
+            #expect(closedWith == .some(nil), "a normal close")
+            #expect(voice.texts.joined() == "Single context,  then the end. ")
+            #expect(audio == voice.texts.flatMap { voice.audio(for: $0) })
+            #expect(socketMessages(emulator) == [
+                #"{"text":" ","generation_config":{"chunk_length_schedule":[50,75,100,150]}}"#,
+                #"{"text":"Single context, ","try_trigger_generation":true}"#,
+                #"{"text":" "}"#,
+                #"{"text":"then the end. "}"#,
+                #"{"text":""}"#,
+            ])
+        }
+    }
+}
