@@ -35,10 +35,7 @@ public enum DemoCalls {
         configuration: BridgeConfiguration,
         speechForCall: @escaping @Sendable () -> any ClosableSpeechSource
     ) -> MediaCallFactory {
-        var callConfiguration = configuration.callConfiguration
-        // The sources know their own voices: an espeak name ("en-us") is no ElevenLabs voice id.
-        callConfiguration.voice = nil
-        callConfiguration.model = nil
+        let callConfiguration = configuration.callConfiguration
         let tone = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600))
         return { [callConfiguration] context, sink in
             let speech = speechForCall()
@@ -142,5 +139,25 @@ extension BridgeConfiguration {
             useSpeakerBoost: elevenLabsUseSpeakerBoost, speed: elevenLabsSpeed
         )
         return settings == ElevenLabsVoiceSettings() ? nil : settings
+    }
+}
+
+/// Passes turns on without their `voice` and `model`: the call's are the offline voice's (an
+/// espeak name such as "en-us" is no ElevenLabs voice id), so an ElevenLabs source speaks with
+/// its configured voice and model instead.
+struct ConfiguredVoiceOnly: SpeechSource {
+    let base: any SpeechSource
+    var name: String { base.name }
+
+    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
+        base.startTurn(Self.stripped(options))
+    }
+
+    func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
+        base.speak(text, options: Self.stripped(options))
+    }
+
+    static func stripped(_ options: TurnOptions) -> TurnOptions {
+        TurnOptions(id: options.id, voice: nil, model: nil, language: options.language)
     }
 }

@@ -31,7 +31,8 @@ public struct VoiceBridgeServer: Service {
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
     ///     (`DemoCalls`: the demo menu flow).
-    ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng).
+    ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng). With an
+    ///     ElevenLabs key it is the last fallback, after the WebSocket (one per call) and HTTP.
     ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
     public init(
         configuration: BridgeConfiguration,
@@ -186,7 +187,7 @@ public struct VoiceBridgeServer: Service {
         } catch {
             throw ConfigurationError("elevenlabs: \(error.description)")
         }
-        let httpSource = ElevenLabsHTTPSpeechSource(configuration: http, logger: logger)
+        let httpSource = ConfiguredVoiceOnly(base: ElevenLabsHTTPSpeechSource(configuration: http, logger: logger))
         let cooldown = Duration.milliseconds(Int64(configuration.elevenLabsBreakerCooldownSeconds * 1000))
         logger.info("speaking with ElevenLabs", metadata: [
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
