@@ -72,6 +72,12 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
         loop.execute { session.value.close() }
     }
 
+    /// A source nobody holds can't be closed later: its socket (kept alive by keep-alives) goes now.
+    deinit {
+        let session = session
+        loop.execute { session.value.close() }
+    }
+
     private func makeTurn(_ id: String) -> ElevenLabsWebSocketTurn {
         let key = nextKey.add(1, ordering: .relaxed).oldValue
         let turn = ElevenLabsWebSocketTurn(id: id, key: key, session: session, loop: loop)

@@ -104,8 +104,11 @@ struct ElevenLabsWebSocketSourceTests {
             let next = try await allChunks(source.speak("Next.", options: TurnOptions(id: "2")))
             #expect(next.allSatisfy { $0.turnID == "2" })
             #expect(next.flatMap(\.audio) == voice.audio(for: "Next. "))
-            let record = try #require(emulator.requests.first)
-            #expect(record.audioMessagesSent > next.count + 1, "late audio of the cancelled context came and was dropped")
+            // The service went on sending the cancelled context's audio (about 34 messages at this
+            // pace); none of it reached either turn.
+            try await eventually("late audio of the cancelled context") {
+                (emulator.requests.first?.audioMessagesSent ?? 0) >= next.count + 10
+            }
             #expect(emulator.requests.count == 1)
         }
     }
