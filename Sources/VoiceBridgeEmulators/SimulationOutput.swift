@@ -1,0 +1,27 @@
+import Foundation
+
+/// Writes what a simulation produced: the `--timeline` JSON and the `--out` WAV.
+public enum SimulationOutput {
+    /// One call: its ``CallTimeline``. Several: `{"aggregate": AggregateStatistics, "calls": [CallTimeline]}`.
+    public static func timelineJSON(_ report: SimulationReport) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if report.calls.count == 1 { return try encoder.encode(report.calls[0].timeline) }
+        return try encoder.encode(MultiCall(aggregate: report.aggregate, calls: report.timelines))
+    }
+
+    public static func writeTimeline(_ report: SimulationReport, to path: String) throws {
+        try timelineJSON(report).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Writes what the first recorded call heard as μ-law 8 kHz mono.
+    public static func writeHeard(_ report: SimulationReport, to path: String) throws {
+        guard let heard = report.calls.lazy.compactMap(\.heard).first else { return }
+        try SimWAV.writeULaw(heard, to: path)
+    }
+
+    struct MultiCall: Encodable {
+        var aggregate: AggregateStatistics
+        var calls: [CallTimeline]
+    }
+}
