@@ -153,6 +153,16 @@ public struct PhoneSimulator: Sendable {
             }
     }
 
+    /// Runs the calls on a fresh `MultiThreadedEventLoopGroup` (`threads`, default one per core).
+    public func run(
+        calls: Int, rampSeconds: Double, threads: Int? = nil, recordHeardCalls: Int = 1
+    ) async throws -> SimulationReport {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        let report = await run(calls: calls, rampSeconds: rampSeconds, group: group, recordHeardCalls: recordHeardCalls)
+        try await group.shutdownGracefully()
+        return report
+    }
+
     /// Runs `calls` calls spread over `rampSeconds`, each on the next loop of `group`, and aggregates them.
     /// `recordHeardCalls` calls (the first ones) keep what their caller heard.
     public func run(
