@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import VoiceBridgeCarriers
 
 /// The carrier's side of phone calls, playing Twilio: posts the signed voice webhook, follows the
 /// TwiML's `<Connect><Stream>`, streams the caller's audio on an absolute 20 ms grid, plays the
@@ -76,14 +77,14 @@ public struct PhoneSimulator: Sendable {
             url: configuration.webhookURL, callSid: callSid, accountSid: accountSid,
             from: configuration.from, to: configuration.to, authToken: configuration.authToken)
         let webhookStarted = NIODeadline.now()
-        let instruction: StreamInstruction
+        let instruction: TwiMLStream
         let endpoint: Endpoint
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
-            instruction = try StreamInstruction.parse(twiml: response.body)
+            instruction = try TwiMLStream.first(inTwiML: response.body)
             endpoint = try Endpoint.stream(from: instruction.url)
         } catch {
             return failed(error)

@@ -76,7 +76,6 @@ public struct PlayoutStatistics: Sendable {
 
     mutating func markArrived() {
         segmentOpen = false
-        drySample = nil
     }
 
     mutating func playbackRanDry(atSample sample: Int64) {

@@ -1,6 +1,7 @@
 import Histogram
 import NIOCore
 import NIOWebSocket
+import VoiceBridgeCarriers
 
 /// One call's Twilio side of the Media Streams socket, confined to the channel's event loop.
 ///
@@ -37,15 +38,14 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
 
     private let setup: Setup
     private let done: EventLoopPromise<Outcome>
-    private let wire: CarrierWire
-    private var validator: ServerMessageValidator
+    private var encoder: TwilioCarrierEncoder
+    private var decoder: TwilioCarrierDecoder
     private var playout: CarrierPlayout
     private var context: ChannelHandlerContext?
     private var random: SplitMix64
 
     private var t0 = NIODeadline.uptimeNanoseconds(0)
     private var connectMs: Double?
-    private var sequenceNumber = 1
     /// Index of the next media frame (1-based chunk); it is due at `t0 + nextChunk × 20 ms`.
     private var nextChunk = 1
     private var nextDTMF = 0
@@ -69,8 +69,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     init(setup: Setup, done: EventLoopPromise<Outcome>) {
         self.setup = setup
         self.done = done
-        self.wire = CarrierWire(streamSid: setup.streamSid, accountSid: setup.accountSid, callSid: setup.callSid)
-        self.validator = ServerMessageValidator(streamSid: setup.streamSid)
+        self.encoder = TwilioCarrierEncoder(streamSid: setup.streamSid, accountSid: setup.accountSid, callSid: setup.callSid)
+        self.decoder = TwilioCarrierDecoder(streamSid: setup.streamSid)
         self.playout = CarrierPlayout(recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs)
         var seed = SystemRandomNumberGenerator()
         self.random = SplitMix64(seed: seed.next())
@@ -115,7 +115,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         case .text:
             handleText(frame.unmaskedData)
         case .binary:
-            recordViolation(ServerMessageViolation.binaryFrame.description)
+            recordViolation(TwilioProtocolError.binaryFrame.description)
         case .ping:
             send(WebSocketFrame(fin: true, opcode: .pong, maskKey: nextMaskKey(), data: frame.unmaskedData))
             context.flush()
@@ -134,10 +134,10 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         t0 = .now()
         connectMs = milliseconds(nanos: (t0 - setup.connectStarted).nanoseconds)
         var buffer = context.channel.allocator.buffer(capacity: 512)
-        CarrierWire.writeConnected(into: &buffer)
+        encoder.writeConnected(into: &buffer)
         sendText(buffer)
         buffer = context.channel.allocator.buffer(capacity: 1024)
-        wire.writeStart(customParameters: setup.customParameters, into: &buffer)
+        encoder.writeStart(customParameters: setup.customParameters, into: &buffer)
         sendText(buffer)
         context.flush()
         armTimer()
@@ -163,8 +163,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
                 dtmf.append(.init(atMs: Double(cue.atMs), digit: String(cue.digit), mode: .inband))
             } else {
                 var buffer = context.channel.allocator.buffer(capacity: 160)
-                sequenceNumber += 1
-                wire.writeDTMF(sequenceNumber: sequenceNumber, digit: cue.digit, into: &buffer)
+                encoder.writeDTMF(digit: cue.digit, into: &buffer)
                 sendText(buffer)
                 dtmf.append(.init(atMs: milliseconds(nanos: nowNanos), digit: String(cue.digit), mode: .event))
             }
@@ -196,12 +195,9 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func sendMedia(context: ChannelHandlerContext) {
         let chunk = nextChunk
         nextChunk += 1
-        sequenceNumber += 1
         var buffer = context.channel.allocator.buffer(capacity: 400)
-        let sequence = sequenceNumber
-        setup.track.withFrameBase64(chunk - 1) { payload in
-            wire.writeMedia(
-                sequenceNumber: sequence, chunk: chunk, timestampMs: chunk * 20, payloadBase64: payload, into: &buffer)
+        setup.track.withFrame(chunk - 1) { frame in
+            encoder.writeMedia(frame, timestampMs: chunk * 20, into: &buffer)
         }
         sendText(buffer)
     }
@@ -211,8 +207,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         endReason = reason
         endNanos = (NIODeadline.now() - t0).nanoseconds
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        sequenceNumber += 1
-        wire.writeStop(sequenceNumber: sequenceNumber, into: &buffer)
+        encoder.writeStop(into: &buffer)
         sendText(buffer)
         sendClose(code: .normalClosure)
         close = CallTimeline.Close(initiator: "caller", code: 1000, reason: nil)
@@ -275,24 +270,21 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func handleText(_ data: ByteBuffer) {
         guard state == .streaming || state == .closing else { return }
         let nowNanos = (NIODeadline.now() - t0).nanoseconds
-        let message: ServerMessageValidator.Message
+        let command: PlayoutCommand
         do {
-            message = try data.withUnsafeReadableBytes { bytes throws(ServerMessageViolation) in
-                try validator.validate(bytes)
-            }
+            command = try decoder.decode(data)
         } catch {
             recordViolation(error.description, atNanos: nowNanos)
             return
         }
-        switch message {
-        case .media:
-            let payload = validator.payload
-            if payload.count != CallerTrack.frameBytes {
-                recordViolation(ServerMessageViolation.payloadSize(payload.count).description, atNanos: nowNanos)
+        switch command {
+        case .media(let payload):
+            if payload.readableBytes != CallerTrack.frameBytes {
+                recordViolation(Self.payloadSizeViolation(payload.readableBytes), atNanos: nowNanos)
             }
             let before = playout.statistics.gaps.totalCount
             let lastArrival = lastMediaNanos
-            payload.withUnsafeBytes { playout.receiveMedia($0, at: nowNanos) }
+            payload.withUnsafeReadableBytes { playout.receiveMedia($0, at: nowNanos) }
             if playout.statistics.gaps.totalCount > before, let lastArrival {
                 maxGapNanos = max(maxGapNanos, nowNanos - lastArrival)
             }
@@ -311,6 +303,11 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
 
     private var lastMediaNanos: Int64?
 
+    /// Our rule, stricter than Twilio's "any size": the bridge sends whole 20 ms frames.
+    static func payloadSizeViolation(_ bytes: Int) -> String {
+        "media payload is \(bytes) bytes, not \(CallerTrack.frameBytes)"
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
     }
@@ -320,8 +317,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         for echo in playout.echoes {
             if state == .streaming || state == .closing, let context {
                 var buffer = context.channel.allocator.buffer(capacity: 128 + echo.name.utf8.count)
-                sequenceNumber += 1
-                wire.writeMarkEcho(sequenceNumber: sequenceNumber, name: echo.name, into: &buffer)
+                encoder.writeMark(name: echo.name, into: &buffer)
                 sendText(buffer)
             }
             recordEcho(echo, atNanos: nanos)

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeAudio
 
 /// Writes what a simulation produced: the `--timeline` JSON and the `--out` WAV.
 public enum SimulationOutput {
@@ -17,7 +18,7 @@ public enum SimulationOutput {
     /// Writes what the first recorded call heard as μ-law 8 kHz mono.
     public static func writeHeard(_ report: SimulationReport, to path: String) throws {
         guard let heard = report.calls.lazy.compactMap(\.heard).first else { return }
-        try SimWAV.writeULaw(heard, to: path)
+        try WAVFile.write(WAVAudio(g711: heard, law: .ulaw), to: path)
     }
 
     struct MultiCall: Encodable {

@@ -13,6 +13,10 @@ final class FakeVoiceServer: Sendable {
         var injectExtraField = false
         /// Send a media message whose payload is 80 bytes.
         var injectShortPayload = false
+        /// Send a clear for another stream.
+        var injectWrongStreamSid = false
+        /// Send a binary frame (Twilio 31950).
+        var injectBinaryFrame = false
     }
 
     struct Recorded: Sendable {
@@ -156,6 +160,14 @@ final class FakeVoiceServer: Sendable {
                     send(context, #"{"event":"media","streamSid":"\#(streamSid)","media":{"track":"outbound","payload":"\#(payload)"}}"#)
                 }
                 if server.options.injectShortPayload { send(context, media: 0x60, count: 80) }
+                if server.options.injectWrongStreamSid {
+                    send(context, #"{"event":"clear","streamSid":"MZ00000000000000000000000000000000"}"#)
+                }
+                if server.options.injectBinaryFrame {
+                    context.writeAndFlush(
+                        wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: [0xFF, 0xFF]))),
+                        promise: nil)
+                }
             }
             loop.scheduleTask(in: .milliseconds(400)) { [self] in
                 var data = ByteBuffer()

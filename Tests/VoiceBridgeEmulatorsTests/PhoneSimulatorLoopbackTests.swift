@@ -3,6 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
+import VoiceBridgeAudio
+import VoiceBridgeCarriers
 @testable import VoiceBridgeEmulators
 
 /// Live loopback calls against ``FakeVoiceServer`` on an ephemeral port.
@@ -53,8 +55,8 @@ import Testing
             })
         #expect(form["CallSid"] == t.callSid && form["AccountSid"] == t.accountSid)
         #expect(form["CallStatus"] == "ringing" && form["Direction"] == "inbound" && form["ApiVersion"] == "2010-04-01")
-        let expectedSignature = TwilioRequestSignature.compute(
-            authToken: "secret-token", url: server.webhookURL, parameters: form.map { ($0.key, $0.value) })
+        let expectedSignature = TwilioSignature(authToken: "secret-token").compute(
+            url: server.webhookURL, parameters: form.map { ($0.key, $0.value) })
         #expect(recorded.webhookHeaders["X-Twilio-Signature"] == [expectedSignature])
 
         // Stream: the query string was dropped, wss mapped to ws on loopback.
@@ -126,23 +128,30 @@ import Testing
         try SimulationOutput.writeHeard(report, to: dir.appendingPathComponent("heard.wav").path)
         let decoded = try JSONDecoder().decode(CallTimeline.self, from: Data(contentsOf: dir.appendingPathComponent("t.json")))
         #expect(decoded == t)
-        let heardWAV = try SimWAV.read(path: dir.appendingPathComponent("heard.wav").path)
-        #expect(heardWAV.sampleRate == 8000 && heardWAV.pcm.count == heard.count)
+        let heardWAV = try WAVFile.read(path: dir.appendingPathComponent("heard.wav").path)
+        #expect(heardWAV.sampleRate == 8000 && heardWAV.encoding == .ulaw && heardWAV.data == heard)
     }
 
     @Test func strictValidationCatchesInjectedViolations() async throws {
-        let server = FakeVoiceServer(options: .init(injectExtraField: true, injectShortPayload: true))
+        let server = FakeVoiceServer(
+            options: .init(injectExtraField: true, injectShortPayload: true, injectWrongStreamSid: true, injectBinaryFrame: true))
         try await server.start()
         let report = try await runCall(server: server)
         try await server.stop()
         let t = try #require(report.calls.first?.timeline)
         #expect(!t.passed)
         #expect(!report.passed)
-        #expect(t.violationCount == 2)
-        #expect(t.violations.map(\.message) == ["extra field 'media.track'", "media payload is 80 bytes, not 160"])
+        #expect(t.violationCount == 4)
+        #expect(
+            t.violations.map(\.message) == [
+                TwilioProtocolError.unexpectedField("media.track").description,
+                "media payload is 80 bytes, not 160",
+                TwilioProtocolError.wrongStreamSid(expected: t.streamSid ?? "", got: "MZ00000000000000000000000000000000").description,
+                TwilioProtocolError.binaryFrame.description,
+            ])
         // The bad-shaped message is ignored; the short one still plays (Twilio plays any size).
         #expect(t.mediaReceived == 6)
-        #expect(report.aggregate.violations == 2 && report.aggregate.failedCalls == 1)
+        #expect(report.aggregate.violations == 4 && report.aggregate.failedCalls == 1)
         #expect(report.summaryLine.hasPrefix("FAIL"))
     }
 
