@@ -268,7 +268,11 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Server messages
 
     private func handleText(_ data: ByteBuffer) {
-        guard state == .streaming || state == .closing else { return }
+        guard state == .streaming || state == .closing else {
+            // Nothing can be valid before `start`: the server does not know the streamSid yet.
+            if state == .idle { recordViolation("message before start") }
+            return
+        }
         let nowNanos = (NIODeadline.now() - t0).nanoseconds
         let command: PlayoutCommand
         do {

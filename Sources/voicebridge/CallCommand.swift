@@ -8,10 +8,8 @@ struct CallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
         abstract: "Place simulated Twilio calls: signed webhook, <Connect><Stream>, real-time media, Twilio playout.",
-        discussion: """
-            Exits 0 when every call streamed and the server broke no Media Streams rule; otherwise
-            prints a FAIL summary line and exits 1.
-            """
+        discussion: "Exits 0 when every call streamed and the server broke no Media Streams rule; "
+            + "otherwise prints a FAIL summary line and exits 1."
     )
 
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")

@@ -17,6 +17,10 @@ final class FakeVoiceServer: Sendable {
         var injectWrongStreamSid = false
         /// Send a binary frame (Twilio 31950).
         var injectBinaryFrame = false
+        /// Instead of the script: echo every caller frame back as outbound media, with a mark every
+        /// `markEvery` frames (a load that looks like a bridge streaming a reply).
+        var echo = false
+        var markEvery = 50
     }
 
     struct Recorded: Sendable {
@@ -122,10 +126,18 @@ final class FakeVoiceServer: Sendable {
             switch frame.opcode {
             case .text:
                 let text = frame.unmaskedData
+                if server.options.echo, !streamSid.isEmpty {
+                    echoMedia(context: context, text)
+                    return
+                }
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.readableBytesView)) as? [String: Any] else {
                     return
                 }
                 let json = object.mapValues { SendableJSON.wrap($0) }
+                if server.options.echo {
+                    echo(context: context, object)
+                    return
+                }
                 server.record { $0.messages.append((.now(), json)) }
                 if object["event"] as? String == "start", let sid = object["streamSid"] as? String {
                     streamSid = sid
@@ -135,6 +147,36 @@ final class FakeVoiceServer: Sendable {
                 context.close(promise: nil)
             default:
                 break
+            }
+        }
+
+        private var echoed = 0
+
+        private func echo(context: ChannelHandlerContext, _ object: [String: Any]) {
+            switch object["event"] as? String {
+            case "start":
+                streamSid = object["streamSid"] as? String ?? ""
+            default:
+                break
+            }
+        }
+
+        /// Echo without a JSON parse, so the fake server costs little next to the simulator.
+        private func echoMedia(context: ChannelHandlerContext, _ text: ByteBuffer) {
+            let bytes = Array(text.readableBytesView)
+            let key = Array(#""payload":""#.utf8)
+            guard let start = bytes.firstRange(of: key)?.upperBound,
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\""))
+            else { return }
+            var out = ByteBuffer(string: #"{"event":"media","streamSid":"\#(streamSid)","media":{"payload":""#)
+            out.writeBytes(bytes[start..<end])
+            out.writeString(#""}}"#)
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: out)), promise: nil)
+            echoed += 1
+            if echoed % server.options.markEvery == 0 {
+                send(context, #"{"event":"mark","streamSid":"\#(streamSid)","mark":{"name":"m\#(echoed)"}}"#)
+            } else {
+                context.flush()
             }
         }
 

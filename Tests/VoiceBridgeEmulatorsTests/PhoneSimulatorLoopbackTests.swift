@@ -205,3 +205,40 @@ import VoiceBridgeCarriers
         #expect(report.timelines.first?.error?.contains("webhook") == true)
     }
 }
+
+/// A load run, off by default: `SIM_LOAD_CALLS=500 SIM_LOAD_SECONDS=10 swift test --filter loadRun`.
+/// The fake server echoes every caller frame back with a mark every second, so each call moves
+/// 50 frames/s each way; prints the aggregate and the process CPU time per call-second.
+@Suite struct PhoneSimulatorLoadTests {
+    static var calls: Int? { ProcessInfo.processInfo.environment["SIM_LOAD_CALLS"].flatMap { Int($0) } }
+
+    @Test(.enabled(if: calls != nil)) func loadRun() async throws {
+        let calls = Self.calls ?? 1
+        let seconds = ProcessInfo.processInfo.environment["SIM_LOAD_SECONDS"].flatMap { Double($0) } ?? 10
+        let server = FakeVoiceServer(options: .init(echo: true))
+        try await server.start()
+        let simulator = try PhoneSimulator(
+            configuration: .init(
+                webhookURL: server.webhookURL,
+                script: CallScript(hangupAtMs: Int(seconds * 1000), maxDurationMs: Int(seconds * 1000) + 5000)))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let cpuBefore = Self.cpuSeconds()
+        let wallBefore = NIODeadline.now()
+        let report = await simulator.run(calls: calls, rampSeconds: min(5, seconds / 2), group: group, recordHeardCalls: 0)
+        let wall = Double((NIODeadline.now() - wallBefore).nanoseconds) / 1e9
+        let cpu = Self.cpuSeconds() - cpuBefore
+        try await group.shutdownGracefully()
+        try await server.stop()
+        print(report.summaryLine)
+        print("load: \(calls) calls × \(seconds) s, wall \(String(format: "%.1f", wall)) s, CPU \(String(format: "%.1f", cpu)) s "
+            + "(simulator + fake server), \(String(format: "%.1f", cpu / (Double(calls) * seconds) * 1e6 / 100)) µs per frame pair")
+        #expect(report.aggregate.calls == calls)
+        #expect(report.aggregate.violations == 0)
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
