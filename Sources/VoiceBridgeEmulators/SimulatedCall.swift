@@ -57,6 +57,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private var endReason = CallTimeline.EndReason.connectionLost
     private var endNanos: Int64?
     private var close: CallTimeline.Close?
+    private var socketError: String?
 
     private var marks: [CallTimeline.Mark] = []
     private var nextUnechoedMark = 0
@@ -105,7 +106,14 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        recordViolation("socket error: \(error)")
+        switch error {
+        case let error as NIOWebSocketError:
+            // A frame that breaks RFC 6455 (the protocol error handler already sent 1002).
+            recordViolation("WebSocket protocol error: \(error)")
+        default:
+            // A reset while we are closing is the peer's way of finishing; before that the call was lost.
+            if state == .streaming || state == .idle { socketError = "\(error)" }
+        }
         context.close(promise: nil)
     }
 
@@ -382,7 +390,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
                 .init(startMs: milliseconds(sample: $0.startSample), endMs: milliseconds(sample: $0.endSample))
             },
             dtmf: dtmf, violationCount: violationCount, violations: violations, close: close,
-            endReason: endReason, error: nil, durationMs: milliseconds(nanos: endNanos))
+            endReason: endReason, error: socketError.map { "connection lost: \($0)" },
+            durationMs: milliseconds(nanos: endNanos))
         var heard: [UInt8]?
         if setup.recordHeard {
             var bytes = playout.heard

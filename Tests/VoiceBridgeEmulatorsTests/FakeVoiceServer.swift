@@ -144,7 +144,12 @@ final class FakeVoiceServer: Sendable {
                     play(context: context)
                 }
             case .connectionClose:
-                context.close(promise: nil)
+                var data = frame.unmaskedData
+                let code = data.readInteger(as: UInt16.self)
+                var reply = ByteBuffer()
+                if let code { reply.writeInteger(code) }
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             default:
                 break
             }

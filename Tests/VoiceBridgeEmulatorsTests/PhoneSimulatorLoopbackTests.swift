@@ -230,6 +230,9 @@ import VoiceBridgeCarriers
         try await group.shutdownGracefully()
         try await server.stop()
         print(report.summaryLine)
+        let violations = Dictionary(grouping: report.timelines.flatMap(\.violations), by: \.message).mapValues(\.count)
+        print("violations by message: \(Array(violations.prefix(10)))")
+        print("end reasons: \(report.aggregate.endReasons), errors: \(Array(report.aggregate.errors.prefix(5)))")
         print("load: \(calls) calls × \(seconds) s, wall \(String(format: "%.1f", wall)) s, CPU \(String(format: "%.1f", cpu)) s "
             + "(simulator + fake server), \(String(format: "%.1f", cpu / (Double(calls) * seconds) * 1e6 / 100)) µs per frame pair")
         #expect(report.aggregate.calls == calls)
