@@ -96,6 +96,9 @@ public struct CallTimeline: Codable, Sendable, Equatable {
     /// From `start` sent to the first server `media` received.
     public var firstMediaMs: Double?
     public var mediaSent: Int
+    /// How late each caller media frame was sent against its absolute deadline `t0 + k × 20 ms`.
+    /// Large values mean the simulator itself was overloaded and the other numbers are suspect.
+    public var sendLateness: Distribution
     public var mediaReceived: Int
     public var gaps: Distribution
     public var lead: Distribution
@@ -121,7 +124,8 @@ public struct CallTimeline: Codable, Sendable, Equatable {
     static func failed(callSid: String, accountSid: String, webhookURL: String, error: String) -> CallTimeline {
         CallTimeline(
             callSid: callSid, accountSid: accountSid, streamSid: nil, webhookURL: webhookURL, streamURL: nil,
-            webhookMs: nil, connectMs: nil, firstMediaMs: nil, mediaSent: 0, mediaReceived: 0,
+            webhookMs: nil, connectMs: nil, firstMediaMs: nil, mediaSent: 0, sendLateness: Distribution(count: 0),
+            mediaReceived: 0,
             gaps: Distribution(count: 0), lead: Distribution(count: 0),
             underruns: Underruns(count: 0, totalMs: 0, intervals: []), marks: [], clears: [], heardSegments: [],
             dtmf: [], violationCount: 0, violations: [], close: nil, endReason: .failed, error: error, durationMs: 0)

@@ -42,8 +42,11 @@ public struct PhoneSimulator: Sendable {
     /// One finished call.
     public struct CallResult: Sendable {
         public var timeline: CallTimeline
-        /// Receive-side inter-frame gaps, µs.
-        public var gaps: Histogram<UInt32>
+        /// Receive-side inter-frame gaps, µs (nil for a failed call, and once ``run(calls:rampSeconds:group:recordHeardCalls:)``
+        /// has merged it into the aggregate).
+        public var gaps: Histogram<UInt32>?
+        /// Send lateness of the caller's media, µs (nil likewise).
+        public var sendLateness: Histogram<UInt32>?
         /// What the caller heard (μ-law 8 kHz, from `start` sent), if recording was asked for.
         public var heard: [UInt8]?
     }
@@ -70,7 +73,7 @@ public struct PhoneSimulator: Sendable {
             return CallResult(
                 timeline: .failed(
                     callSid: callSid, accountSid: accountSid, webhookURL: configuration.webhookURL, error: "\(error)"),
-                gaps: Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two), heard: nil)
+                gaps: nil, sendLateness: nil, heard: nil)
         }
 
         let request = VoiceWebhookRequest(
@@ -110,7 +113,8 @@ public struct PhoneSimulator: Sendable {
         }
         do {
             let outcome = try await done.futureResult.get()
-            return CallResult(timeline: outcome.timeline, gaps: outcome.gaps, heard: outcome.heard)
+            return CallResult(
+                timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard)
         } catch {
             return failed(error)
         }
@@ -182,8 +186,9 @@ public struct PhoneSimulator: Sendable {
             var results = [CallResult?](repeating: nil, count: calls)
             for await (index, var result) in tasks {
                 aggregator.add(result)
-                // Keep the timeline and the heard audio; the histogram is merged already.
-                result.gaps = Histogram(highestTrackableValue: 2, numberOfSignificantValueDigits: .one)
+                // Keep the timeline and the heard audio; the histograms are merged already.
+                result.gaps = nil
+                result.sendLateness = nil
                 results[index] = result
             }
             return aggregator.report(calls: results.compactMap { $0 })

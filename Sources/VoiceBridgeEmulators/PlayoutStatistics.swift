@@ -26,11 +26,9 @@ public struct PlayoutStatistics: Sendable {
     public private(set) var mediaCount = 0
     public private(set) var firstMediaNanos: Int64?
     /// Inter-frame gaps in µs.
-    public private(set) var gaps = Histogram<UInt32>(
-        lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
+    public private(set) var gaps = Histogram<UInt32>.microseconds()
     /// Lead at each media arrival in µs.
-    public private(set) var lead = Histogram<UInt32>(
-        lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
+    public private(set) var lead = Histogram<UInt32>.microseconds(upTo: 3_600_000_000)
     public private(set) var maxLeadSamples: Int64 = 0
     public private(set) var underrunCount = 0
     public private(set) var underrunSamples: Int64 = 0

@@ -29,6 +29,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     struct Outcome: Sendable {
         var timeline: CallTimeline
         var gaps: Histogram<UInt32>
+        var sendLateness: Histogram<UInt32>
         var heard: [UInt8]?
     }
 
@@ -66,6 +67,9 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private var violations: [CallTimeline.Violation] = []
     private var violationCount = 0
     private var maxGapNanos: Int64 = 0
+    /// How late each media frame left against its deadline: the simulator's own health under load.
+    private var sendLateness = Histogram<UInt32>.microseconds()
+    private var maxLatenessNanos: Int64 = 0
 
     init(setup: Setup, done: EventLoopPromise<Outcome>) {
         self.setup = setup
@@ -161,6 +165,9 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         let interval = Self.frameInterval.nanoseconds
         // Catch up on every frame whose deadline passed, as Twilio's media clock would.
         while Int64(nextChunk) * interval <= min(nowNanos, endNanos) {
+            let late = nowNanos - Int64(nextChunk) * interval
+            sendLateness.record(UInt64(clamping: min(late / 1000, 60_000_000)))
+            maxLatenessNanos = max(maxLatenessNanos, late)
             sendMedia(context: context)
         }
         while nextDTMF < setup.script.dtmf.count, Int64(setup.script.dtmf[nextDTMF].atMs) * 1_000_000 <= nowNanos {
@@ -374,13 +381,15 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         let stats = playout.statistics
         var gapDistribution = CallTimeline.Distribution(microseconds: stats.gaps)
         if gapDistribution.count > 0 { gapDistribution.maxMs = milliseconds(nanos: maxGapNanos) }
+        var latenessDistribution = CallTimeline.Distribution(microseconds: sendLateness)
+        if latenessDistribution.count > 0 { latenessDistribution.maxMs = milliseconds(nanos: maxLatenessNanos) }
         var leadDistribution = CallTimeline.Distribution(microseconds: stats.lead)
         if leadDistribution.count > 0 { leadDistribution.maxMs = milliseconds(sample: stats.maxLeadSamples) }
         let timeline = CallTimeline(
             callSid: setup.callSid, accountSid: setup.accountSid, streamSid: setup.streamSid,
             webhookURL: setup.webhookURL, streamURL: setup.streamURL, webhookMs: setup.webhookMs, connectMs: connectMs,
             firstMediaMs: stats.firstMediaNanos.map { milliseconds(nanos: $0) },
-            mediaSent: nextChunk - 1, mediaReceived: stats.mediaCount,
+            mediaSent: nextChunk - 1, sendLateness: latenessDistribution, mediaReceived: stats.mediaCount,
             gaps: gapDistribution, lead: leadDistribution,
             underruns: .init(
                 count: stats.underrunCount, totalMs: milliseconds(sample: stats.underrunSamples),
@@ -399,7 +408,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
             if bytes.count < length { bytes += [UInt8](repeating: 0xFF, count: length - bytes.count) }
             heard = bytes
         }
-        return Outcome(timeline: timeline, gaps: stats.gaps, heard: heard)
+        return Outcome(timeline: timeline, gaps: stats.gaps, sendLateness: sendLateness, heard: heard)
     }
 }
 

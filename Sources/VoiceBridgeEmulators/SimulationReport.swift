@@ -14,7 +14,8 @@ public struct SimulationReport: Sendable {
         func f(_ v: Double?) -> String { v.map { String(format2: $0) } ?? "-" }
         return "\(a.passed ? "PASS" : "FAIL") calls=\(a.calls) failed=\(a.failedCalls) violations=\(a.violations) "
             + "underruns=\(a.underruns) (\(f(a.underrunMs)) ms) firstMedia p50=\(f(a.firstMedia.p50Ms)) p99=\(f(a.firstMedia.p99Ms)) ms "
-            + "gaps n=\(a.gaps.count) p50=\(f(a.gaps.p50Ms)) p99=\(f(a.gaps.p99Ms)) max=\(f(a.gaps.maxMs)) ms"
+            + "gaps n=\(a.gaps.count) p50=\(f(a.gaps.p50Ms)) p99=\(f(a.gaps.p99Ms)) max=\(f(a.gaps.maxMs)) ms "
+            + "sendLate p99=\(f(a.sendLateness.p99Ms)) max=\(f(a.sendLateness.maxMs)) ms"
     }
 }
 
@@ -30,6 +31,8 @@ public struct AggregateStatistics: Codable, Sendable, Equatable {
     public var gaps: CallTimeline.Distribution
     /// Over the calls that received media.
     public var firstMedia: CallTimeline.Distribution
+    /// Every caller frame's send lateness merged (see ``CallTimeline/sendLateness``).
+    public var sendLateness: CallTimeline.Distribution
     public var marks: Int
     public var marksCleared: Int
     public var marksPending: Int
@@ -41,15 +44,15 @@ public struct AggregateStatistics: Codable, Sendable, Equatable {
 }
 
 struct SimulationAggregator {
-    private var gaps = Histogram<UInt32>(
-        lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
+    private var gaps = Histogram<UInt32>.microseconds()
     private var maxGapMs: Double?
-    private var firstMedia = Histogram<UInt32>(
-        lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .two)
+    private var firstMedia = Histogram<UInt32>.microseconds(upTo: 600_000_000)
     private var maxFirstMediaMs: Double?
+    private var lateness = Histogram<UInt32>.microseconds()
+    private var maxLatenessMs: Double?
     private var statistics = AggregateStatistics(
         calls: 0, failedCalls: 0, violations: 0, underruns: 0, underrunMs: 0, gaps: .init(count: 0),
-        firstMedia: .init(count: 0), marks: 0, marksCleared: 0, marksPending: 0, clears: 0, endReasons: [:],
+        firstMedia: .init(count: 0), sendLateness: .init(count: 0), marks: 0, marksCleared: 0, marksPending: 0, clears: 0, endReasons: [:],
         errors: [:])
 
     mutating func add(_ result: PhoneSimulator.CallResult) {
@@ -65,7 +68,9 @@ struct SimulationAggregator {
         statistics.clears += t.clears.count
         statistics.endReasons[t.endReason.rawValue, default: 0] += 1
         if let error = t.error { statistics.errors[error, default: 0] += 1 }
-        gaps.add(result.gaps)
+        if let h = result.gaps { gaps.add(h) }
+        if let h = result.sendLateness { lateness.add(h) }
+        if let m = t.sendLateness.maxMs { maxLatenessMs = max(maxLatenessMs ?? 0, m) }
         if let m = t.gaps.maxMs { maxGapMs = max(maxGapMs ?? 0, m) }
         if let first = t.firstMediaMs {
             firstMedia.record(UInt64(max(0, first * 1000)))
@@ -79,6 +84,8 @@ struct SimulationAggregator {
         s.gaps.maxMs = maxGapMs
         s.firstMedia = .init(microseconds: firstMedia)
         s.firstMedia.maxMs = maxFirstMediaMs
+        s.sendLateness = .init(microseconds: lateness)
+        s.sendLateness.maxMs = maxLatenessMs
         return SimulationReport(aggregate: s, calls: calls)
     }
 }
@@ -91,5 +98,13 @@ extension String {
         let a = abs(scaled)
         let cents = a % 100
         self = "\(sign)\(a / 100).\(cents < 10 ? "0" : "")\(cents)"
+    }
+}
+
+extension Histogram where Count == UInt32 {
+    /// The one shape every per-call and merged distribution uses (merging needs equal shapes):
+    /// 1 µs to `upTo` µs (default 60 s), two significant digits (±1 %), about 10 KB.
+    static func microseconds(upTo highest: UInt64 = 60_000_000) -> Histogram<UInt32> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: highest, numberOfSignificantValueDigits: .two)
     }
 }
