@@ -12,6 +12,10 @@ public protocol SpeechSource: Sendable {
 
     /// Starts a turn. Text arrives later through `SpeechTurn.send(text:)`.
     func startTurn(_ options: TurnOptions) -> any SpeechTurn
+
+    /// Speaks a whole text as one turn. A requirement (with a default) so that a source that
+    /// knows the whole text up front, such as a cache, can answer without a live turn.
+    func speak(_ text: String, options: TurnOptions) -> any SpeechTurn
 }
 
 /// One turn of speech: text in, μ-law chunks out, cancellable at any point.

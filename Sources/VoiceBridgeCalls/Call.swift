@@ -1,0 +1,597 @@
+import Logging
+import NIOCore
+import VoiceBridgeAudio
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
+
+/// One phone call, confined to one event loop: its state, queue and timer live there, with no
+/// locks and no hop per frame. Time comes from `eventLoop.now` and timers from
+/// `scheduleCallback`, so an `EmbeddedEventLoop` drives it on virtual time in tests and replays.
+public final class Call: CallControl {
+    public enum Phase: Equatable { case awaitingStart, settingUp, active, ended }
+
+    public let eventLoop: any EventLoop
+    public let configuration: CallConfiguration
+    public private(set) var phase: Phase = .awaitingStart
+    public private(set) var callSid = ""
+    public private(set) var streamSid = ""
+    public private(set) var accountSid = ""
+    public private(set) var parameters: [String: String]
+    public private(set) var logger: Logger
+    public private(set) var endReason: CallEndReason?
+
+    private let sink: any CarrierSink
+    private let speech: any SpeechSource
+    private let flow: any CallFlow
+    private weak var observer: (any CallObserver)?
+
+    private let listener: CallListener
+    private var clock: PlayoutClock
+    public private(set) var ledger = MarkLedger()
+    private var dedupe = DTMFDeduplicator()
+
+    private var queue: [QueuedPrompt] = []
+    private var prompts: [String: PromptInfo] = [:]  // by turn id, until the prompt is done
+    private var droppedTurns: Set<String> = []
+    private var turnCounter = 0
+    private var tickTimer: NIOScheduledCallback?
+    private var timers: [String: NIOScheduledCallback] = [:]
+    private var lastFrameAt: Int64?
+    private var utteranceStart: Int64?
+    private var pendingEnd: CallEndReason?
+    private var hangUpTimer: NIOScheduledCallback?
+    private var inputDeferred = false
+    private var heldInput: [HeldInput] = []
+    private var heldInputBytes = 0
+    private var speechOnsetNanos: Int64?
+
+    public init(
+        eventLoop: any EventLoop,
+        configuration: CallConfiguration = .init(),
+        sink: any CarrierSink,
+        speech: any SpeechSource,
+        flow: any CallFlow,
+        parameters: [String: String] = [:],
+        observer: (any CallObserver)? = nil,
+        logger: Logger = Logger(label: "voicebridge.call")
+    ) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.sink = sink
+        self.speech = speech
+        self.flow = flow
+        self.parameters = parameters
+        self.observer = observer
+        self.logger = logger
+        self.listener = CallListener(speech: configuration.speechDetector)
+        self.clock = PlayoutClock(origin: eventLoop.now.uptimeNanoseconds.int64, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
+    }
+
+    private var now: Int64 { eventLoop.now.uptimeNanoseconds.int64 }
+
+    public var isPlaying: Bool { !queue.isEmpty || clock.depth(at: now) > 0 }
+
+    /// The playout clock, for inspection by tests and metrics.
+    public var playout: PlayoutClock { clock }
+
+    // MARK: - Carrier input
+
+    /// Handles one decoded carrier message. Protocol violations end this call only.
+    public func receive(_ event: CarrierEvent) {
+        eventLoop.preconditionInEventLoop()
+        guard phase != .ended else { return }
+        switch event {
+        case .connected:
+            break
+        case let .start(start):
+            guard phase == .awaitingStart else { return fail("second start message") }
+            begin(start)
+        case let .media(media):
+            guard phase != .awaitingStart else { return fail("media before start") }
+            media.payload.withUnsafeReadableBytes { receiveAudio($0) }
+        case let .dtmf(press):
+            guard phase != .awaitingStart else { return fail("dtmf before start") }
+            if inputDeferred { return hold(.digit(press.digit)) }
+            receiveDigit(press.digit, from: .carrier)
+        case let .mark(echo):
+            receiveMarkEcho(echo.name)
+        case .stop:
+            end(.carrierStop)
+        }
+    }
+
+    /// Caller audio: the hot path. No allocation, no JSON, no hop.
+    public func receiveAudio(_ payload: UnsafeRawBufferPointer) {
+        guard phase == .active || phase == .settingUp else { return }
+        if inputDeferred { return hold(.audio(Array(payload))) }
+        listener.process(payload) { event in
+            switch event {
+            case let .digit(d):
+                receiveDigit(d, from: .inBand)
+            case let .speechStarted(onsetMs, confirmedMs):
+                receiveSpeechStart(heardForMs: confirmedMs - onsetMs)
+            case let .speechStopped(atMs):
+                let duration = speechOnsetNanos.map { Int((now - $0) / 1_000_000) } ?? atMs
+                speechOnsetNanos = nil
+                flow.handle(.callerSpeechStopped(durationMs: duration), self)
+            }
+        }
+    }
+
+    /// The socket closed (either side). Idempotent, like every end signal.
+    public func socketClosed() {
+        if eventLoop.inEventLoop { end(.socketClosed) } else {
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute { bound.value.end(.socketClosed) }
+        }
+    }
+
+    /// A status callback said the call is over (`completed`, `busy`, `failed`, ...).
+    public func statusCallback(_ status: String) {
+        end(.statusCallback(status))
+    }
+
+    /// The server is draining: end politely.
+    public func shutdown() {
+        end(.serverShutdown)
+    }
+
+    private func begin(_ start: StreamStart) {
+        streamSid = start.streamSid
+        callSid = start.callSid
+        accountSid = start.accountSid
+        for (k, v) in start.customParameters where parameters[k] == nil { parameters[k] = v }
+        logger[metadataKey: "callSid"] = "\(callSid)"
+        logger[metadataKey: "streamSid"] = "\(streamSid)"
+        // The grid is anchored once, at start, and never moved.
+        clock = PlayoutClock(origin: now, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
+        phase = .settingUp
+        observer?.callStarted()
+        logger.info("call started")
+        flow.start(self)
+        if phase == .settingUp { phase = .active }
+    }
+
+    private func fail(_ reason: String) {
+        logger.warning("protocol error, closing call", metadata: ["reason": "\(reason)"])
+        observer?.error(kind: "protocol")
+        end(.protocolError(reason))
+    }
+
+    // MARK: - Input deferral (a flow still setting up)
+
+    private enum HeldInput { case audio([UInt8]), digit(Character) }
+
+    /// A flow that sets up asynchronously (an app socket, a webhook) holds caller input until it
+    /// is ready, so the caller's first words and keys are not lost.
+    public func deferInput() { inputDeferred = true }
+
+    public func resumeInput() {
+        guard inputDeferred else { return }
+        inputDeferred = false
+        let held = heldInput
+        heldInput = []
+        heldInputBytes = 0
+        for item in held where phase != .ended {
+            switch item {
+            case let .audio(bytes): bytes.withUnsafeBytes { receiveAudio($0) }
+            case let .digit(d): receiveDigit(d, from: .carrier)
+            }
+        }
+    }
+
+    private func hold(_ item: HeldInput) {
+        if case let .audio(bytes) = item {
+            heldInputBytes += bytes.count
+            // Bounded: beyond the window, the oldest audio goes first.
+            while heldInputBytes > configuration.setupBufferMs * 8, let i = heldInput.firstIndex(where: { if case .audio = $0 { true } else { false } }) {
+                if case let .audio(old) = heldInput.remove(at: i) { heldInputBytes -= old.count }
+            }
+        }
+        heldInput.append(item)
+    }
+
+    // MARK: - Caller events and barge-in
+
+    private func receiveDigit(_ digit: Character, from source: DTMFDeduplicator.Source) {
+        guard dedupe.accept(digit, from: source, at: now) else { return }
+        let interrupted = tryBargeIn(.dtmf(digit), onset: now)
+        flow.handle(.digit(digit, interrupted: interrupted), self)
+    }
+
+    private func receiveSpeechStart(heardForMs: Int) {
+        let onset = now - Int64(heardForMs) * 1_000_000
+        speechOnsetNanos = onset
+        let interrupted = tryBargeIn(.speech(onsetNanos: onset, durationMs: heardForMs), onset: onset)
+        flow.handle(.callerSpeechStarted(interrupted: interrupted), self)
+    }
+
+    /// Applies the policy; on accept, flushes in the documented order.
+    private func tryBargeIn(_ input: BargeInPolicy.Input, onset: Int64) -> Bool {
+        let t = now
+        let audible = audiblePrompt(at: t)
+        let verdict = configuration.bargeIn.evaluate(
+            input,
+            interruptible: audible?.interruptible ?? .none,
+            playing: isPlaying,
+            utteranceStartNanos: utteranceStart
+        )
+        switch verdict {
+        case .accept:
+            flushPlayout(reason: "barge-in", interruptedTurn: audible?.turnID)
+            observer?.bargeIn(latencyNanos: now - onset, accepted: true, reason: "accepted")
+            logger.info("barge-in accepted", metadata: ["input": "\(input)"])
+            return true
+        case let .reject(reason):
+            if reason != .nothingPlaying {
+                observer?.bargeIn(latencyNanos: now - onset, accepted: false, reason: reason.rawValue)
+                logger.debug("barge-in rejected", metadata: ["reason": "\(reason.rawValue)"])
+            }
+            return false
+        }
+    }
+
+    private func audiblePrompt(at t: Int64) -> PromptInfo? {
+        let played = clock.played(at: t)
+        if let s = ledger.segments.first(where: { ($0.endNanos ?? Int64.max) > played && $0.state != .cleared }), let info = prompts[s.turnID] {
+            return info
+        }
+        return queue.first.flatMap { prompts[$0.turnID] }
+    }
+
+    /// 1. drop the local queue, 2. `clear`, 3. cancel upstream, 4. drop late chunks by turn id,
+    /// 5. tell the flow what was heard.
+    private func flushPlayout(reason: String, interruptedTurn: String?) {
+        let t = now
+        let playedPosition = clock.played(at: t)
+        let dropped = queue
+        queue.removeAll(keepingCapacity: true)
+        sink.sendClear()
+        for prompt in dropped {
+            prompt.turn?.cancel()
+            droppedTurns.insert(prompt.turnID)
+        }
+        sink.flush()
+        let heard = ledger.recordClear(playedPosition: playedPosition, turnID: interruptedTurn)
+        clock.recordClear(at: t)
+        stopTicking()
+        lastFrameAt = nil
+        utteranceStart = nil
+        var notified: Set<String> = []
+        if let turn = interruptedTurn, let info = prompts[turn] {
+            notified.insert(turn)
+            flow.handle(.promptInterrupted(info.id, heard: heard), self)
+        }
+        for prompt in dropped where !notified.contains(prompt.turnID) {
+            if let info = prompts[prompt.turnID] {
+                flow.handle(.promptInterrupted(info.id, heard: .init(completeSegments: [], interruptedSegment: nil, interruptedText: "", interruptedMs: 0)), self)
+            }
+        }
+        // Prompts whose marks are still out stay known until their (cleared) echo returns.
+        for prompt in dropped where !ledger.segments.contains(where: { $0.turnID == prompt.turnID }) {
+            prompts[prompt.turnID] = nil
+        }
+        _ = reason
+    }
+
+    // MARK: - Marks
+
+    private func receiveMarkEcho(_ name: String) {
+        switch ledger.echo(name: name) {
+        case let .played(segment):
+            clock.recordMarkPlayed(position: segment.endNanos ?? clock.sentNanos, at: now)
+            if let info = prompts.removeValue(forKey: segment.turnID) {
+                flow.handle(.promptFinished(info.id), self)
+            }
+        case let .cleared(segment):
+            prompts[segment.turnID] = nil
+        case .unknown:
+            logger.debug("mark echo not in ledger", metadata: ["mark": "\(name)"])
+        }
+        checkPendingEnd()
+    }
+
+    // MARK: - CallControl
+
+    public func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible) {
+        guard phase != .ended, pendingEnd == nil else { return }
+        let turnID = nextTurnID()
+        var prompt = QueuedPrompt(turnID: turnID, reframer: Reframer(frameSize: configuration.frameBytes), requestedAt: now)
+        prompts[turnID] = PromptInfo(id: id, turnID: turnID, interruptible: interruptible)
+        switch content {
+        case let .audio(bytes, text):
+            prompt.text = text
+            prompt.reframer.append(bytes)
+            prompt.pendingAlignments.append((0, nil, Int64(bytes.count) * 125_000))
+            prompt.reframer.finish()
+            prompt.inputDone = true
+            queue.append(prompt)
+        case let .text(text):
+            prompt.text = text
+            let turn = speech.speak(text, options: turnOptions(turnID))
+            prompt.turn = turn
+            queue.append(prompt)
+            consume(turn)
+        }
+        pump()
+    }
+
+    public func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt {
+        let turnID = nextTurnID()
+        let turn = speech.startTurn(turnOptions(turnID))
+        if phase != .ended, pendingEnd == nil {
+            var prompt = QueuedPrompt(turnID: turnID, reframer: Reframer(frameSize: configuration.frameBytes), requestedAt: now)
+            prompt.turn = turn
+            prompt.streamed = true
+            prompts[turnID] = PromptInfo(id: id, turnID: turnID, interruptible: interruptible)
+            queue.append(prompt)
+            consume(turn)
+        } else {
+            turn.cancel()
+        }
+        return StreamedTurnHandle(turn: turn, call: NIOLoopBound(self, eventLoop: eventLoop))
+    }
+
+    public func stopSpeaking() {
+        guard isPlaying else { return }
+        flushPlayout(reason: "stop", interruptedTurn: audiblePrompt(at: now)?.turnID)
+    }
+
+    public func setTimer(_ name: String, afterMs: Int) {
+        cancelTimer(name)
+        let deadline = NIODeadline.uptimeNanoseconds(UInt64(now + Int64(afterMs) * 1_000_000))
+        timers[name] = try? eventLoop.scheduleCallback(at: deadline, handler: TimerHandler(call: NIOLoopBound(self, eventLoop: eventLoop), name: name))
+    }
+
+    public func cancelTimer(_ name: String) {
+        timers.removeValue(forKey: name)?.cancel()
+    }
+
+    public func hangUp() { requestEnd(.hangUp) }
+    public func redirect() { requestEnd(.redirect) }
+
+    private func requestEnd(_ reason: CallEndReason) {
+        guard phase != .ended, pendingEnd == nil else { return }
+        pendingEnd = reason
+        logger.info("ending once the last mark is back", metadata: ["reason": "\(reason)"])
+        checkPendingEnd()
+    }
+
+    /// Ends the call when nothing is queued and every mark is back; arms a timeout once the last
+    /// frame is out, so a lost echo cannot hold the call open forever.
+    private func checkPendingEnd() {
+        guard let reason = pendingEnd, phase != .ended else { return }
+        if queue.isEmpty && ledger.awaitingEchoCount == 0 {
+            return end(reason)
+        }
+        if queue.isEmpty && hangUpTimer == nil {
+            let wait = clock.depth(at: now) + Int64(configuration.hangUpGraceMs) * 1_000_000
+            let deadline = NIODeadline.uptimeNanoseconds(UInt64(now + wait))
+            hangUpTimer = try? eventLoop.scheduleCallback(at: deadline, handler: TimerHandler(call: NIOLoopBound(self, eventLoop: eventLoop), name: TimerHandler.hangUpTimeout))
+        }
+    }
+
+    fileprivate func timerFired(_ name: String) {
+        guard phase != .ended else { return }
+        if name == TimerHandler.hangUpTimeout {
+            logger.warning("goodbye mark did not come back in time; closing anyway")
+            observer?.error(kind: "mark_timeout")
+            if let reason = pendingEnd { end(reason) }
+            return
+        }
+        timers[name] = nil
+        flow.handle(.timer(name), self)
+    }
+
+    /// The one place a call ends. Every end signal comes here; only the first counts.
+    public func end(_ reason: CallEndReason) {
+        guard phase != .ended else { return }
+        phase = .ended
+        endReason = reason
+        stopTicking()
+        hangUpTimer?.cancel()
+        for (_, t) in timers { t.cancel() }
+        timers.removeAll()
+        for prompt in queue { prompt.turn?.cancel() }
+        queue.removeAll()
+        heldInput.removeAll()
+        logger.info("call ended", metadata: ["reason": "\(reason)"])
+        observer?.callEnded(reason)
+        flow.handle(.ended(reason), self)
+        if reason != .socketClosed { sink.close(reason) }
+    }
+
+    // MARK: - Speech
+
+    private func nextTurnID() -> String {
+        turnCounter += 1
+        return "\(turnCounter)"
+    }
+
+    private func turnOptions(_ turnID: String) -> TurnOptions {
+        TurnOptions(id: turnID, voice: configuration.voice, model: configuration.model, language: configuration.language)
+    }
+
+    /// Consumes a turn's chunks in a task, hopping to the loop once per chunk.
+    private func consume(_ turn: any SpeechTurn) {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let loop = eventLoop
+        let turnID = turn.id
+        Task {
+            do {
+                for try await chunk in turn.chunks {
+                    loop.execute { bound.value.speechChunk(chunk, turnID: turnID) }
+                }
+                loop.execute { bound.value.speechFinished(turnID: turnID, error: nil) }
+            } catch {
+                loop.execute { bound.value.speechFinished(turnID: turnID, error: error) }
+            }
+        }
+    }
+
+    /// Hands audio to the queue. Late chunks of a flushed turn are dropped here, by id.
+    public func speechChunk(_ chunk: SpeechChunk, turnID: String) {
+        guard phase != .ended, !droppedTurns.contains(turnID), chunk.turnID == turnID || chunk.turnID.isEmpty else { return }
+        guard let i = queue.firstIndex(where: { $0.turnID == turnID }) else { return }
+        queue[i].reframer.append(chunk.audio)
+        let nanos = Int64(chunk.audio.count) * 125_000
+        // Streamed turns learn their text from the alignment as it is spoken.
+        if let a = chunk.alignment, queue[i].streamed { queue[i].text += a.chars.joined() }
+        if queue[i].begun {
+            ledger.addAudio(nanos: nanos, alignment: chunk.alignment, text: queue[i].streamed ? queue[i].text : nil)
+        } else {
+            queue[i].pendingAlignments.append((queue[i].audioNanos, chunk.alignment, nanos))
+        }
+        queue[i].audioNanos += nanos
+        pump()
+    }
+
+    public func speechFinished(turnID: String, error: (any Error)?) {
+        guard phase != .ended, !droppedTurns.contains(turnID) else { return }
+        guard let i = queue.firstIndex(where: { $0.turnID == turnID }) else { return }
+        if let error {
+            logger.error("speech failed", metadata: ["turn": "\(turnID)", "error": "\(error)"])
+            observer?.error(kind: "speech")
+            if let info = prompts[turnID], queue[i].audioNanos == 0 {
+                queue.remove(at: i)
+                prompts[turnID] = nil
+                flow.handle(.promptFailed(info.id, reason: "\(error)"), self)
+                return pump()
+            }
+        }
+        queue[i].reframer.finish()
+        queue[i].inputDone = true
+        pump()
+    }
+
+    // MARK: - Playout
+
+    /// Sends frames until the carrier's buffer holds the lead, then sleeps until the next grid
+    /// tick. Sends nothing when idle and stops the timer, so an idle call costs nothing.
+    private func pump() {
+        guard phase == .active || phase == .settingUp else { return }
+        let t = now
+        if sink.isWritable {
+            var wanted = clock.framesWanted(at: t)
+            while let head = queue.first {
+                if head.reframer.hasFrame {
+                    guard wanted > 0 else { break }
+                    sendFrame(at: t)
+                    wanted -= 1
+                } else if head.inputDone {
+                    finishHead()
+                } else {
+                    break  // waiting for the source: an underrun if it lasts
+                }
+            }
+        }
+        sink.flush()
+        if queue.contains(where: { $0.reframer.hasFrame }) || (!sink.isWritable && !queue.isEmpty) {
+            scheduleTick(after: t)
+        } else {
+            stopTicking()
+        }
+        checkPendingEnd()
+    }
+
+    private func sendFrame(at t: Int64) {
+        if !queue[0].begun {
+            queue[0].begun = true
+            let prompt = queue[0]
+            ledger.beginSegment(name: "\(prompt.turnID).1", turnID: prompt.turnID, text: prompt.text, at: clock.sentNanos)
+            for (_, alignment, nanos) in prompt.pendingAlignments {
+                ledger.addAudio(nanos: nanos, alignment: alignment)
+            }
+            queue[0].pendingAlignments = []
+            if utteranceStart == nil || clock.depth(at: t) == 0 { utteranceStart = t }
+            observer?.firstAudio(latencyNanos: t - prompt.requestedAt)
+        }
+        let sent: Bool? = queue[0].reframer.withNextFrame { frame in
+            sink.sendMedia(frame)
+            return true
+        }
+        guard sent == true else { return }
+        clock.recordFrameSent(at: t)
+        observer?.frameSent(gapNanos: lastFrameAt.map { t - $0 })
+        lastFrameAt = t
+        if !queue[0].reframer.hasFrame && queue[0].inputDone { finishHead() }
+    }
+
+    /// The head prompt is fully sent: mark it, so its echo tells us when the caller heard the end.
+    private func finishHead() {
+        let prompt = queue.removeFirst()
+        if prompt.begun {
+            ledger.endSegment(at: clock.sentNanos)
+            sink.sendMark("\(prompt.turnID).1")
+        } else if let info = prompts.removeValue(forKey: prompt.turnID) {
+            // Nothing to say (empty text): finished without a sound.
+            flow.handle(.promptFinished(info.id), self)
+        }
+        if queue.isEmpty { lastFrameAt = nil }
+    }
+
+    private func scheduleTick(after t: Int64) {
+        guard tickTimer == nil else { return }
+        let k = clock.tick(after: t)
+        let deadline = NIODeadline.uptimeNanoseconds(UInt64(clock.deadline(ofTick: k)))
+        tickTimer = try? eventLoop.scheduleCallback(at: deadline, handler: TickHandler(call: NIOLoopBound(self, eventLoop: eventLoop)))
+    }
+
+    private func stopTicking() {
+        tickTimer?.cancel()
+        tickTimer = nil
+    }
+
+    fileprivate func tick() {
+        tickTimer = nil
+        pump()
+    }
+}
+
+// MARK: - Helpers
+
+private struct QueuedPrompt {
+    let turnID: String
+    var reframer: Reframer
+    let requestedAt: Int64
+    var text = ""
+    var turn: (any SpeechTurn)?
+    var streamed = false
+    var inputDone = false
+    var begun = false
+    var audioNanos: Int64 = 0
+    var pendingAlignments: [(Int64, Alignment?, Int64)] = []
+}
+
+struct PromptInfo {
+    let id: PromptID
+    let turnID: String
+    let interruptible: Interruptible
+}
+
+private struct TickHandler: NIOScheduledCallbackHandler {
+    let call: NIOLoopBound<Call>
+    func handleScheduledCallback(eventLoop: some EventLoop) { call.value.tick() }
+}
+
+private struct TimerHandler: NIOScheduledCallbackHandler {
+    static let hangUpTimeout = "\u{0}hangup-timeout"
+    let call: NIOLoopBound<Call>
+    let name: String
+    func handleScheduledCallback(eventLoop: some EventLoop) { call.value.timerFired(name) }
+}
+
+private final class StreamedTurnHandle: StreamedPrompt {
+    let turn: any SpeechTurn
+    let call: NIOLoopBound<Call>
+    init(turn: any SpeechTurn, call: NIOLoopBound<Call>) {
+        self.turn = turn
+        self.call = call
+    }
+    func send(text: String) { turn.send(text: text) }
+    func finish() { turn.finish() }
+}
+
+extension UInt64 {
+    var int64: Int64 { Int64(truncatingIfNeeded: self) }
+}

@@ -1,0 +1,56 @@
+import VoiceBridgeAudio
+
+/// Pacing, barge-in and ending settings for one call. Defaults are what the README documents.
+public struct CallConfiguration: Sendable, Equatable {
+    /// Frame length on the wire; Twilio plays 20 ms μ-law frames of 160 bytes.
+    public var frameMs: Int = 20
+    /// How far ahead of the caller's ear the bridge keeps the carrier's buffer.
+    public var leadMs: Int = 60
+    public var bargeIn = BargeInPolicy()
+    public var speechDetector = SpeechDetectorConfiguration()
+    /// How long a hang-up waits for the goodbye's mark after the last frame went out.
+    public var hangUpGraceMs: Int = 3_000
+    /// Caller audio held while the flow finishes setting up (after `start`); older audio is dropped.
+    public var setupBufferMs: Int = 5_000
+    public var voice: String?
+    public var model: String?
+    public var language: String?
+
+    public init() {}
+
+    public var frameBytes: Int { frameMs * 8 }
+}
+
+/// The carrier socket as the call sees it. The server implements it by writing codec output to
+/// the channel; tests and replays implement it by recording.
+public protocol CarrierSink: AnyObject {
+    func sendMedia(_ frame: UnsafeRawBufferPointer)
+    func sendMark(_ name: String)
+    func sendClear()
+    /// Pushes what the send calls wrote to the socket; the call flushes once per tick or event,
+    /// not once per message.
+    func flush()
+    /// False while the socket's send buffer is full: the call skips ticks instead of queueing.
+    var isWritable: Bool { get }
+    /// Closes the socket (hang-up, redirect or a protocol error). Called at most once.
+    func close(_ reason: CallEndReason)
+}
+
+/// Hooks for metrics. Every method has a no-op default.
+public protocol CallObserver: AnyObject {
+    func callStarted()
+    func frameSent(gapNanos: Int64?)
+    func firstAudio(latencyNanos: Int64)
+    func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String)
+    func error(kind: String)
+    func callEnded(_ reason: CallEndReason)
+}
+
+extension CallObserver {
+    public func callStarted() {}
+    public func frameSent(gapNanos: Int64?) {}
+    public func firstAudio(latencyNanos: Int64) {}
+    public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {}
+    public func error(kind: String) {}
+    public func callEnded(_ reason: CallEndReason) {}
+}

@@ -1,0 +1,77 @@
+import VoiceBridgeCarriers
+
+/// What a call should do next. A flow reacts to events and drives the call through `CallControl`.
+///
+/// Flows run on the call's event loop, synchronously, so they need no locks. A flow that awaits
+/// something (a webhook, an app socket) does it in a task and comes back with `CallControl`
+/// calls hopped onto the loop.
+public protocol CallFlow: AnyObject {
+    func start(_ call: any CallControl)
+    func handle(_ event: FlowEvent, _ call: any CallControl)
+}
+
+/// An id for one prompt the flow asked for; events about it carry the same id.
+public typealias PromptID = String
+
+public enum FlowEvent: Sendable, Equatable {
+    /// A key press, after de-duplication. `interrupted` says it barged in on a prompt.
+    case digit(Character, interrupted: Bool)
+    /// The detector confirmed caller speech (after the minimum speech time).
+    case callerSpeechStarted(interrupted: Bool)
+    case callerSpeechStopped(durationMs: Int)
+    /// The prompt's last mark came back: the caller heard all of it.
+    case promptFinished(PromptID)
+    /// A barge-in cut the prompt off.
+    case promptInterrupted(PromptID, heard: MarkLedger.Heard)
+    /// The prompt could not be spoken (every speech source failed).
+    case promptFailed(PromptID, reason: String)
+    /// A timer the flow set went off.
+    case timer(String)
+    /// The call is over; no control calls have any effect any more.
+    case ended(CallEndReason)
+}
+
+public enum CallEndReason: Sendable, Equatable {
+    case carrierStop
+    case socketClosed
+    case statusCallback(String)
+    case hangUp
+    case redirect
+    case protocolError(String)
+    case serverShutdown
+}
+
+/// What a prompt plays: text through the speech source, or audio the flow already has.
+public enum PromptContent: Sendable, Equatable {
+    case text(String)
+    /// Raw μ-law 8 kHz bytes (a built prompt file, tones) with the text they speak, if any.
+    case audio([UInt8], text: String)
+}
+
+/// The call's side that a flow can drive.
+public protocol CallControl: AnyObject {
+    var callSid: String { get }
+    var streamSid: String { get }
+    /// Webhook form fields and `<Parameter>` values, for `{{variables}}` in flows.
+    var parameters: [String: String] { get }
+    var isPlaying: Bool { get }
+
+    /// Queues a prompt behind whatever is playing. Events about it carry `id`.
+    func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible)
+    /// Starts a streamed turn whose text arrives bit by bit (an app or LLM). Returns a handle
+    /// that takes text and is ended with `finish()`.
+    func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt
+    /// Drops everything queued or playing, as on barge-in, but without a caller event.
+    func stopSpeaking()
+    func setTimer(_ name: String, afterMs: Int)
+    func cancelTimer(_ name: String)
+    /// Ends the call once everything queued has been heard (its last mark is back), or after a
+    /// timeout. `redirect` lets the carrier run the TwiML after `</Connect>`; both close the socket.
+    func hangUp()
+    func redirect()
+}
+
+public protocol StreamedPrompt: AnyObject {
+    func send(text: String)
+    func finish()
+}

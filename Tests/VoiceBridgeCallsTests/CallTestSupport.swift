@@ -1,0 +1,181 @@
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import VoiceBridgeAudio
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
+@testable import VoiceBridgeCalls
+
+/// The carrier socket as a recording: every command with the virtual time it went out.
+final class RecordingSink: CarrierSink {
+    enum Sent: Equatable {
+        case media([UInt8], at: Int64)
+        case mark(String, at: Int64)
+        case clear(at: Int64)
+    }
+    let loop: EmbeddedEventLoop
+    var sent: [Sent] = []
+    var closed: [CallEndReason] = []
+    var flushes = 0
+    var isWritable = true
+
+    init(loop: EmbeddedEventLoop) { self.loop = loop }
+
+    var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
+    func sendMedia(_ frame: UnsafeRawBufferPointer) { sent.append(.media(Array(frame), at: now)) }
+    func sendMark(_ name: String) { sent.append(.mark(name, at: now)) }
+    func sendClear() { sent.append(.clear(at: now)) }
+    func flush() { flushes += 1 }
+    func close(_ reason: CallEndReason) { closed.append(reason) }
+
+    var mediaTimes: [Int64] { sent.compactMap { if case let .media(_, t) = $0 { t } else { nil } } }
+    var mediaFrames: [[UInt8]] { sent.compactMap { if case let .media(b, _) = $0 { b } else { nil } } }
+    var marks: [String] { sent.compactMap { if case let .mark(n, _) = $0 { n } else { nil } } }
+    var clears: [Int64] { sent.compactMap { if case let .clear(t) = $0 { t } else { nil } } }
+}
+
+/// A speech source whose audio the test hands to the call itself, at chosen virtual times.
+/// It sits at the transport boundary: the call sees an ordinary `SpeechSource`.
+final class ManualSpeechSource: SpeechSource, @unchecked Sendable {
+    let name = "manual"
+    let turns = Mutex<[ManualTurn]>([])
+    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
+        let t = ManualTurn(id: options.id)
+        turns.withLock { $0.append(t) }
+        return t
+    }
+    func turn(_ id: String) -> ManualTurn? { turns.withLock { $0.first { $0.id == id } } }
+}
+
+final class ManualTurn: SpeechTurn, @unchecked Sendable {
+    let id: String
+    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
+    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
+    let state = Mutex<(text: String, finished: Bool, cancelled: Bool)>(("", false, false))
+    init(id: String) {
+        self.id = id
+        (chunks, continuation) = AsyncThrowingStream.makeStream()
+    }
+    func send(text: String) { state.withLock { $0.text += text } }
+    func finish() { state.withLock { $0.finished = true } }
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        continuation.finish()
+    }
+    var cancelled: Bool { state.withLock { $0.cancelled } }
+    var text: String { state.withLock { $0.text } }
+}
+
+/// A flow the test scripts: it records what it is told and runs closures on events.
+final class ScriptedFlow: CallFlow {
+    var events: [FlowEvent] = []
+    var onStart: (any CallControl) -> Void = { _ in }
+    var onEvent: (FlowEvent, any CallControl) -> Void = { _, _ in }
+    func start(_ call: any CallControl) { onStart(call) }
+    func handle(_ event: FlowEvent, _ call: any CallControl) {
+        events.append(event)
+        onEvent(event, call)
+    }
+}
+
+final class CountingObserver: CallObserver {
+    var ended: [CallEndReason] = []
+    var bargeIns: [(Int64, Bool, String)] = []
+    func callEnded(_ reason: CallEndReason) { ended.append(reason) }
+    func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) { bargeIns.append((latencyNanos, accepted, reason)) }
+}
+
+/// One call on virtual time, with helpers to play the carrier's part.
+final class CallHarness {
+    let loop = EmbeddedEventLoop()
+    let sink: RecordingSink
+    let speech = ManualSpeechSource()
+    let flow = ScriptedFlow()
+    let observer = CountingObserver()
+    var call: Call!
+    var sequence = 1
+    var chunk = 0
+    let ms: Int64 = 1_000_000
+
+    init(configuration: CallConfiguration = .init()) {
+        sink = RecordingSink(loop: loop)
+        call = Call(eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow, observer: observer)
+    }
+
+    var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
+
+    func start() {
+        call.receive(.connected(protocolName: "Call", version: "1.0.0"))
+        call.receive(.start(StreamStart(
+            sequenceNumber: 1, streamSid: "MZ00000000000000000000000000000001", accountSid: "AC00000000000000000000000000000001",
+            callSid: "CA00000000000000000000000000000001", tracks: ["inbound"], customParameters: ["who": "test"],
+            mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+    }
+
+    /// Sends one 20 ms caller frame and lets 20 ms of virtual time pass.
+    func callerFrame(_ bytes: [UInt8]) {
+        sequence += 1
+        chunk += 1
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        // A frame reaches us once its 20 ms have been captured, so time passes first.
+        loop.advanceTime(by: .milliseconds(20))
+        call.receive(.media(InboundMedia(sequenceNumber: sequence, track: .inbound, chunk: chunk, timestampMs: chunk * 20, payload: buffer)))
+    }
+
+    func silence(ms duration: Int) {
+        for _ in 0..<(duration / 20) { callerFrame([UInt8](repeating: 0xFF, count: 160)) }
+    }
+
+    /// Plays caller audio (μ-law) frame by frame in real time.
+    func caller(_ ulaw: [UInt8]) {
+        var i = 0
+        while i < ulaw.count {
+            var frame = Array(ulaw[i..<min(i + 160, ulaw.count)])
+            frame += [UInt8](repeating: 0xFF, count: 160 - frame.count)
+            callerFrame(frame)
+            i += 160
+        }
+    }
+
+    func dtmf(_ d: Character) {
+        sequence += 1
+        call.receive(.dtmf(DTMFPress(sequenceNumber: sequence, track: "inbound_track", digit: d)))
+    }
+
+    func echo(_ name: String) {
+        sequence += 1
+        call.receive(.mark(MarkEcho(sequenceNumber: sequence, name: name)))
+    }
+
+    /// Hands the call `ms` of speech for a turn, as a source chunk would arrive.
+    func speak(turn: String, ms duration: Int, byte: UInt8 = 0x55, alignment: Alignment? = nil, last: Bool = true) {
+        call.speechChunk(SpeechChunk(turnID: turn, audio: [UInt8](repeating: byte, count: duration * 8), alignment: alignment), turnID: turn)
+        if last { call.speechFinished(turnID: turn, error: nil) }
+    }
+
+    func advance(ms duration: Int) { loop.advanceTime(by: .milliseconds(Int64(duration))) }
+}
+
+enum Signals {
+    /// A harmonic-rich, speech-like tone (150 Hz with harmonics), μ-law, at about -20 dBm0.
+    static func speechLike(ms duration: Int) -> [UInt8] {
+        let n = duration * 8
+        var pcm = [Int16](repeating: 0, count: n)
+        for i in 0..<n {
+            let t = Double(i) / 8000
+            var v = 0.0
+            for h in 1...8 { v += sin(2 * .pi * 150 * Double(h) * t) / Double(h) }
+            pcm[i] = Int16(max(-32767, min(32767, v * 2200)))
+        }
+        return G711.encode(pcm, law: .ulaw)
+    }
+
+    static func dtmf(_ digits: String) -> [UInt8] {
+        G711.encode(try! ToneGenerator.dtmf(digits, toneMs: 100, gapMs: 100, levelDBm0: -10), law: .ulaw)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,242 @@
+import NIOCore
+import Testing
+import VoiceBridgeAudio
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
+@testable import VoiceBridgeCalls
+
+@Suite struct CallPlayoutTests {
+    @Test func framesAreExact160BytesOnTheGridWithABoundedLead() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Hello."), id: "greeting", interruptible: .any) }
+        h.start()
+        h.advance(ms: 7)  // audio arrives off-grid
+        h.speak(turn: "1", ms: 1_010)
+        // The lead goes out at once, without waiting for a tick.
+        #expect(h.sink.mediaFrames.count == 3)
+        h.advance(ms: 2_000)
+        let frames = h.sink.mediaFrames
+        #expect(frames.count == 51)  // 1010 ms → 50.5 frames → 51, the last padded
+        #expect(frames.allSatisfy { $0.count == 160 })
+        #expect(frames.last!.suffix(80) == ArraySlice(repeating: 0xFF, count: 80))
+        // After the initial lead, one frame per tick, exactly on the 20 ms grid from start.
+        let times = h.sink.mediaTimes.dropFirst(3)
+        for t in times { #expect((t - 0) % (20 * h.ms) == 0) }
+        let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+        #expect(gaps.allSatisfy { $0 == 20 * h.ms })
+        // The mark follows the last frame of the segment.
+        #expect(h.sink.sent.last == .mark("1.1", at: h.sink.mediaTimes.last!))
+    }
+
+    @Test func idleCallSendsNothingAndStopsTicking() {
+        let h = CallHarness()
+        h.start()
+        h.advance(ms: 1_000)
+        #expect(h.sink.sent.isEmpty)
+    }
+
+    @Test func unwritableSocketSkipsTicksInsteadOfQueueing() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("x"), id: "p", interruptible: .any) }
+        h.start()
+        h.sink.isWritable = false
+        h.speak(turn: "1", ms: 500)
+        h.advance(ms: 200)
+        #expect(h.sink.mediaFrames.isEmpty)
+        h.sink.isWritable = true
+        h.advance(ms: 20)
+        #expect(h.sink.mediaFrames.count == 3)
+    }
+
+    @Test func promptFinishesWhenItsMarkComesBack() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Hi."), id: "greeting", interruptible: .any) }
+        h.start()
+        h.speak(turn: "1", ms: 100)
+        h.advance(ms: 200)
+        #expect(h.sink.marks == ["1.1"])
+        #expect(!h.flow.events.contains(.promptFinished("greeting")))
+        h.echo("1.1")
+        #expect(h.flow.events.contains(.promptFinished("greeting")))
+    }
+
+    @Test func audioPromptsPlayWithoutASpeechSource() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.audio([UInt8](repeating: 0x10, count: 400), text: "beep"), id: "tone", interruptible: .none) }
+        h.start()
+        h.advance(ms: 100)
+        #expect(h.sink.mediaFrames.count == 3)
+        #expect(h.sink.marks == ["1.1"])
+    }
+}
+
+@Suite struct CallBargeInTests {
+    @Test func dtmfClearsInTheSameTurnAndNothingOfThatTurnFollows() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("A long greeting."), id: "greeting", interruptible: .any) }
+        h.start()
+        h.speak(turn: "1", ms: 3_000, last: false)
+        h.advance(ms: 500)
+        let before = h.sink.sent.count
+        h.dtmf("1")
+        // Synchronously, within this one call: clear and nothing else.
+        #expect(Array(h.sink.sent[before...]) == [.clear(at: h.now)])
+        #expect(h.speech.turn("1")!.cancelled)
+        // Late chunks of the interrupted turn are dropped by id.
+        h.speak(turn: "1", ms: 1_000)
+        h.advance(ms: 1_000)
+        #expect(h.sink.sent.count == before + 1)
+        #expect(h.flow.events.contains(.digit("1", interrupted: true)))
+        guard case let .promptInterrupted(id, heard)? = h.flow.events.first(where: { if case .promptInterrupted = $0 { true } else { false } }) else {
+            Issue.record("no interruption reported"); return
+        }
+        #expect(id == "greeting")
+        #expect(heard.interruptedMs == 500)
+    }
+
+    @Test func clearedMarksAreClassifiedAndHeardTextReported() {
+        let h = CallHarness()
+        let text = "one two three four"
+        h.flow.onStart = { $0.play(.text(text), id: "p", interruptible: .any) }
+        h.start()
+        let chars = text.map(String.init)
+        let alignment = Alignment(chars: chars, charStartTimesMs: chars.indices.map { $0 * 50 }, charDurationsMs: chars.map { _ in 50 })
+        h.speak(turn: "1", ms: 900, alignment: alignment)
+        h.advance(ms: 850)  // everything sent (the last frame at 840 ms), the mark is out
+        #expect(h.sink.marks == ["1.1"])
+        // The carrier has not played it all: 50 ms are still buffered.
+        h.call.receive(.dtmf(DTMFPress(sequenceNumber: 9, track: "inbound_track", digit: "#")))
+        #expect(h.sink.clears.count == 1)
+        h.echo("1.1")  // Twilio echoes the pending mark on clear
+        #expect(!h.flow.events.contains(.promptFinished("p")))
+        guard case let .promptInterrupted(_, heard)? = h.flow.events.first(where: { if case .promptInterrupted = $0 { true } else { false } }) else {
+            Issue.record("no interruption reported"); return
+        }
+        // 850 ms heard at 50 ms per character: the last character was sent but never played.
+        #expect(heard.text == "one two three fou")
+        #expect(heard.interruptedMs == 850)
+    }
+
+    @Test func speechOfMinimumLengthClearsWithinMinSpeechPlus40ms() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Greeting."), id: "g", interruptible: .any) }
+        h.start()
+        h.speak(turn: "1", ms: 10_000, last: false)
+        h.silence(ms: 1_000)
+        let onset = h.now
+        h.caller(Signals.speechLike(ms: 400))
+        #expect(h.sink.clears.count == 1)
+        let latency = h.sink.clears[0] - onset
+        #expect(latency <= Int64(200 + 40) * h.ms)
+        #expect(latency >= Int64(200) * h.ms - 20 * h.ms)
+        #expect(h.flow.events.contains(.callerSpeechStarted(interrupted: true)))
+    }
+
+    @Test func aHundredMillisecondClickDoesNotClear() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Greeting."), id: "g", interruptible: .any) }
+        h.start()
+        h.speak(turn: "1", ms: 5_000, last: false)
+        h.silence(ms: 500)
+        h.caller(Signals.speechLike(ms: 100))
+        h.silence(ms: 600)
+        #expect(h.sink.clears.isEmpty)
+        #expect(h.sink.mediaFrames.count > 50)
+    }
+
+    @Test func nonInterruptiblePromptIgnoresKeysButTheFlowStillHearsThem() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Legal notice."), id: "n", interruptible: .none) }
+        h.start()
+        h.speak(turn: "1", ms: 2_000)
+        h.advance(ms: 300)
+        h.dtmf("5")
+        #expect(h.sink.clears.isEmpty)
+        #expect(h.flow.events.contains(.digit("5", interrupted: false)))
+    }
+
+    @Test func inBandAndCarrierDTMFCountOnce() {
+        let h = CallHarness()
+        h.start()
+        h.caller(Signals.dtmf("7"))
+        h.dtmf("7")
+        h.silence(ms: 200)
+        let digits = h.flow.events.filter { if case .digit = $0 { true } else { false } }
+        #expect(digits == [.digit("7", interrupted: false)])
+    }
+}
+
+@Suite struct CallLifecycleTests {
+    @Test func hangUpWaitsForTheGoodbyeMark() {
+        let h = CallHarness()
+        h.flow.onStart = { call in
+            call.play(.text("Goodbye."), id: "bye", interruptible: .none)
+            call.hangUp()
+        }
+        h.start()
+        h.speak(turn: "1", ms: 600)
+        h.advance(ms: 700)
+        #expect(h.sink.marks == ["1.1"])
+        #expect(h.sink.closed.isEmpty)  // "generation done" is not "heard"
+        h.echo("1.1")
+        #expect(h.sink.closed == [.hangUp])
+    }
+
+    @Test func lostGoodbyeMarkTimesOut() {
+        var config = CallConfiguration()
+        config.hangUpGraceMs = 2_000
+        let h = CallHarness(configuration: config)
+        h.flow.onStart = { call in
+            call.play(.text("Goodbye."), id: "bye", interruptible: .none)
+            call.hangUp()
+        }
+        h.start()
+        h.speak(turn: "1", ms: 600)
+        h.advance(ms: 2_000)
+        #expect(h.sink.closed.isEmpty)
+        h.advance(ms: 1_000)
+        #expect(h.sink.closed == [.hangUp])
+    }
+
+    @Test func endSignalsAreIdempotent() {
+        let h = CallHarness()
+        h.start()
+        h.call.receive(.stop(StreamStop(sequenceNumber: 5, accountSid: "AC", callSid: "CA")))
+        h.call.socketClosed()
+        h.call.statusCallback("completed")
+        #expect(h.observer.ended == [.carrierStop])
+        #expect(h.flow.events.filter { if case .ended = $0 { true } else { false } }.count == 1)
+        #expect(h.sink.closed == [.carrierStop])
+    }
+
+    @Test func mediaBeforeStartIsAProtocolError() {
+        let h = CallHarness()
+        h.callerFrame([UInt8](repeating: 0xFF, count: 160))
+        #expect(h.call.phase == .ended)
+        #expect(h.sink.closed == [.protocolError("media before start")])
+    }
+
+    @Test func inputDuringSetupIsHeldNotLost() {
+        let h = CallHarness()
+        var control: (any CallControl)?
+        h.flow.onStart = { call in
+            control = call
+            (call as! Call).deferInput()
+        }
+        h.start()
+        h.caller(Signals.dtmf("3"))
+        #expect(h.flow.events.isEmpty)
+        (control as! Call).resumeInput()
+        #expect(h.flow.events.contains(.digit("3", interrupted: false)))
+    }
+
+    @Test func flowTimersFireOnVirtualTime() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.setTimer("noinput", afterMs: 5_000) }
+        h.start()
+        h.advance(ms: 4_999)
+        #expect(!h.flow.events.contains(.timer("noinput")))
+        h.advance(ms: 1)
+        #expect(h.flow.events.contains(.timer("noinput")))
+    }
+}
