@@ -1,8 +1,32 @@
 import Histogram
 
 /// What happened on one simulated call, written as `--timeline` JSON. Every `…Ms` time is
-/// milliseconds since the simulator sent `start` (the call's origin), to the microsecond.
-/// ``PlayoutStatistics`` defines gap, lead, underrun and heard segment.
+/// milliseconds since the simulator sent `start` (the call's origin), to the microsecond;
+/// durations are in ms too. ``PlayoutStatistics`` defines gap, lead, underrun and heard segment.
+/// Percentiles come from two-significant-digit histograms (±1 %); every `maxMs` is exact.
+///
+/// ```json
+/// {
+///   "callSid": "CA…", "accountSid": "AC…", "streamSid": "MZ…",
+///   "webhookURL": "http://127.0.0.1:8080/voice", "streamURL": "ws://127.0.0.1:8080/media",
+///   "webhookMs": 3.1, "connectMs": 1.2, "firstMediaMs": 212.4,
+///   "mediaSent": 250, "sendLateness": {"count": 250, "p50Ms": 0.06, "p99Ms": 0.2, "maxMs": 0.31},
+///   "mediaReceived": 180,
+///   "gaps": {"count": 170, "p50Ms": 20.0, "p99Ms": 21.4, "maxMs": 22.9},
+///   "lead": {"count": 180, "p50Ms": 60.0, "p99Ms": 80.0, "maxMs": 80.0},
+///   "underruns": {"count": 1, "totalMs": 12.5, "intervals": [{"startMs": 1400.0, "endMs": 1412.5}]},
+///   "marks": [{"name": "1.1", "sentAtMs": 900.2, "echoedAtMs": 2120.0, "outcome": "played"}],
+///   "clears": [{"atMs": 3000.4, "droppedMs": 60.0}],
+///   "heardSegments": [{"startMs": 212.5, "endMs": 2120.0}],
+///   "dtmf": [{"atMs": 2500.0, "digit": "1", "mode": "event"}],
+///   "violationCount": 0, "violations": [{"atMs": 0.0, "message": "…"}],
+///   "close": {"initiator": "server", "code": 1000, "reason": "bye"},
+///   "endReason": "serverClosed", "durationMs": 5000.0
+/// }
+/// ```
+/// `outcome` is `played`, `cleared` or `pending`; `endReason` is `hangup`, `maxDuration`,
+/// `serverClosed`, `connectionLost` or `failed`; `initiator` is `server` or `caller`. Absent values
+/// (no media yet, no close frame, no error…) are left out of the JSON rather than written as null.
 public struct CallTimeline: Codable, Sendable, Equatable {
     public struct Distribution: Codable, Sendable, Equatable {
         public var count: Int
@@ -65,7 +89,7 @@ public struct CallTimeline: Codable, Sendable, Equatable {
     }
 
     public struct Close: Codable, Sendable, Equatable {
-        /// Who sent the first close frame (`server`, `caller`) or `none` when the TCP connection just ended.
+        /// Who sent the first close frame: `server` or `caller`. No close frame at all leaves ``CallTimeline/close`` nil.
         public var initiator: String
         public var code: Int?
         public var reason: String?

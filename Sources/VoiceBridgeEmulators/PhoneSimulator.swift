@@ -88,7 +88,7 @@ public struct PhoneSimulator: Sendable {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
             instruction = try TwiMLStream.first(inTwiML: response.body)
-            endpoint = try Endpoint.stream(from: instruction.url)
+            endpoint = try Endpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
         }

@@ -98,6 +98,9 @@ import VoiceBridgeCarriers
         #expect(try Endpoint.stream(from: "wss://localhost/s").port == 443)
         #expect(try Endpoint.stream(from: "wss://[::1]:8443/s").host == "::1")
         #expect(try Endpoint.stream(from: "ws://example.com/s").hostHeader == "example.com")
+        let relative = try Endpoint.stream(from: "/media/t2?x=1", relativeTo: "http://127.0.0.1:8080/voice")
+        #expect(relative.scheme == "ws" && relative.port == 8080 && relative.target == "/media/t2")
+        #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "media", relativeTo: "http://127.0.0.1/voice") }
         #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "wss://example.com/s") }
         #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "https://127.0.0.1/s") }
         #expect(throws: SimulatorError.self) { try Endpoint(parsing: "127.0.0.1:80/x") }
