@@ -51,6 +51,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private var nextChunk = 1
     private var nextDTMF = 0
     private var timer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
 
     private enum State { case idle, streaming, closing, closed }
@@ -145,10 +146,10 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         state = .streaming
         t0 = .now()
         connectMs = milliseconds(nanos: (t0 - setup.connectStarted).nanoseconds)
-        var buffer = context.channel.allocator.buffer(capacity: 512)
+        var buffer = makeBuffer(context, capacity: 512)
         encoder.writeConnected(into: &buffer)
         sendText(buffer)
-        buffer = context.channel.allocator.buffer(capacity: 1024)
+        buffer = makeBuffer(context, capacity: 1024)
         encoder.writeStart(customParameters: setup.customParameters, into: &buffer)
         sendText(buffer)
         context.flush()
@@ -177,7 +178,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
             if setup.script.dtmfInBand {
                 dtmf.append(.init(atMs: Double(cue.atMs), digit: String(cue.digit), mode: .inband))
             } else {
-                var buffer = context.channel.allocator.buffer(capacity: 160)
+                var buffer = makeBuffer(context, capacity: 160)
                 encoder.writeDTMF(digit: cue.digit, into: &buffer)
                 sendText(buffer)
                 dtmf.append(.init(atMs: milliseconds(nanos: nowNanos), digit: String(cue.digit), mode: .event))
@@ -210,7 +211,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func sendMedia(context: ChannelHandlerContext) {
         let chunk = nextChunk
         nextChunk += 1
-        var buffer = context.channel.allocator.buffer(capacity: 400)
+        var buffer = makeBuffer(context, capacity: 512)
         setup.track.withFrame(chunk - 1) { frame in
             encoder.writeMedia(frame, timestampMs: chunk * 20, into: &buffer)
         }
@@ -221,14 +222,14 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         guard state == .streaming, let context else { return }
         endReason = reason
         endNanos = (NIODeadline.now() - t0).nanoseconds
-        var buffer = context.channel.allocator.buffer(capacity: 256)
+        var buffer = makeBuffer(context, capacity: 256)
         encoder.writeStop(into: &buffer)
         sendText(buffer)
         sendClose(code: .normalClosure)
         close = CallTimeline.Close(initiator: "caller", code: 1000, reason: nil)
         state = .closing
         context.flush()
-        context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { [self] in
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { [self] in
             self.context?.close(promise: nil)
         }
     }
@@ -261,7 +262,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
 
     private func sendClose(code: WebSocketErrorCode) {
         guard let context else { return }
-        var data = context.channel.allocator.buffer(capacity: 2)
+        var data = makeBuffer(context, capacity: 2)
         data.write(webSocketErrorCode: code)
         send(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: nextMaskKey(), data: data))
     }
@@ -272,6 +273,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         state = .closed
         timer?.cancel()
         timer = nil
+        closeTimer?.cancel()
+        closeTimer = nil
         let nowNanos = wasIdle ? 0 : (NIODeadline.now() - t0).nanoseconds
         let end = endNanos ?? nowNanos
         if endNanos == nil { endReason = wasIdle ? .failed : .connectionLost }
@@ -335,7 +338,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         guard !playout.echoes.isEmpty else { return }
         for echo in playout.echoes {
             if state == .streaming || state == .closing, let context {
-                var buffer = context.channel.allocator.buffer(capacity: 128 + echo.name.utf8.count)
+                var buffer = makeBuffer(context, capacity: 128 + echo.name.utf8.count)
                 encoder.writeMark(name: echo.name, into: &buffer)
                 sendText(buffer)
             }
@@ -364,6 +367,17 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     // MARK: Output
+
+    /// Room in front of the message for the WebSocket header (2 + 8 length + 4 mask bytes), so the
+    /// frame encoder writes it in place instead of sending a second buffer per frame.
+    static let headerRoom = 14
+
+    private func makeBuffer(_ context: ChannelHandlerContext, capacity: Int) -> ByteBuffer {
+        var buffer = context.channel.allocator.buffer(capacity: capacity + Self.headerRoom)
+        buffer.moveWriterIndex(forwardBy: Self.headerRoom)
+        buffer.moveReaderIndex(forwardBy: Self.headerRoom)
+        return buffer
+    }
 
     private func sendText(_ buffer: ByteBuffer) {
         send(WebSocketFrame(fin: true, opcode: .text, maskKey: nextMaskKey(), data: buffer))
