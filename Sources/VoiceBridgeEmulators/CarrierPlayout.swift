@@ -10,8 +10,9 @@ import Histogram
 /// - a mark is echoed once every byte received before it has played, at once if nothing is queued;
 /// - `clear` drops everything queued and echoes every pending mark at once.
 ///
-/// The driver calls ``advance(to:)`` before each event it feeds in, and takes the resulting echoes
-/// from ``echoes`` (then ``removeEchoes()``). ``nextMarkDueNanos`` tells it when to wake up next.
+/// Each `receive…` call first plays up to its own time; a driver also calls ``advance(to:)`` on its
+/// timer, sends the resulting ``echoes`` and then calls ``removeEchoes()``. ``nextMarkDueNanos``
+/// tells it when the next echo falls due, so one timer per call can wake exactly then.
 public struct CarrierPlayout: Sendable {
     public static let nanosPerSample: Int64 = 125_000
     public static let samplesPerMs: Int64 = 8

@@ -76,7 +76,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         self.setup = setup
         self.done = done
         self.encoder = TwilioCarrierEncoder(streamSid: setup.streamSid, accountSid: setup.accountSid, callSid: setup.callSid)
-        self.decoder = TwilioCarrierDecoder(streamSid: setup.streamSid)
+        // Twilio publishes no size limit for server messages; the 160-byte rule below is our stricter one.
+        self.decoder = TwilioCarrierDecoder(streamSid: setup.streamSid, maxMessageBytes: 1 << 22)
         self.playout = CarrierPlayout(recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs)
         var seed = SystemRandomNumberGenerator()
         self.random = SplitMix64(seed: seed.next())
@@ -144,7 +145,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func begin(context: ChannelHandlerContext) {
         guard state == .idle else { return }
         state = .streaming
-        t0 = .now()
+        t0 = context.eventLoop.now
         connectMs = milliseconds(nanos: (t0 - setup.connectStarted).nanoseconds)
         var buffer = makeBuffer(context, capacity: 512)
         encoder.writeConnected(into: &buffer)
@@ -160,8 +161,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         timer = nil
         timerDeadline = nil
         guard state == .streaming, let context else { return }
-        let now = NIODeadline.now()
-        let nowNanos = (now - t0).nanoseconds
+        let nowNanos = elapsedNanos()
         let endNanos = Int64(setup.script.endMs) * 1_000_000
         let interval = Self.frameInterval.nanoseconds
         // Catch up on every frame whose deadline passed, as Twilio's media clock would.
@@ -221,7 +221,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func hangUp(reason: CallTimeline.EndReason) {
         guard state == .streaming, let context else { return }
         endReason = reason
-        endNanos = (NIODeadline.now() - t0).nanoseconds
+        endNanos = elapsedNanos()
         var buffer = makeBuffer(context, capacity: 256)
         encoder.writeStop(into: &buffer)
         sendText(buffer)
@@ -241,7 +241,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         switch state {
         case .streaming:
             endReason = .serverClosed
-            endNanos = (NIODeadline.now() - t0).nanoseconds
+            endNanos = elapsedNanos()
             close = CallTimeline.Close(initiator: "server", code: code, reason: reason?.isEmpty == false ? reason : nil)
             state = .closing
             // Echo the close as RFC 6455 asks, then drop the connection.
@@ -275,7 +275,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         timer = nil
         closeTimer?.cancel()
         closeTimer = nil
-        let nowNanos = wasIdle ? 0 : (NIODeadline.now() - t0).nanoseconds
+        let nowNanos = wasIdle ? 0 : elapsedNanos()
         let end = endNanos ?? nowNanos
         if endNanos == nil { endReason = wasIdle ? .failed : .connectionLost }
         playout.finish(at: end)
@@ -291,7 +291,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
             if state == .idle { recordViolation("message before start") }
             return
         }
-        let nowNanos = (NIODeadline.now() - t0).nanoseconds
+        let nowNanos = elapsedNanos()
         let command: PlayoutCommand
         do {
             command = try decoder.decode(data)
@@ -362,11 +362,16 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     private func recordViolation(_ message: String, atNanos nanos: Int64? = nil) {
         violationCount += 1
         guard violations.count < CallTimeline.maxViolationsKept else { return }
-        let at = nanos ?? (state == .idle ? 0 : (NIODeadline.now() - t0).nanoseconds)
+        let at = nanos ?? (state == .idle ? 0 : elapsedNanos())
         violations.append(.init(atMs: milliseconds(nanos: at), message: message))
     }
 
     // MARK: Output
+
+    /// Time since `start` was sent, on the loop's clock (virtual on an `EmbeddedEventLoop`).
+    private func elapsedNanos() -> Int64 {
+        ((context?.eventLoop.now ?? .now()) - t0).nanoseconds
+    }
 
     /// Room in front of the message for the WebSocket header (2 + 8 length + 4 mask bytes), so the
     /// frame encoder writes it in place instead of sending a second buffer per frame.

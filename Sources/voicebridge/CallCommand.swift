@@ -42,7 +42,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Longest call in seconds.")
     var maxDuration: Double = 60
 
-    @Option(help: "Write what the caller heard (μ-law 8 kHz mono WAV; with --calls > 1, the first call).")
+    @Option(help: "Write what the caller heard, from the moment start was sent (μ-law 8 kHz mono WAV, silence where nothing played; with --calls > 1, the first call).")
     var out: String?
 
     @Option(help: "Write the JSON timeline (one call: its timeline; several: aggregate + calls).")

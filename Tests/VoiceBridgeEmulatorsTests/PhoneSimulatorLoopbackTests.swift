@@ -87,9 +87,12 @@ import VoiceBridgeCarriers
         #expect(echoed == ["m1", "m2", "m3"])
         #expect(t.marks.map(\.name) == ["m1", "m2", "m3"])
         #expect(t.marks.map(\.outcome) == [.played, .cleared, .played])
+        // m1 comes back when the 60 ms queued before it end, counted from the first frame's arrival
+        // (the three frames may arrive in separate reads on a busy machine).
         let m1 = t.marks[0]
-        let m1Delay = (m1.echoedAtMs ?? 0) - m1.sentAtMs
-        #expect(m1Delay >= 59 && m1Delay < 80, "m1 echoed \(m1Delay) ms after it arrived")
+        let audioEnd = t.heardSegments[0].startMs + 60
+        #expect(abs((m1.echoedAtMs ?? 0) - audioEnd) < 5, "m1 echoed at \(m1.echoedAtMs ?? -1), audio ended \(audioEnd)")
+        #expect((m1.echoedAtMs ?? 0) >= audioEnd - 0.2)
         #expect(t.clears.count == 1)
         #expect(abs((t.marks[1].echoedAtMs ?? 0) - t.clears[0].atMs) < 1)
         #expect(t.clears[0].droppedMs > 15 && t.clears[0].droppedMs <= 40)
@@ -107,7 +110,7 @@ import VoiceBridgeCarriers
         let first = t.heardSegments[0]
         #expect(abs(first.endMs - first.startMs - 60) < 0.2)
         #expect(t.underruns.count == 0)
-        #expect(t.lead.count == 5 && abs((t.lead.maxMs ?? 0) - 60) < 1)
+        #expect(t.lead.count == 5 && (t.lead.maxMs ?? 0) > 20 && (t.lead.maxMs ?? 0) <= 60)
         #expect(t.gaps.count >= 2)
         #expect(t.durationMs >= 390 && t.durationMs < 1000)
 
