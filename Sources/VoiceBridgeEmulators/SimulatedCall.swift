@@ -5,10 +5,11 @@ import VoiceBridgeCarriers
 
 /// One call's Twilio side of the Media Streams socket, confined to the channel's event loop.
 ///
-/// One timer per call: it is armed for the earliest of the next media deadline
+/// One timer per call (a `scheduleCallback(at:)` whose handler is the call itself, so re-arming it
+/// allocates nothing): it is armed for the earliest of the next media deadline
 /// (`t0 + k × 20 ms`, absolute, never re-anchored), the next mark falling due, the next scripted
 /// key press and the hang-up. Each wake-up sends every media frame whose deadline has passed.
-final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
+final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -50,7 +51,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
     /// Index of the next media frame (1-based chunk); it is due at `t0 + nextChunk × 20 ms`.
     private var nextChunk = 1
     private var nextDTMF = 0
-    private var timer: Scheduled<Void>?
+    private var timer: NIOScheduledCallback?
     private var closeTimer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
 
@@ -157,6 +158,10 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         armTimer()
     }
 
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        tick()
+    }
+
     private func tick() {
         timer = nil
         timerDeadline = nil
@@ -205,7 +210,16 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler {
         if let armed = timerDeadline, armed <= deadline { return }
         timer?.cancel()
         timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in tick() }
+        do {
+            // The handler is this object: re-arming allocates nothing.
+            timer = try context.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+        } catch {
+            // Only when the loop is shutting down.
+            timer = nil
+            timerDeadline = nil
+            socketError = "cannot schedule the media timer: \(error)"
+            context.close(promise: nil)
+        }
     }
 
     private func sendMedia(context: ChannelHandlerContext) {

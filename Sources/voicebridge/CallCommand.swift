@@ -94,6 +94,11 @@ struct CallCommand: AsyncParsableCommand {
                 webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
                 script: script, callerWAV: callerWav),
             logger: logger)
+        // A call holds a webhook socket briefly and its media socket for the whole call.
+        let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
+        if limit >= 0, limit < calls + 64 {
+            print("warning: only \(limit) open files allowed; \(calls) calls may fail (raise ulimit -n)")
+        }
         let report = try await simulator.run(
             calls: calls, rampSeconds: ramp, threads: threads, recordHeardCalls: out == nil ? 0 : 1)
         if let timeline { try SimulationOutput.writeTimeline(report, to: timeline) }

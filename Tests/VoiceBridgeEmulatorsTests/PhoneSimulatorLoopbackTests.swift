@@ -218,6 +218,7 @@ import VoiceBridgeCarriers
     @Test(.enabled(if: calls != nil)) func loadRun() async throws {
         let calls = Self.calls ?? 1
         let seconds = ProcessInfo.processInfo.environment["SIM_LOAD_SECONDS"].flatMap { Double($0) } ?? 10
+        OpenFileLimit.raise(toAtLeast: calls * 4 + 64)
         let server = FakeVoiceServer(options: .init(echo: true))
         try await server.start()
         let simulator = try PhoneSimulator(
