@@ -183,6 +183,10 @@ public enum Base64Fast {
         case 3: text.append(UInt8(ascii: "="))
         default: return nil
         }
-        return decode(String(decoding: text, as: UTF8.self))
+        guard let decoded = decode(String(decoding: text, as: UTF8.self)) else { return nil }
+        // Only the canonical spelling (unused trailing bits zero) is accepted, so one byte
+        // string has exactly one encoding.
+        guard encodeURLSafe(decoded) == string else { return nil }
+        return decoded
     }
 }

@@ -172,7 +172,14 @@ struct JSONScanner {
         let start = position
         var hasEscapes = false
         let count = bytes.count
-        while position < count {
+        while true {
+            // Base64 payloads are long runs of plain bytes: step over them a word at a time.
+            while position &+ 8 <= count,
+                !Self.hasSpecialStringByte(bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            {
+                position &+= 8
+            }
+            guard position < count else { break }
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 let span = JSONStringSpan(start: start, end: position, hasEscapes: hasEscapes)
@@ -250,6 +257,38 @@ struct JSONScanner {
 
     private mutating func skipDigits() {
         while position < bytes.count, Self.isDigit(bytes[position]) { position += 1 }
+    }
+
+    /// True if any byte of `word` is '"', '\\' or a control character, i.e. anything that
+    /// ends or complicates a string. Exact for "any" (the classic has-zero-byte bit trick).
+    @inline(__always)
+    static func hasSpecialStringByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let hasQuote = (quote &- ones) & ~quote
+        let hasBackslash = (backslash &- ones) & ~backslash
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl) & highs != 0
+    }
+
+    /// Byte equality a word at a time; keys and stream sids are compared on every message.
+    @inline(__always)
+    static func bytesEqual(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+        let count = lhs.count
+        guard count == rhs.count else { return false }
+        var index = 0
+        while index &+ 8 <= count {
+            guard lhs.loadUnaligned(fromByteOffset: index, as: UInt64.self) == rhs.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            else { return false }
+            index &+= 8
+        }
+        while index < count {
+            guard lhs[index] == rhs[index] else { return false }
+            index &+= 1
+        }
+        return true
     }
 
     @inline(__always)
@@ -351,8 +390,7 @@ extension JSONScanner {
 
     func content(_ span: JSONStringSpan, equals expected: UnsafeRawBufferPointer) -> Bool {
         if !span.hasEscapes {
-            guard span.end - span.start == expected.count else { return false }
-            return expected.elementsEqual(rawContent(span))
+            return Self.bytesEqual(rawContent(span), expected)
         }
         var decoded: [UInt8] = []
         guard (try? unescape(span, into: &decoded)) != nil else { return false }

@@ -6,7 +6,7 @@ import NIOCore
 /// use it to catch protocol mistakes that a lenient reader would let through.
 ///
 /// Decoded media goes into a buffer this decoder owns and reuses, as on the server side.
-public struct TwilioCarrierDecoder {
+public struct TwilioCarrierDecoder: Sendable {
     public let streamSid: String
     public var maxMessageBytes: Int
 

@@ -8,7 +8,7 @@ import NIOCore
 ///
 /// Unknown members are ignored (Twilio may add fields), but every documented field is checked
 /// for presence and exact JSON type, and counters must be strings of decimal digits.
-public struct TwilioMediaStreamDecoder {
+public struct TwilioMediaStreamDecoder: Sendable {
     public static let defaultMaxMessageBytes = 64 * 1024
 
     /// Frames above this size are refused before they are parsed.
@@ -52,8 +52,21 @@ public struct TwilioMediaStreamDecoder {
         var sequenceNumber: JSONValueSpan?
         var streamSid: JSONStringSpan?
         var media: JSONValueSpan?
+        var mediaFields = MediaFields()
         var isFirst = true
         while let key = try scanner.nextKey(isFirst: &isFirst) {
+            if scanner.content(key, equals: "media") {
+                guard media == nil else { throw .duplicateField("media") }
+                scanner.skipWhitespace()
+                if scanner.position < raw.count, raw[scanner.position] == UInt8(ascii: "{") {
+                    // Read the members in this same pass so the payload is scanned only once.
+                    media = .object(start: scanner.position)
+                    mediaFields = try MediaFields(scanning: &scanner)
+                } else {
+                    media = try scanner.scanValue(depth: 1)
+                }
+                continue
+            }
             let value = try scanner.scanValue(depth: 1)
             if scanner.content(key, equals: "event") {
                 guard event == nil else { throw .duplicateField("event") }
@@ -66,59 +79,66 @@ public struct TwilioMediaStreamDecoder {
                 guard streamSid == nil else { throw .duplicateField("streamSid") }
                 guard case .string(let span) = value else { throw .wrongType(field: "streamSid", expected: "string") }
                 streamSid = span
-            } else if scanner.content(key, equals: "media") {
-                guard media == nil else { throw .duplicateField("media") }
-                media = value
             }
         }
         try scanner.expectEnd()
 
         guard let event else { throw .missingField("event") }
         if scanner.content(event, equals: "media") {
-            return .media(try decodeMedia(scanner, sequenceNumber: sequenceNumber, streamSid: streamSid, media: media))
+            return .media(
+                try decodeMedia(scanner, sequenceNumber: sequenceNumber, streamSid: streamSid, media: media, fields: mediaFields)
+            )
         }
         let name = try scanner.string(event, field: "event")
         return try decodeRareEvent(name, json: raw)
+    }
+
+    /// The members of a `media` object, located but not yet interpreted.
+    private struct MediaFields {
+        var track: JSONValueSpan?
+        var chunk: JSONValueSpan?
+        var timestamp: JSONValueSpan?
+        var payload: JSONValueSpan?
+
+        init() {}
+
+        init(scanning scanner: inout JSONScanner) throws(TwilioProtocolError) {
+            try scanner.beginObject()
+            var isFirst = true
+            while let key = try scanner.nextKey(isFirst: &isFirst) {
+                let value = try scanner.scanValue(depth: 2)
+                if scanner.content(key, equals: "payload") {
+                    guard payload == nil else { throw .duplicateField("media.payload") }
+                    payload = value
+                } else if scanner.content(key, equals: "track") {
+                    guard track == nil else { throw .duplicateField("media.track") }
+                    track = value
+                } else if scanner.content(key, equals: "chunk") {
+                    guard chunk == nil else { throw .duplicateField("media.chunk") }
+                    chunk = value
+                } else if scanner.content(key, equals: "timestamp") {
+                    guard timestamp == nil else { throw .duplicateField("media.timestamp") }
+                    timestamp = value
+                }
+            }
+        }
     }
 
     private mutating func decodeMedia(
         _ scanner: JSONScanner,
         sequenceNumber: JSONValueSpan?,
         streamSid: JSONStringSpan?,
-        media: JSONValueSpan?
+        media: JSONValueSpan?,
+        fields: MediaFields
     ) throws(TwilioProtocolError) -> InboundMedia {
         guard let sequenceNumber else { throw .missingField("sequenceNumber") }
         let sequence = try scanner.counter(sequenceNumber, field: "sequenceNumber")
         guard let streamSid else { throw .missingField("streamSid") }
         try checkStreamSid(streamSid, in: scanner)
         guard let media else { throw .missingField("media") }
-        guard case .object(let start) = media else { throw .wrongType(field: "media", expected: "object") }
+        guard case .object = media else { throw .wrongType(field: "media", expected: "object") }
 
-        var inner = JSONScanner(scanner.bytes, position: start)
-        try inner.beginObject()
-        var track: JSONValueSpan?
-        var chunk: JSONValueSpan?
-        var timestamp: JSONValueSpan?
-        var payloadValue: JSONValueSpan?
-        var isFirst = true
-        while let key = try inner.nextKey(isFirst: &isFirst) {
-            let value = try inner.scanValue(depth: 2)
-            if inner.content(key, equals: "payload") {
-                guard payloadValue == nil else { throw .duplicateField("media.payload") }
-                payloadValue = value
-            } else if inner.content(key, equals: "track") {
-                guard track == nil else { throw .duplicateField("media.track") }
-                track = value
-            } else if inner.content(key, equals: "chunk") {
-                guard chunk == nil else { throw .duplicateField("media.chunk") }
-                chunk = value
-            } else if inner.content(key, equals: "timestamp") {
-                guard timestamp == nil else { throw .duplicateField("media.timestamp") }
-                timestamp = value
-            }
-        }
-
-        guard let track else { throw .missingField("media.track") }
+        guard let track = fields.track else { throw .missingField("media.track") }
         guard case .string(let trackSpan) = track else { throw .wrongType(field: "media.track", expected: "string") }
         let mediaTrack: MediaTrack
         if scanner.content(trackSpan, equals: "inbound") {
@@ -131,11 +151,11 @@ public struct TwilioMediaStreamDecoder {
                 reason: "expected \"inbound\" or \"outbound\", got \"\(scanner.lossyString(trackSpan))\""
             )
         }
-        guard let chunk else { throw .missingField("media.chunk") }
+        guard let chunk = fields.chunk else { throw .missingField("media.chunk") }
         let chunkNumber = try scanner.counter(chunk, field: "media.chunk")
-        guard let timestamp else { throw .missingField("media.timestamp") }
+        guard let timestamp = fields.timestamp else { throw .missingField("media.timestamp") }
         let timestampMs = try scanner.counter(timestamp, field: "media.timestamp")
-        guard let payloadValue else { throw .missingField("media.payload") }
+        guard let payloadValue = fields.payload else { throw .missingField("media.payload") }
         guard case .string(let payloadSpan) = payloadValue else {
             throw .wrongType(field: "media.payload", expected: "string")
         }

@@ -3,11 +3,11 @@ import VoiceBridgeAudio
 
 /// Writes what a simulation produced: the `--timeline` JSON and the `--out` WAV.
 public enum SimulationOutput {
-    /// One call: its ``CallTimeline``. Several: `{"aggregate": AggregateStatistics, "calls": [CallTimeline]}`.
+    /// `{"aggregate": AggregateStatistics, "calls": [CallTimeline]}`, the same shape for one call or
+    /// many, so tools read one schema.
     public static func timelineJSON(_ report: SimulationReport) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if report.calls.count == 1 { return try encoder.encode(report.calls[0].timeline) }
         return try encoder.encode(MultiCall(aggregate: report.aggregate, calls: report.timelines))
     }
 
@@ -21,7 +21,7 @@ public enum SimulationOutput {
         try WAVFile.write(WAVAudio(g711: heard, law: .ulaw), to: path)
     }
 
-    struct MultiCall: Encodable {
+    struct MultiCall: Codable {
         var aggregate: AggregateStatistics
         var calls: [CallTimeline]
     }

@@ -45,7 +45,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Write what the caller heard, from the moment start was sent (μ-law 8 kHz mono WAV, silence where nothing played; with --calls > 1, the first call).")
     var out: String?
 
-    @Option(help: "Write the JSON timeline (one call: its timeline; several: aggregate + calls).")
+    @Option(help: "Write the JSON timeline: {\"aggregate\": …, \"calls\": [one timeline per call]}.")
     var timeline: String?
 
     @Option(help: "Number of concurrent calls.")

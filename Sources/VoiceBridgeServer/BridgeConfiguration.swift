@@ -1,0 +1,341 @@
+import Foundation
+import Yams
+
+/// Everything `voicebridge serve` can be told, after the three layers are merged:
+/// built-in defaults < `config/voicebridge.yaml` < environment variables < command-line flags.
+///
+/// Secrets (`twilioAuthToken`, `tokenSecret`, `elevenLabsAPIKey`) never appear in logs;
+/// `logSummary` reports them as "set" or "unset".
+public struct BridgeConfiguration: Sendable, Equatable {
+    // MARK: server
+    /// Address to bind. Servers bind every interface by default; put a TLS proxy in front or
+    /// set TLS files, because Twilio only speaks `wss://`.
+    public var host = "0.0.0.0"
+    public var port = 8080
+    /// The URL Twilio uses to reach this server (`https://voice.example.com`). Signatures are
+    /// checked against it, never against the Host header, and stream URLs are built from it.
+    /// nil: `http://127.0.0.1:PORT` for local use (a warning is logged).
+    public var publicURL: String?
+    /// After SIGTERM: how long live calls get to finish before their sockets are closed.
+    public var drainSeconds: Double = 10
+
+    // MARK: TLS (optional; plain ws:// on loopback or behind a TLS proxy otherwise)
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+
+    // MARK: Twilio
+    /// Webhooks are signature-checked whenever this is set.
+    public var twilioAuthToken: String?
+    /// When set, a stream whose `start.accountSid` differs is closed (1008).
+    public var twilioAccountSid: String?
+    /// What a bad `X-Twilio-Signature` on the WebSocket upgrade does.
+    public var signatureMode: SignatureMode = .enforce
+
+    // MARK: media sockets
+    /// Lifetime of the one-time token in the stream URL: Twilio connects within a second or two.
+    public var tokenTTLSeconds = 60
+    /// HMAC key for stream tokens. nil: 32 random bytes per process (fine for one instance).
+    public var tokenSecret: String?
+    /// Largest inbound WebSocket message; bigger frames are refused before buffering (1009).
+    public var maxMessageBytes = 64 * 1024
+    /// A socket that stays unwritable this long (the peer stopped reading) is closed.
+    public var writeStallSeconds: Double = 5
+    /// A media socket that has not sent `start` this long after the upgrade is closed (1008).
+    public var startTimeoutSeconds: Double = 10
+    /// New media sockets beyond this many live calls are refused (503 at upgrade).
+    public var maxConcurrentCalls = 1000
+
+    // MARK: webhook parameters handed to the call as flow variables
+    public var webhookParameterTTLSeconds = 300
+    public var maxRememberedCalls = 10_000
+
+    // MARK: pacing, barge-in, speech detection (passed to the Call)
+    public var frameMs = 20
+    public var leadMs = 60
+    public var bargeInMinSpeechMs = 200
+    public var bargeInEchoGuardMs = 150
+    public var speechThresholdDBm0: Double = -35
+    public var speechMinSpeechMs = 200
+    public var speechHangoverMs = 400
+    public var hangUpGraceMs = 3000
+    public var setupBufferMs = 5000
+
+    // MARK: voice
+    public var voice = "en-us"
+    public var model: String?
+    public var language = "en"
+    /// Unused by the offline voice; reported as set/unset so operators see what is configured.
+    public var elevenLabsAPIKey: String?
+
+    public enum SignatureMode: String, Sendable, Equatable, CaseIterable {
+        /// Refuse the upgrade (403).
+        case enforce
+        /// Accept, but log a warning: for proxies that rewrite URLs while the spelling is checked.
+        case log
+    }
+
+    public init() {}
+
+    /// The default config file, relative to the working directory.
+    public static let defaultConfigPath = "config/voicebridge.yaml"
+}
+
+/// A configuration value that could not be used; the message names the key and the source.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension BridgeConfiguration {
+    /// Defaults, then the YAML file at `path` (if given; `defaultConfigPath` if it exists when
+    /// nil), then `environment`.
+    public static func load(
+        path: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> BridgeConfiguration {
+        var configuration = BridgeConfiguration()
+        let file = path ?? (FileManager.default.fileExists(atPath: defaultConfigPath) ? defaultConfigPath : nil)
+        if let file {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigurationError("cannot read config file \(file): \(error.localizedDescription)")
+            }
+            try configuration.apply(yaml: text, source: file)
+        }
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
+    /// Overlays the keys present in a YAML document. Unknown keys are errors, so a typo does not
+    /// silently fall back to a default.
+    public mutating func apply(yaml: String, source: String = "yaml") throws(ConfigurationError) {
+        let root: Any?
+        do {
+            root = try Yams.load(yaml: yaml)
+        } catch {
+            throw ConfigurationError("\(source): not valid YAML: \(error)")
+        }
+        guard let root else { return }
+        guard let sections = root as? [String: Any] else {
+            throw ConfigurationError("\(source): the top level must be a mapping of sections")
+        }
+        var reader = YAMLSectionReader(source: source)
+        for (section, value) in sections {
+            guard let keys = value as? [String: Any] else {
+                if value is NSNull { continue }
+                throw ConfigurationError("\(source): section \(section) must be a mapping")
+            }
+            reader.section = section
+            for (key, value) in keys {
+                try apply(section: section, key: key, value: value, reader: reader)
+            }
+        }
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private mutating func apply(section: String, key: String, value: Any, reader: YAMLSectionReader) throws(ConfigurationError) {
+        switch (section, key) {
+        case ("server", "host"): host = try reader.string(key, value)
+        case ("server", "port"): port = try reader.port(key, value)
+        case ("server", "public_url"): publicURL = try reader.optionalString(key, value)
+        case ("server", "drain_seconds"): drainSeconds = try reader.nonNegativeDouble(key, value)
+        case ("tls", "certificate_path"): tlsCertificatePath = try reader.optionalString(key, value)
+        case ("tls", "key_path"): tlsKeyPath = try reader.optionalString(key, value)
+        case ("twilio", "auth_token"): twilioAuthToken = try reader.optionalString(key, value)
+        case ("twilio", "account_sid"): twilioAccountSid = try reader.optionalString(key, value)
+        case ("twilio", "signature_mode"): signatureMode = try reader.signatureMode(key, value)
+        case ("media", "token_ttl_seconds"): tokenTTLSeconds = try reader.positiveInt(key, value)
+        case ("media", "token_secret"): tokenSecret = try reader.optionalString(key, value)
+        case ("media", "max_message_bytes"): maxMessageBytes = try reader.positiveInt(key, value)
+        case ("media", "write_stall_seconds"): writeStallSeconds = try reader.nonNegativeDouble(key, value)
+        case ("media", "start_timeout_seconds"): startTimeoutSeconds = try reader.nonNegativeDouble(key, value)
+        case ("media", "max_concurrent_calls"): maxConcurrentCalls = try reader.positiveInt(key, value)
+        case ("webhook", "parameter_ttl_seconds"): webhookParameterTTLSeconds = try reader.positiveInt(key, value)
+        case ("webhook", "max_remembered_calls"): maxRememberedCalls = try reader.positiveInt(key, value)
+        case ("pacing", "frame_ms"): frameMs = try reader.positiveInt(key, value)
+        case ("pacing", "lead_ms"): leadMs = try reader.nonNegativeInt(key, value)
+        case ("barge_in", "min_speech_ms"): bargeInMinSpeechMs = try reader.nonNegativeInt(key, value)
+        case ("barge_in", "echo_guard_ms"): bargeInEchoGuardMs = try reader.nonNegativeInt(key, value)
+        case ("speech_detector", "threshold_dbm0"): speechThresholdDBm0 = try reader.double(key, value)
+        case ("speech_detector", "min_speech_ms"): speechMinSpeechMs = try reader.nonNegativeInt(key, value)
+        case ("speech_detector", "hangover_ms"): speechHangoverMs = try reader.nonNegativeInt(key, value)
+        case ("call", "hang_up_grace_ms"): hangUpGraceMs = try reader.nonNegativeInt(key, value)
+        case ("call", "setup_buffer_ms"): setupBufferMs = try reader.nonNegativeInt(key, value)
+        case ("voice", "name"): voice = try reader.string(key, value)
+        case ("voice", "model"): model = try reader.optionalString(key, value)
+        case ("voice", "language"): language = try reader.string(key, value)
+        case ("voice", "elevenlabs_api_key"): elevenLabsAPIKey = try reader.optionalString(key, value)
+        default:
+            throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
+        }
+    }
+
+    /// The environment variables `serve` reads, and what each overrides.
+    public static let environmentVariables: [(name: String, meaning: String)] = [
+        ("PUBLIC_URL", "server.public_url"),
+        ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
+        ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
+        ("ELEVENLABS_API_KEY", "voice.elevenlabs_api_key"),
+        ("VOICEBRIDGE_HOST", "server.host"),
+        ("VOICEBRIDGE_PORT", "server.port"),
+        ("VOICEBRIDGE_DRAIN_SECONDS", "server.drain_seconds"),
+        ("VOICEBRIDGE_SIGNATURE_MODE", "twilio.signature_mode"),
+        ("VOICEBRIDGE_TOKEN_SECRET", "media.token_secret"),
+        ("VOICEBRIDGE_TOKEN_TTL_SECONDS", "media.token_ttl_seconds"),
+        ("VOICEBRIDGE_TLS_CERT", "tls.certificate_path"),
+        ("VOICEBRIDGE_TLS_KEY", "tls.key_path"),
+        ("VOICEBRIDGE_LEAD_MS", "pacing.lead_ms"),
+    ]
+
+    /// Overlays environment variables. Empty values count as unset.
+    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        func value(_ name: String) -> String? {
+            guard let v = environment[name]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+            return v
+        }
+        func int(_ name: String, minimum: Int) throws(ConfigurationError) -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let n = Int(text), n >= minimum else {
+                throw ConfigurationError("environment \(name)=\(text): expected an integer >= \(minimum)")
+            }
+            return n
+        }
+        if let v = value("PUBLIC_URL") { publicURL = v }
+        if let v = value("TWILIO_AUTH_TOKEN") { twilioAuthToken = v }
+        if let v = value("TWILIO_ACCOUNT_SID") { twilioAccountSid = v }
+        if let v = value("ELEVENLABS_API_KEY") { elevenLabsAPIKey = v }
+        if let v = value("VOICEBRIDGE_HOST") { host = v }
+        if let v = try int("VOICEBRIDGE_PORT", minimum: 0) {
+            guard v <= 65535 else { throw ConfigurationError("environment VOICEBRIDGE_PORT=\(v): not a port") }
+            port = v
+        }
+        if let text = value("VOICEBRIDGE_DRAIN_SECONDS") {
+            guard let v = Double(text), v >= 0 else {
+                throw ConfigurationError("environment VOICEBRIDGE_DRAIN_SECONDS=\(text): expected seconds >= 0")
+            }
+            drainSeconds = v
+        }
+        if let text = value("VOICEBRIDGE_SIGNATURE_MODE") {
+            guard let mode = SignatureMode(rawValue: text.lowercased()) else {
+                throw ConfigurationError("environment VOICEBRIDGE_SIGNATURE_MODE=\(text): expected enforce or log")
+            }
+            signatureMode = mode
+        }
+        if let v = value("VOICEBRIDGE_TOKEN_SECRET") { tokenSecret = v }
+        if let v = try int("VOICEBRIDGE_TOKEN_TTL_SECONDS", minimum: 1) { tokenTTLSeconds = v }
+        if let v = value("VOICEBRIDGE_TLS_CERT") { tlsCertificatePath = v }
+        if let v = value("VOICEBRIDGE_TLS_KEY") { tlsKeyPath = v }
+        if let v = try int("VOICEBRIDGE_LEAD_MS", minimum: 0) { leadMs = v }
+    }
+
+    /// Checks the combination of values, after all layers are applied.
+    public func validated() throws(ConfigurationError) -> BridgeConfiguration {
+        if (tlsCertificatePath == nil) != (tlsKeyPath == nil) {
+            throw ConfigurationError("TLS needs both tls.certificate_path and tls.key_path (or neither)")
+        }
+        if let publicURL {
+            do throws(ConfigurationError) {
+                _ = try PublicURL(parsing: publicURL)
+            } catch {
+                throw ConfigurationError("server.public_url / PUBLIC_URL: \(error.description)")
+            }
+        }
+        if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
+        if let tokenSecret, tokenSecret.utf8.count < 16 {
+            throw ConfigurationError("media.token_secret / VOICEBRIDGE_TOKEN_SECRET needs at least 16 bytes")
+        }
+        return self
+    }
+
+    /// One line per setting for the startup log. Secrets are reduced to "set" / "unset".
+    public var logSummary: [String: String] {
+        func secret(_ value: String?) -> String { value == nil ? "unset" : "set" }
+        return [
+            "host": host,
+            "port": String(port),
+            "publicURL": publicURL ?? "unset (derived for local use)",
+            "tls": tlsCertificatePath == nil ? "off" : "on",
+            "signatureMode": signatureMode.rawValue,
+            "twilioAuthToken": secret(twilioAuthToken),
+            "twilioAccountSid": twilioAccountSid ?? "any",
+            "tokenSecret": tokenSecret == nil ? "generated per process" : "set",
+            "elevenLabsAPIKey": secret(elevenLabsAPIKey),
+            "tokenTTLSeconds": String(tokenTTLSeconds),
+            "leadMs": String(leadMs),
+            "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
+            "drainSeconds": String(drainSeconds),
+        ]
+    }
+}
+
+/// Typed access to YAML scalars with error messages that name `section.key` and the file.
+private struct YAMLSectionReader {
+    let source: String
+    var section = ""
+
+    init(source: String) { self.source = source }
+
+    private func fail(_ key: String, _ expected: String, _ value: Any) -> ConfigurationError {
+        ConfigurationError("\(source): \(section).\(key) must be \(expected), got \(value)")
+    }
+
+    func string(_ key: String, _ value: Any) throws(ConfigurationError) -> String {
+        if let s = value as? String { return s }
+        if let n = value as? Int { return String(n) }
+        throw fail(key, "a string", value)
+    }
+
+    /// Empty strings and nulls mean "unset".
+    func optionalString(_ key: String, _ value: Any) throws(ConfigurationError) -> String? {
+        if value is NSNull { return nil }
+        let s = try string(key, value)
+        return s.isEmpty ? nil : s
+    }
+
+    func int(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
+        if let n = value as? Int { return n }
+        if let s = value as? String, let n = Int(s) { return n }
+        throw fail(key, "an integer", value)
+    }
+
+    func positiveInt(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
+        let n = try int(key, value)
+        guard n > 0 else { throw fail(key, "an integer > 0", value) }
+        return n
+    }
+
+    func nonNegativeInt(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
+        let n = try int(key, value)
+        guard n >= 0 else { throw fail(key, "an integer >= 0", value) }
+        return n
+    }
+
+    func port(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
+        let n = try int(key, value)
+        guard (0...65535).contains(n) else { throw fail(key, "a port (0-65535)", value) }
+        return n
+    }
+
+    func double(_ key: String, _ value: Any) throws(ConfigurationError) -> Double {
+        if let d = value as? Double { return d }
+        if let n = value as? Int { return Double(n) }
+        if let s = value as? String, let d = Double(s) { return d }
+        throw fail(key, "a number", value)
+    }
+
+    func nonNegativeDouble(_ key: String, _ value: Any) throws(ConfigurationError) -> Double {
+        let d = try double(key, value)
+        guard d >= 0 else { throw fail(key, "a number >= 0", value) }
+        return d
+    }
+
+    func signatureMode(_ key: String, _ value: Any) throws(ConfigurationError) -> BridgeConfiguration.SignatureMode {
+        let s = try string(key, value)
+        guard let mode = BridgeConfiguration.SignatureMode(rawValue: s.lowercased()) else {
+            throw fail(key, "enforce or log", value)
+        }
+        return mode
+    }
+}

@@ -1,0 +1,197 @@
+import NIOConcurrencyHelpers
+import Prometheus
+import VoiceBridgeCalls
+
+/// The server's Prometheus metrics, exported at `/metrics`.
+///
+/// Each server owns its registry (no global `MetricsSystem.bootstrap`), so several servers can run
+/// in one process, as the tests do. Counters and gauges are atomics inside swift-prometheus;
+/// histograms take a lock per observation, which is why per-frame observations are batched per
+/// call (`CallMetricsObserver`) and reach the shared histogram about once a second per call.
+public final class BridgeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    let activeCalls: Gauge
+    let callsStarted: Counter
+    let framesSent: Counter
+    let frameGap: DurationHistogram
+    let firstAudioLatency: DurationHistogram
+    let bargeInLatency: DurationHistogram
+    let bargeInsAccepted: Counter
+    let bargeInsRejected: Counter
+    let webhooks: Counter
+    let refusedSignatures: Counter
+
+    /// Error kinds seen so far. Labels come from code, not input, but are still capped so a bug
+    /// can't grow the registry without bound.
+    private let errorKinds = NIOLockedValueBox<[String: Counter]>([:])
+    private let endReasons = NIOLockedValueBox<[String: Counter]>([:])
+    static let maxErrorKinds = 64
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        activeCalls = registry.makeGauge(descriptor: .bridge("active_calls", "", "Media sockets with a live call."))
+        callsStarted = registry.makeCounter(descriptor: .bridge("calls_started", "total", "Calls whose stream started."))
+        framesSent = registry.makeCounter(descriptor: .bridge("frames_sent", "total", "Media frames sent to carriers."))
+        frameGap = registry.makeDurationHistogram(
+            descriptor: .bridge("frame_gap", "seconds", "Time between consecutive outbound frames of a call."),
+            buckets: [1, 5, 10, 15, 19, 20, 21, 25, 30, 40, 60, 100, 250].map { Duration.milliseconds($0) }
+        )
+        firstAudioLatency = registry.makeDurationHistogram(
+            descriptor: .bridge("first_audio_latency", "seconds", "From a prompt's request to its first outbound frame."),
+            buckets: [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000].map { Duration.milliseconds($0) }
+        )
+        bargeInLatency = registry.makeDurationHistogram(
+            descriptor: .bridge("barge_in_latency", "seconds", "From the caller's speech or key press to the clear."),
+            buckets: [10, 25, 50, 100, 150, 200, 300, 500, 750, 1000, 2000].map { Duration.milliseconds($0) }
+        )
+        let bargeIns = MetricNameDescriptor.bridge("barge_ins", "total", "Interruptions by outcome.")
+        bargeInsAccepted = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "true")])
+        bargeInsRejected = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "false")])
+        webhooks = registry.makeCounter(descriptor: .bridge("webhooks", "total", "Voice webhooks answered with TwiML."))
+        refusedSignatures = registry.makeCounter(
+            descriptor: .bridge("signature_failures", "total", "Requests whose X-Twilio-Signature did not verify.")
+        )
+    }
+
+    func recordRefusedSignature() { refusedSignatures.increment() }
+    func recordWebhook() { webhooks.increment() }
+
+    /// Counts an error by kind (`voicebridge_errors_total{kind="..."}`).
+    public func recordError(kind: String) {
+        counter(in: errorKinds, .bridge("errors", "total", "Errors by kind."), label: "kind", value: kind)
+            .increment()
+    }
+
+    func recordCallEnded(reason: String) {
+        counter(in: endReasons, .bridge("calls_ended", "total", "Ended calls by reason."), label: "reason", value: reason)
+            .increment()
+    }
+
+    private func counter(
+        in box: NIOLockedValueBox<[String: Counter]>,
+        _ descriptor: MetricNameDescriptor,
+        label: String,
+        value: String
+    ) -> Counter {
+        let value = Self.sanitizedLabel(value)
+        return box.withLockedValue { counters in
+            if let counter = counters[value] { return counter }
+            let key = counters.count < Self.maxErrorKinds ? value : "other"
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(descriptor: descriptor, labels: [(label, key)])
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    /// Lower-case letters, digits and underscores, at most 48 characters.
+    static func sanitizedLabel(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars.prefix(48) {
+            switch scalar {
+            case "a"..."z", "0"..."9", "_": out.unicodeScalars.append(scalar)
+            case "A"..."Z": out += String(scalar).lowercased()
+            default: out += "_"
+            }
+        }
+        return out.isEmpty ? "unknown" : out
+    }
+
+    /// Prometheus text exposition (format 0.0.4).
+    public func render(activeCallCount: Int) -> String {
+        activeCalls.set(Double(activeCallCount))
+        return registry.emitToString()
+    }
+}
+
+/// Feeds one call's observations into `BridgeMetrics`. Confined to the call's event loop like the
+/// call itself, so the per-frame path is two integer adds and an array store: no lock, no
+/// allocation. Frames and gaps are flushed to the shared metrics every `flushEvery` frames and
+/// when the call ends.
+public final class CallMetricsObserver: CallObserver {
+    private let metrics: BridgeMetrics
+    private let flushEvery: Int
+    private var pendingFrames = 0
+    /// Gaps waiting to be recorded; capacity reserved once, never grown past `flushEvery`.
+    private var pendingGaps: [Int64]
+    private var started = false
+    private var ended = false
+
+    public init(metrics: BridgeMetrics, flushEvery: Int = 50) {
+        self.metrics = metrics
+        self.flushEvery = max(1, flushEvery)
+        self.pendingGaps = []
+        self.pendingGaps.reserveCapacity(self.flushEvery)
+    }
+
+    public func callStarted() {
+        guard !started else { return }
+        started = true
+        metrics.callsStarted.increment()
+    }
+
+    public func frameSent(gapNanos: Int64?) {
+        pendingFrames &+= 1
+        if let gapNanos { pendingGaps.append(gapNanos) }
+        if pendingFrames >= flushEvery || pendingGaps.count >= flushEvery { flush() }
+    }
+
+    public func firstAudio(latencyNanos: Int64) {
+        metrics.firstAudioLatency.record(.nanoseconds(latencyNanos))
+    }
+
+    public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {
+        if accepted {
+            metrics.bargeInsAccepted.increment()
+            metrics.bargeInLatency.record(.nanoseconds(latencyNanos))
+        } else {
+            metrics.bargeInsRejected.increment()
+        }
+    }
+
+    public func error(kind: String) {
+        metrics.recordError(kind: kind)
+    }
+
+    public func callEnded(_ reason: CallEndReason) {
+        flush()
+        guard !ended else { return }
+        ended = true
+        metrics.recordCallEnded(reason: reason.metricLabel)
+    }
+
+    /// Moves the batched frame count and gaps into the shared metrics.
+    public func flush() {
+        if pendingFrames > 0 {
+            metrics.framesSent.increment(by: Int64(pendingFrames))
+            pendingFrames = 0
+        }
+        for gap in pendingGaps {
+            metrics.frameGap.record(.nanoseconds(gap))
+        }
+        pendingGaps.removeAll(keepingCapacity: true)
+    }
+}
+
+extension CallEndReason {
+    /// A bounded label value for `voicebridge_calls_ended_total`.
+    var metricLabel: String {
+        switch self {
+        case .carrierStop: "carrier_stop"
+        case .socketClosed: "socket_closed"
+        case .statusCallback: "status_callback"
+        case .hangUp: "hang_up"
+        case .redirect: "redirect"
+        case .protocolError: "protocol_error"
+        case .serverShutdown: "server_shutdown"
+        }
+    }
+}
+
+extension MetricNameDescriptor {
+    /// `voicebridge_<name>_<unit>`.
+    fileprivate static func bridge(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "voicebridge", metricName: name, unitName: unit, helpText: help)
+    }
+}

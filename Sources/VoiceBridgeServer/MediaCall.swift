@@ -1,0 +1,49 @@
+import Logging
+import NIOCore
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
+
+/// What a media socket drives: `Call` from VoiceBridgeCalls in production; tests plug in scripted
+/// calls at this boundary to exercise the socket handling on its own.
+///
+/// Every method is called on the socket's event loop, which is the call's loop.
+public protocol MediaCall: AnyObject {
+    func receive(_ event: CarrierEvent)
+    /// The socket closed (peer close, error, or our own close). Idempotent.
+    func socketClosed()
+    /// A terminal call status arrived by status callback. Idempotent.
+    func statusCallback(_ status: String)
+    /// The server is shutting down: finish up; the socket is closed after the drain time anyway.
+    func shutdown()
+}
+
+/// What a call is created with when its media socket opens.
+public struct MediaCallContext {
+    /// The socket's loop: the call must live on it.
+    public let eventLoop: any EventLoop
+    /// The CallSid the stream token was minted for; `start.callSid` must match it.
+    public let callSid: String
+    /// Webhook parameters remembered for this CallSid (empty if none): the flow variables.
+    public let parameters: [String: String]
+    /// Feeds the server's metrics.
+    public let observer: any CallObserver
+    /// Carries `callSid`; the call adds `streamSid` once it knows it.
+    public let logger: Logger
+
+    public init(
+        eventLoop: any EventLoop,
+        callSid: String,
+        parameters: [String: String],
+        observer: any CallObserver,
+        logger: Logger
+    ) {
+        self.eventLoop = eventLoop
+        self.callSid = callSid
+        self.parameters = parameters
+        self.observer = observer
+        self.logger = logger
+    }
+}
+
+/// Creates the call for a new media socket. Runs on the socket's event loop.
+public typealias MediaCallFactory = @Sendable (MediaCallContext, any CarrierSink) -> any MediaCall

@@ -1,0 +1,364 @@
+import Logging
+import NIOCore
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
+import NIOWebSocket
+
+/// One Twilio Media Streams socket, as a raw NIO handler on the socket's event loop, which is
+/// also the call's loop: inbound frames are decoded and handed to the call without a hop, and the
+/// call writes outbound frames straight back through `CarrierSink`.
+///
+/// Anything wrong with the input closes this socket only, with a logged reason and a close code
+/// (1003 binary, 1007 undecodable, 1008 policy, 1009 too large); it never throws past the
+/// pipeline, so other calls on the server carry on.
+final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let endpoint: MediaEndpoint
+    private let admission: MediaEndpoint.Admission
+    private var logger: Logger
+    private var gate: MediaStreamGate
+    private var decoder: TwilioMediaStreamDecoder
+    private var encoder: TwilioMediaStreamEncoder?
+    private var batch: TextFrameBatch?
+    /// Unmasked copy of the current inbound text frame. Reused: unmasking the frame's own buffer
+    /// would copy it (the frame decoder still holds that storage) on every message.
+    private var inbound: ByteBuffer?
+    private let observer: CallMetricsObserver
+
+    private var context: ChannelHandlerContext?
+    /// The frame encoder's context: writes through it skip the encoder, which is how the
+    /// pre-framed batches of `TextFrameBatch` reach the socket.
+    private var rawContext: ChannelHandlerContext?
+    private var call: (any MediaCall)?
+    private var registration: UInt64?
+    /// A close frame was sent or the socket is being closed: ignore input, send nothing more.
+    private var closing = false
+    private var callEnded = false
+    private var stallTimer: Scheduled<Void>?
+    private var startTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
+
+    init(endpoint: MediaEndpoint, admission: MediaEndpoint.Admission, logger: Logger) {
+        self.endpoint = endpoint
+        self.admission = admission
+        self.logger = logger
+        self.gate = MediaStreamGate(callSid: admission.callSid, accountSid: endpoint.settings.accountSid)
+        self.decoder = TwilioMediaStreamDecoder(maxMessageBytes: endpoint.settings.maxMessageBytes)
+        self.observer = CallMetricsObserver(metrics: endpoint.metrics)
+    }
+
+    // MARK: lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        self.batch = TextFrameBatch(allocator: context.channel.allocator)
+        self.inbound = context.channel.allocator.buffer(capacity: 1024)
+        guard let id = endpoint.liveCalls.register(callSid: admission.callSid, control: self, eventLoop: context.eventLoop) else {
+            logger.info("media socket refused: server is draining")
+            closeStream(.goingAway, "server shutting down")
+            return
+        }
+        registration = id
+        let callContext = MediaCallContext(
+            eventLoop: context.eventLoop,
+            callSid: admission.callSid,
+            parameters: admission.parameters,
+            observer: observer,
+            logger: logger
+        )
+        call = endpoint.callFactory(callContext, self)
+        logger.info("media socket open")
+        startTimer = context.eventLoop.assumeIsolated().scheduleTask(in: endpoint.settings.startTimeout) {
+            self.startTimer = nil
+            self.endpoint.metrics.recordError(kind: "start_timeout")
+            self.closeStream(.policyViolation, "no start message in time")
+        }
+        updateStallTimer(context)
+        if rawContext == nil {
+            // Cannot happen with the upgrader's pipeline; without it nothing could be sent.
+            logger.error("no WebSocketFrameEncoder in the pipeline")
+            closeStream(.unexpectedServerError, "server error")
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        endCall()
+        self.context = nil
+        self.rawContext = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        logger.info("media socket closed")
+        endCall()
+        context.fireChannelInactive()
+    }
+
+    /// Delivers the socket's end to the call once, then lets go of it (the call holds this
+    /// handler as its sink, so keeping it would be a cycle).
+    private func endCall() {
+        stallTimer?.cancel()
+        stallTimer = nil
+        startTimer?.cancel()
+        startTimer = nil
+        drainTimer?.cancel()
+        drainTimer = nil
+        if let registration {
+            endpoint.liveCalls.remove(registration)
+            self.registration = nil
+        }
+        guard !callEnded else { return }
+        callEnded = true
+        closing = true
+        let call = self.call
+        self.call = nil
+        call?.socketClosed()
+        observer.flush()
+    }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard !closing else { return }
+        switch frame.opcode {
+        case .text:
+            if let maskKey = frame.maskKey, var text = inbound {
+                inbound = nil  // keep `text` uniquely owned while it is written
+                text.clear()
+                text.writeImmutableBuffer(frame.data)
+                text.webSocketUnmask(maskKey)
+                receiveText(text)
+                inbound = text
+            } else {
+                receiveText(frame.data)
+            }
+        case .binary:
+            reject(.binaryFrame)
+        case .ping:
+            sendControl(.pong, data: frame.unmaskedData)
+        case .pong:
+            break
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readWebSocketErrorCode() ?? .normalClosure
+            logger.info("peer closed the media socket", metadata: ["code": "\(code)"])
+            closeStream(code, nil, log: false)
+        default:
+            closeStream(.protocolError, "unexpected \(frame.opcode) frame")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Calls usually flush themselves; this catches anything written while handling input.
+        if (batch?.pendingBytes ?? 0) > 0 { flush() }
+        context.fireChannelReadComplete()
+    }
+
+    private func receiveText(_ text: ByteBuffer) {
+        let event: CarrierEvent
+        do {
+            event = try decoder.decode(text)
+        } catch {
+            reject(error)
+            return
+        }
+        switch gate.admit(event) {
+        case .forward:
+            call?.receive(event)
+        case .startStream(let streamSid):
+            startTimer?.cancel()
+            startTimer = nil
+            encoder = TwilioMediaStreamEncoder(streamSid: streamSid)
+            logger[metadataKey: "streamSid"] = "\(streamSid)"
+            logger.info("stream started")
+            call?.receive(event)
+        case .refuse(let code, let reason):
+            endpoint.metrics.recordError(kind: "stream_order")
+            closeStream(code, reason)
+        }
+    }
+
+    private func reject(_ error: TwilioProtocolError) {
+        endpoint.metrics.recordError(kind: MediaStreamGate.errorKind(for: error))
+        closeStream(MediaStreamGate.closeCode(for: error), error.description)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let error as NIOWebSocketError:
+            // WebSocketProtocolErrorHandler (earlier in the pipeline) has already sent the close
+            // frame for this one (1009 for an oversized frame, 1002 otherwise) and closes.
+            closing = true
+            let kind = error == .invalidFrameLength ? "message_too_large" : "websocket_protocol"
+            endpoint.metrics.recordError(kind: kind)
+            logger.warning("media socket protocol error", metadata: ["error": "\(error)"])
+        case let error as NIOWebSocketFrameAggregator.Error:
+            endpoint.metrics.recordError(kind: "message_too_large")
+            let code: WebSocketErrorCode =
+                switch error {
+                case .accumulatedFrameSizeIsTooLarge, .tooManyFragments: .messageTooLarge
+                default: .protocolError
+                }
+            closeStream(code, "fragmented message refused: \(error)")
+        default:
+            logger.debug("media socket error", metadata: ["error": "\(error)"])
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: back-pressure and drain
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateStallTimer(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func updateStallTimer(_ context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stallTimer?.cancel()
+            stallTimer = nil
+        } else if stallTimer == nil, !closing {
+            // The call skips ticks while unwritable; a peer that never reads again is cut off
+            // instead of letting writes queue without bound.
+            stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: endpoint.settings.writeStall) {
+                self.writeStallExpired()
+            }
+        }
+    }
+
+    private func writeStallExpired() {
+        stallTimer = nil
+        guard let context, !context.channel.isWritable, !closing else { return }
+        logger.warning("peer stopped reading; closing media socket")
+        endpoint.metrics.recordError(kind: "write_stall")
+        closing = true
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            drain()
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            // Hummingbird's server allows half-closure; a media peer that stops sending is gone.
+            logger.info("peer closed its side of the media socket")
+            closing = true
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: closing
+
+    /// Sends a close frame (after anything still batched) and closes the socket. Idempotent.
+    private func closeStream(_ code: WebSocketErrorCode, _ reason: String?, log: Bool = true) {
+        guard !closing, let context else { return }
+        closing = true
+        if log {
+            logger.warning("closing media socket", metadata: ["code": "\(code)", "reason": "\(reason ?? "")"])
+        }
+        flush()
+        var data = context.channel.allocator.buffer(capacity: 125)
+        data.write(webSocketErrorCode: code)
+        if let reason {
+            // A close frame carries at most 123 bytes of reason; cut on a character boundary.
+            var utf8 = 0
+            var cut = reason.endIndex
+            for index in reason.indices {
+                let size = reason[index].utf8.count
+                if utf8 + size > 123 { cut = index; break }
+                utf8 += size
+            }
+            data.writeString(String(reason[..<cut]))
+        }
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
+            bound.value.close(promise: nil)
+        }
+    }
+
+    private func sendControl(_ opcode: WebSocketOpcode, data: ByteBuffer) {
+        guard let context, !closing else { return }
+        flush()
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: data)), promise: nil)
+    }
+
+    private static func closeCode(for reason: CallEndReason) -> WebSocketErrorCode {
+        switch reason {
+        case .serverShutdown: .goingAway
+        case .protocolError: .policyViolation
+        default: .normalClosure
+        }
+    }
+}
+
+// MARK: CarrierSink
+
+extension MediaStreamHandler: CarrierSink {
+    /// Flushes above this much batched output even if the call has not asked yet.
+    private static let autoFlushBytes = 32 * 1024
+
+    func sendMedia(_ frame: UnsafeRawBufferPointer) {
+        guard !closing, let encoder else { return }
+        batch?.append { encoder.writeMedia(frame, into: &$0) }
+        flushIfLarge()
+    }
+
+    func sendMark(_ name: String) {
+        guard !closing, let encoder else { return }
+        batch?.append { encoder.writeMark(name: name, into: &$0) }
+        flushIfLarge()
+    }
+
+    func sendClear() {
+        guard !closing, let encoder else { return }
+        batch?.append { encoder.writeClear(into: &$0) }
+        flushIfLarge()
+    }
+
+    func flush() {
+        guard let context else { return }
+        if let rawContext, let frames = batch?.takeBatch() {
+            rawContext.write(NIOAny(frames), promise: nil)
+        }
+        context.flush()
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func close(_ reason: CallEndReason) {
+        closeStream(Self.closeCode(for: reason), "\(reason)", log: false)
+        logger.info("call closed the media socket", metadata: ["reason": "\(reason)"])
+    }
+
+    private func flushIfLarge() {
+        if (batch?.pendingBytes ?? 0) >= Self.autoFlushBytes { flush() }
+    }
+
+    /// Buffers allocated for outbound frames so far (1 while the socket keeps up).
+    var outboundBufferAllocations: Int { batch?.allocations ?? 0 }
+}
+
+// MARK: LiveCallControl
+
+extension MediaStreamHandler: LiveCallControl {
+    func endByStatusCallback(_ status: String) {
+        logger.info("status callback ends the call", metadata: ["status": "\(status)"])
+        call?.statusCallback(status)
+    }
+
+    func drain() {
+        guard drainTimer == nil, !closing, let context else { return }
+        call?.shutdown()
+        guard !closing else { return }
+        drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: endpoint.settings.drain) {
+            self.drainTimer = nil
+            self.closeStream(.goingAway, "server shutting down")
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import UnixSignals
+import VoiceBridgeSpeech
+
+/// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
+/// and the Twilio media WebSockets (`/media/{token}`).
+///
+/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM) it stops admitting
+/// calls, asks each live call to finish (`MediaCall.shutdown()`), closes whatever is left after
+/// `drainSeconds`, and returns once every connection is closed.
+public struct VoiceBridgeServer: Service {
+    public let configuration: BridgeConfiguration
+    /// The URL signatures are checked against and stream URLs are built from.
+    public var publicURL: PublicURL { verifier.publicURL }
+    private let verifier: TwilioRequestVerifier
+    public let metrics: BridgeMetrics
+    let liveCalls: LiveCalls
+    let tokens: StreamTokens
+    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let logger: Logger
+    /// The offline voice when the default calls are used: loaded at start so a missing
+    /// espeak-ng installation fails the start, not the first call.
+    private let offlineVoice: OfflineVoice?
+
+    /// - Parameters:
+    ///   - callFactory: creates the call behind each media socket; nil for the default
+    ///     (`DemoCalls`: the demo menu flow).
+    ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng).
+    ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
+    public init(
+        configuration: BridgeConfiguration,
+        callFactory: MediaCallFactory? = nil,
+        speech: (any SpeechSource)? = nil,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "voicebridge.server"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws {
+        let configuration = try configuration.validated()
+        self.configuration = configuration
+        self.logger = logger
+        let publicURL = try configuration.publicURL.map { text throws(ConfigurationError) in try PublicURL(parsing: text) }
+        let verifier = TwilioRequestVerifier(
+            authToken: configuration.twilioAuthToken,
+            publicURL: publicURL ?? .local(port: configuration.port)
+        )
+        self.verifier = verifier
+        let metrics = BridgeMetrics()
+        self.metrics = metrics
+        let liveCalls = LiveCalls()
+        self.liveCalls = liveCalls
+        let secret = configuration.tokenSecret.map { Array($0.utf8) } ?? StreamTokens.randomSecret()
+        let tokens = StreamTokens(secret: secret, ttlSeconds: configuration.tokenTTLSeconds)
+        self.tokens = tokens
+        let parameters = CallParameterStore(
+            capacity: configuration.maxRememberedCalls,
+            ttlSeconds: configuration.webhookParameterTTLSeconds
+        )
+        let factory: MediaCallFactory
+        if let callFactory {
+            factory = callFactory
+            offlineVoice = nil
+        } else if let speech {
+            factory = DemoCalls.factory(configuration: configuration, speech: speech)
+            offlineVoice = nil
+        } else {
+            let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)
+            offlineVoice = voice
+            factory = DemoCalls.factory(configuration: configuration, speech: SpeechMemo(voice))
+        }
+        let endpoint = MediaEndpoint(
+            settings: .init(
+                accountSid: configuration.twilioAccountSid,
+                maxMessageBytes: configuration.maxMessageBytes,
+                writeStall: .nanoseconds(Int64(configuration.writeStallSeconds * 1e9)),
+                startTimeout: .nanoseconds(Int64(configuration.startTimeoutSeconds * 1e9)),
+                drain: .nanoseconds(Int64(configuration.drainSeconds * 1e9)),
+                maxConcurrentCalls: configuration.maxConcurrentCalls,
+                signatureMode: configuration.signatureMode
+            ),
+            verifier: verifier,
+            tokens: tokens,
+            parameters: parameters,
+            liveCalls: liveCalls,
+            metrics: metrics,
+            callFactory: factory,
+            logger: logger
+        )
+        let router = Router(context: BasicRequestContext.self)
+        WebhookRoutes(
+            verifier: verifier,
+            tokens: tokens,
+            parameters: parameters,
+            liveCalls: liveCalls,
+            metrics: metrics,
+            logger: logger
+        ).register(on: router)
+
+        let tls = try Self.makeTLSContext(configuration)
+        let port = configuration.port
+        application = Application(
+            router: router,
+            server: HTTPServerBuilder { responder in
+                BridgeChildChannel(responder: responder, endpoint: endpoint, tls: tls, idleTimeout: .seconds(75))
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                if publicURL == nil {
+                    verifier.publicURL = .local(port: bound)
+                    logger.warning(
+                        "PUBLIC_URL is unset: using \(verifier.publicURL) for stream URLs and signatures (local use only; Twilio needs wss://)"
+                    )
+                }
+                await onServerRunning(bound)
+            },
+            eventLoopGroupProvider: .shared(eventLoopGroup),
+            logger: logger
+        )
+    }
+
+    public func run() async throws {
+        logger.info("voicebridge serve", metadata: configuration.logSummary.mapValues { .string($0) })
+        if configuration.twilioAuthToken == nil {
+            logger.warning("TWILIO_AUTH_TOKEN is unset: webhook and upgrade signatures are NOT checked")
+        }
+        if let offlineVoice {
+            try await offlineVoice.prepare()
+            logger.info("offline voice ready", metadata: ["voice": "\(offlineVoice.configuration.voice)"])
+        }
+        try await withGracefulShutdownHandler {
+            try await application.run()
+        } onGracefulShutdown: {
+            logger.info("shutting down: no new calls; draining live calls", metadata: ["live": "\(liveCalls.count)"])
+            liveCalls.beginDrain()
+        }
+    }
+
+    /// Runs the server in its own `ServiceGroup` until SIGTERM or SIGINT, then drains: what
+    /// `voicebridge serve` does.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+
+    /// Live media sockets right now.
+    public var activeCallCount: Int { liveCalls.count }
+
+    private static func makeTLSContext(_ configuration: BridgeConfiguration) throws -> NIOSSLContext? {
+        guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath else {
+            return nil
+        }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(key)
+            )
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ConfigurationError("TLS: cannot load \(certificatePath) / \(keyPath): \(error)")
+        }
+    }
+}

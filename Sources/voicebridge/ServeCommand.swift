@@ -1,0 +1,62 @@
+import ArgumentParser
+import Logging
+import VoiceBridgeServer
+
+/// `voicebridge serve`: the webhook, status callback, health, metrics and media sockets on one port.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the bridge: Twilio webhook + Media Streams WebSocket on one port.",
+        discussion: """
+            Settings come from the config file, then environment variables \
+            (PUBLIC_URL, TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID, ELEVENLABS_API_KEY, VOICEBRIDGE_HOST, \
+            VOICEBRIDGE_PORT, VOICEBRIDGE_SIGNATURE_MODE, VOICEBRIDGE_TOKEN_SECRET, ...), then these flags. \
+            SIGTERM or SIGINT stops new calls and drains live ones.
+            """
+    )
+
+    @Option(help: "Address to bind (default 0.0.0.0: every interface).")
+    var host: String?
+
+    @Option(help: "Port to bind (default 8080; 0 picks a free port).")
+    var port: Int?
+
+    @Option(help: "Config file (default config/voicebridge.yaml if present, else built-in defaults).")
+    var config: String?
+
+    @Option(help: "Public base URL Twilio reaches this server at (overrides PUBLIC_URL).")
+    var publicURL: String?
+
+    @Option(help: "WebSocket upgrade signature mode: enforce or log.")
+    var signatureMode: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var configuration = try BridgeConfiguration.load(path: config)
+        if let host { configuration.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+            configuration.port = port
+        }
+        if let publicURL { configuration.publicURL = publicURL }
+        if let signatureMode {
+            guard let mode = BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) else {
+                throw ValidationError("--signature-mode must be enforce or log")
+            }
+            configuration.signatureMode = mode
+        }
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("unknown --log-level \(logLevel)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "voicebridge")
+        let server = try VoiceBridgeServer(configuration: configuration, logger: logger)
+        try await server.runUntilSignalled()
+    }
+}
