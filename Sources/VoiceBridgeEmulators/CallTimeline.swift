@@ -1,6 +1,7 @@
 import Histogram
 
-/// What happened on one simulated call, written as `--timeline` JSON. Every `…Ms` time is
+/// What happened on one simulated call; `--timeline` writes `{"aggregate": AggregateStatistics,
+/// "calls": [CallTimeline, …]}` (see ``SimulationOutput``). Every `…Ms` time is
 /// milliseconds since the simulator sent `start` (the call's origin), to the microsecond;
 /// durations are in ms too. ``PlayoutStatistics`` defines gap, lead, underrun and heard segment.
 /// Percentiles come from two-significant-digit histograms (±1 %); every `maxMs` is exact.
