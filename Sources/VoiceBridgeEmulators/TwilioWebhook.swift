@@ -1,0 +1,44 @@
+import VoiceBridgeCarriers
+
+/// The voice webhook request Twilio sends when a call comes in (twilio-media-streams.md §3, §4.1).
+public struct VoiceWebhookRequest: Sendable {
+    public var url: String
+    /// Form fields in the order they are sent.
+    public var parameters: [(String, String)]
+    /// `X-Twilio-Signature`, when an auth token was given.
+    public var signature: String?
+
+    public init(url: String, callSid: String, accountSid: String, from: String, to: String, authToken: String?) {
+        self.url = url
+        self.parameters = [
+            ("AccountSid", accountSid),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", callSid),
+            ("CallStatus", "ringing"),
+            ("Called", to),
+            ("Caller", from),
+            ("Direction", "inbound"),
+            ("From", from),
+            ("To", to),
+        ]
+        self.signature = authToken.map { TwilioSignature(authToken: $0).compute(url: url, parameters: parameters) }
+    }
+
+    /// `application/x-www-form-urlencoded` body.
+    public var body: String { FormURLEncoded.encode(parameters) }
+}
+
+/// Random Twilio-style identifiers: a two-letter prefix and 32 lowercase hex digits.
+public enum TwilioSid {
+    public static func make(_ prefix: String, using generator: inout some RandomNumberGenerator) -> String {
+        let hex = Array("0123456789abcdef")
+        var out = prefix
+        for _ in 0..<32 { out.append(hex[Int(generator.next() & 0xF)]) }
+        return out
+    }
+
+    public static func make(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return make(prefix, using: &generator)
+    }
+}
