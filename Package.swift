@@ -137,7 +137,14 @@ let package = Package(
         ),
         .testTarget(
             name: "VoiceBridgeSpeechTests",
-            dependencies: ["VoiceBridgeSpeech", "VoiceBridgeAudio", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "VoiceBridgeSpeech", "VoiceBridgeAudio",
+                .product(name: "NIOCore", package: "swift-nio"),
+                // A loopback HTTP/1.1 server that answers like ElevenLabs, for the libcurl client.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -171,9 +178,11 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeEmulatorsTests",
             dependencies: [
-                "VoiceBridgeEmulators", "VoiceBridgeCarriers", "VoiceBridgeAudio",
+                "VoiceBridgeEmulators", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),

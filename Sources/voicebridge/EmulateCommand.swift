@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VoiceBridgeEmulators
+import VoiceBridgeSpeech
+
+/// `voicebridge emulate …`: local stand-ins for the services the bridge talks to.
+struct EmulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emulate",
+        abstract: "Run a local emulator of a service the bridge talks to.",
+        subcommands: [ElevenLabsCommand.self]
+    )
+}
+
+extension EmulateCommand {
+    /// `voicebridge emulate elevenlabs`: the ElevenLabs text-to-speech emulator.
+    struct ElevenLabsCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "elevenlabs",
+            abstract: "Emulate the ElevenLabs text-to-speech API (WebSocket stream-input and multi-stream-input, HTTP stream).",
+            discussion: """
+                Speaks the real protocol on one port with the offline espeak voice. Output formats: \
+                ulaw_8000 (byte-exact), alaw_8000, pcm_8000, pcm_16000; mp3, opus and PCM above 16 kHz \
+                are refused as unsupported in the emulator.
+                """
+        )
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on (0: any free port, printed at start-up).")
+        var port = 0
+
+        @Option(name: .customLong("api-key"), help: "An accepted API key (repeatable). Default: \(ElevenLabsEmulatorConfiguration.defaultAPIKey).")
+        var apiKeys: [String] = []
+
+        @Flag(help: "Accept any non-empty API key.")
+        var anyKey = false
+
+        @Option(help: "Milliseconds of audio per message.")
+        var chunkMs = 200
+
+        @Option(help: "Delay before the first audio of each generation, in milliseconds.")
+        var ttfbMs = 0
+
+        @Option(help: "Streaming pace as a real-time factor (1: real time, 2: twice as fast, 0: as fast as synthesised).")
+        var speed = 0.0
+
+        @Option(help: "Drop the connection (no close frame) this many milliseconds after its first audio.")
+        var disconnectAfterMs: Int?
+
+        @Flag(help: "With --disconnect-after-ms: drop every connection, not only the first.")
+        var disconnectEveryTime = false
+
+        @Flag(help: "Refuse for quota: WebSocket close 1008 at the first generation, HTTP 401 quota_exceeded.")
+        var quotaExceeded = false
+
+        @Option(name: .customLong("http-429"), help: "The first N HTTP requests get 429 too_many_concurrent_requests.")
+        var http429 = 0
+
+        @Option(help: "The next N HTTP requests get 429 system_busy.")
+        var systemBusy = 0
+
+        @Option(help: "The first N WebSockets close 1008 'something went wrong' at their first generation.")
+        var wsServerError = 0
+
+        @Flag(help: "Slow network: paced reads, writes cut into small delayed pieces.")
+        var slow = false
+
+        @Option(help: "Simultaneous contexts per multi-context socket.")
+        var maxContexts = 5
+
+        @Option(help: "Inactivity timeout in seconds when the client gives no inactivity_timeout.")
+        var inactivityTimeout = 20.0
+
+        @Option(help: "HTTP requests allowed in flight at once.")
+        var maxConcurrentRequests = 5
+
+        @Option(help: "Milliseconds a closed context keeps counting against the limit after its isFinal.")
+        var contextCloseDelayMs = 0
+
+        @Option(help: "espeak-ng voice for the audio.")
+        var voice = "en-us"
+
+        @Option(help: "The espeak-ng-data directory (default: espeak's own).")
+        var espeakData: String?
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+            guard chunkMs > 0 else { throw ValidationError("--chunk-ms must be positive") }
+            guard speed >= 0 else { throw ValidationError("--speed must be 0 or more") }
+            guard inactivityTimeout > 0 else { throw ValidationError("--inactivity-timeout must be positive") }
+        }
+
+        var emulatorConfiguration: ElevenLabsEmulatorConfiguration {
+            var keys = Set(apiKeys)
+            if anyKey {
+                keys = []
+            } else if keys.isEmpty {
+                keys = [ElevenLabsEmulatorConfiguration.defaultAPIKey]
+            }
+            return ElevenLabsEmulatorConfiguration(
+                apiKeys: keys,
+                chunkMs: chunkMs,
+                maxContexts: maxContexts,
+                inactivityTimeout: inactivityTimeout,
+                contextCloseDelayMs: contextCloseDelayMs,
+                maxConcurrentRequests: maxConcurrentRequests,
+                faults: .init(
+                    ttfbMs: ttfbMs,
+                    speed: speed,
+                    disconnectAfterMs: disconnectAfterMs,
+                    disconnectEveryTime: disconnectEveryTime,
+                    quotaExceeded: quotaExceeded,
+                    http429Count: http429,
+                    systemBusyCount: systemBusy,
+                    webSocketServerErrorCount: wsServerError,
+                    slow: slow
+                )
+            )
+        }
+
+        func run() async throws {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            let configuration = emulatorConfiguration
+            let voice = OfflineVoice(configuration: .init(voice: voice, dataPath: espeakData))
+            try await voice.prepare()
+            let emulator = ElevenLabsEmulator(configuration: configuration, speech: voice)
+            let bound = try await emulator.start(host: host, port: port)
+            let keys = configuration.apiKeys.isEmpty ? "any non-empty key" : configuration.apiKeys.sorted().joined(separator: ", ")
+            let banner = """
+                ElevenLabs emulator on http://\(host):\(bound) (ws://\(host):\(bound)/v1/text-to-speech/{voice_id}/stream-input, multi-stream-input)
+                API key: \(keys)
+
+                """
+            // Written straight away (not through a pipe's buffer) so scripts can wait for it.
+            FileHandle.standardOutput.write(Data(banner.utf8))
+            try await emulator.waitUntilStopped()
+        }
+    }
+}
