@@ -11,7 +11,7 @@ extension TwiMLStream {
 }
 
 /// Where to connect: a parsed `http`/`ws` URL.
-public struct Endpoint: Sendable, Equatable {
+public struct SimulatorEndpoint: Sendable, Equatable {
     public var scheme: String
     public var host: String
     public var port: Int
@@ -73,16 +73,16 @@ public struct Endpoint: Sendable, Equatable {
     /// What Twilio connects to for a `<Stream url>`: the query string dropped (Twilio drops it), and
     /// `wss` on a loopback host mapped to plain `ws`, since the simulator has no TLS.
     /// A relative url (`/media/abc`) is resolved against the webhook's host, as `wss` (Twilio's only scheme).
-    public static func stream(from url: String, relativeTo webhookURL: String? = nil) throws(SimulatorError) -> Endpoint {
-        var endpoint: Endpoint
+    public static func stream(from url: String, relativeTo webhookURL: String? = nil) throws(SimulatorError) -> SimulatorEndpoint {
+        var endpoint: SimulatorEndpoint
         if !url.contains("://"), let webhookURL {
-            let base = try Endpoint(parsing: webhookURL)
+            let base = try SimulatorEndpoint(parsing: webhookURL)
             guard url.hasPrefix("/") else { throw .url(url, "a relative <Stream> url must start with /") }
             endpoint = base
             endpoint.scheme = "wss"
             endpoint.target = url
         } else {
-            endpoint = try Endpoint(parsing: url)
+            endpoint = try SimulatorEndpoint(parsing: url)
         }
         if let q = endpoint.target.firstIndex(of: "?") { endpoint.target = String(endpoint.target[..<q]) }
         switch endpoint.scheme {

@@ -81,14 +81,14 @@ public struct PhoneSimulator: Sendable {
             from: configuration.from, to: configuration.to, authToken: configuration.authToken)
         let webhookStarted = NIODeadline.now()
         let instruction: TwiMLStream
-        let endpoint: Endpoint
+        let endpoint: SimulatorEndpoint
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
             instruction = try TwiMLStream.first(inTwiML: response.body)
-            endpoint = try Endpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
+            endpoint = try SimulatorEndpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
         }
@@ -121,7 +121,7 @@ public struct PhoneSimulator: Sendable {
     }
 
     private func connectStream(
-        endpoint: Endpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
+        endpoint: SimulatorEndpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
         try await ClientBootstrap(group: loop)
