@@ -81,13 +81,14 @@ public struct PhoneSimulator: Sendable {
             from: configuration.from, to: configuration.to, authToken: configuration.authToken)
         let webhookStarted = NIODeadline.now()
         let instruction: TwiMLStream
+        let afterStream: [TwiMLVerb]
         let endpoint: SimulatorEndpoint
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
-            instruction = try TwiMLStream.first(inTwiML: response.body)
+            (instruction, afterStream) = try TwiMLStream.connect(inTwiML: response.body)
             endpoint = try SimulatorEndpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
@@ -100,7 +101,8 @@ public struct PhoneSimulator: Sendable {
             callSid: callSid, accountSid: accountSid, streamSid: streamSid, webhookURL: configuration.webhookURL,
             streamURL: "\(endpoint.scheme)://\(endpoint.hostHeader)\(endpoint.target)",
             customParameters: instruction.parameters.map { ($0.name, $0.value) }, script: configuration.script,
-            track: track, recordHeard: recordHeard, webhookMs: webhookMs, connectStarted: .now())
+            track: track, recordHeard: recordHeard, webhookMs: webhookMs,
+            twimlAfterStream: afterStream.map { $0.render() }, connectStarted: .now())
         let done = loop.makePromise(of: SimulatedCall.Outcome.self)
         do {
             let upgraded = try await connectStream(endpoint: endpoint, setup: setup, done: done, on: loop)

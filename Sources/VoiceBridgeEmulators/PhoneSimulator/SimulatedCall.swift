@@ -24,6 +24,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         var track: CallerTrack
         var recordHeard: Bool
         var webhookMs: Double?
+        var twimlAfterStream: [String] = []
         var connectStarted: NIODeadline
     }
 
@@ -432,7 +433,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
                 .init(startMs: milliseconds(sample: $0.startSample), endMs: milliseconds(sample: $0.endSample))
             },
             dtmf: dtmf, violationCount: violationCount, violations: violations, close: close,
-            endReason: endReason, error: socketError.map { "connection lost: \($0)" },
+            endReason: endReason, twimlAfterStream: setup.twimlAfterStream, error: socketError.map { "connection lost: \($0)" },
             durationMs: milliseconds(nanos: endNanos))
         var heard: [UInt8]?
         if setup.recordHeard {

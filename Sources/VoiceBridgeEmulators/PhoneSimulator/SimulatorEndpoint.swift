@@ -3,8 +3,15 @@ import VoiceBridgeCarriers
 extension TwiMLStream {
     /// The first `<Connect><Stream>` of a TwiML answer.
     public static func first(inTwiML xml: String) throws -> TwiMLStream {
-        for verb in try TwiMLDocument.parse(xml) {
-            if case .connectStream(let stream) = verb { return stream }
+        try connect(inTwiML: xml).stream
+    }
+
+    /// The first `<Connect><Stream>` of a TwiML answer and the verbs after it, which Twilio runs
+    /// once the server closes the socket (a transfer's `<Dial>`, a goodbye `<Say>`…).
+    public static func connect(inTwiML xml: String) throws -> (stream: TwiMLStream, after: [TwiMLVerb]) {
+        let verbs = try TwiMLDocument.parse(xml)
+        for (index, verb) in verbs.enumerated() {
+            if case .connectStream(let stream) = verb { return (stream, Array(verbs[(index + 1)...])) }
         }
         throw SimulatorError.twiml("no <Connect><Stream> in the answer")
     }

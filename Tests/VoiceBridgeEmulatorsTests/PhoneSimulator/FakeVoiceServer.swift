@@ -102,7 +102,7 @@ final class FakeVoiceServer: Sendable {
                 let twiml = """
                     <?xml version="1.0" encoding="UTF-8"?>
                     <Response><Connect><Stream url="wss://127.0.0.1:\(server.port)/stream?token=dropped">\
-                    <Parameter name="session" value="s-42"/></Stream></Connect></Response>
+                    <Parameter name="session" value="s-42"/></Stream></Connect><Say>Goodbye</Say><Hangup/></Response>
                     """
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/xml")

@@ -102,6 +102,7 @@ import VoiceBridgeCarriers
         #expect(t.passed, "\(t.violations)")
         #expect(t.violationCount == 0)
         #expect(t.endReason == .serverClosed)
+        #expect(t.twimlAfterStream == ["<Say>Goodbye</Say>", "<Hangup/>"])
         #expect(t.close == .init(initiator: "server", code: 1000, reason: "bye"))
         #expect(t.mediaReceived == 5)
         let firstMedia = try #require(t.firstMediaMs)
