@@ -23,7 +23,8 @@ public final class Call: CallControl {
     private let sink: any CarrierSink
     private let speech: any SpeechSource
     private let flow: any CallFlow
-    private weak var observer: (any CallObserver)?
+    // Strong: observers never point back at the call, and a weak load per frame shows in profiles.
+    private let observer: (any CallObserver)?
 
     private let listener: CallListener
     private var clock: PlayoutClock
