@@ -69,7 +69,9 @@ public struct PhoneSimulator: Sendable {
         var logger = self.logger
         logger[metadataKey: "callSid"] = "\(callSid)"
         func failed(_ error: any Error) -> CallResult {
-            logger.warning("call failed", metadata: ["error": "\(error)"])
+            // Debug, not warning: a load run with many failures must not flood (or block on) stderr;
+            // the summary lists failed calls.
+            logger.debug("call failed", metadata: ["error": "\(error)"])
             return CallResult(
                 timeline: .failed(
                     callSid: callSid, accountSid: accountSid, webhookURL: configuration.webhookURL, error: "\(error)"),
