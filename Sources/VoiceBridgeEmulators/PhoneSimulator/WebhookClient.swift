@@ -12,7 +12,7 @@ enum WebhookClient {
     static func post(
         _ request: VoiceWebhookRequest, on loop: any EventLoop, timeout: TimeAmount
     ) async throws -> Response {
-        let endpoint = try Endpoint(parsing: request.url)
+        let endpoint = try SimulatorEndpoint(parsing: request.url)
         guard endpoint.scheme == "http" else {
             throw SimulatorError.webhook("only http:// webhooks are supported (no TLS in the simulator): \(request.url)")
         }

@@ -44,6 +44,15 @@ public struct CarrierPlayout: Sendable {
     /// Pending marks with the `enqueuedTotal` they wait for, in arrival order.
     private var pendingMarks: [(name: String, offset: Int64)] = []
     private var pendingMarksHead = 0
+    /// Queued audio split into audible and silent stretches, by the `enqueuedTotal` each ends at.
+    private var runs: [AudibilityRun] = []
+    private var runsHead = 0
+    private var playingAudible = false
+
+    struct AudibilityRun: Sendable {
+        var end: Int64
+        var audible: Bool
+    }
 
     public init(recordHeard: Bool, expectedDurationMs: Int = 0) {
         self.recordsHeard = recordHeard
@@ -78,6 +87,14 @@ public struct CarrierPlayout: Sendable {
             if pendingMarksHead < pendingMarks.count {
                 step = min(step, pendingMarks[pendingMarksHead].offset - playedTotal)
             }
+            // Audible and silent stretches start and end exactly where their bytes play.
+            while runs[runsHead].end <= playedTotal { runsHead += 1 }
+            let run = runs[runsHead]
+            if run.audible != playingAudible {
+                playingAudible = run.audible
+                if run.audible { statistics.audibleStarted(atSample: clockSample) } else { statistics.audibleEnded(atSample: clockSample) }
+            }
+            step = min(step, run.end - playedTotal)
             if step > 0 {
                 if recordsHeard { fifo.pop(Int(step), appendingTo: &heard) } else { fifo.drop(Int(step)) }
                 playedTotal += step
@@ -85,6 +102,8 @@ public struct CarrierPlayout: Sendable {
             }
             echoDueMarks()
             if enqueuedTotal == playedTotal {
+                endAudible()
+                resetRuns()
                 statistics.playbackRanDry(atSample: clockSample)
             }
         }
@@ -97,6 +116,12 @@ public struct CarrierPlayout: Sendable {
         let wasEmpty = enqueuedTotal == playedTotal
         fifo.push(payload)
         enqueuedTotal += Int64(payload.count)
+        let audible = Self.isAudible(payload)
+        if runs.count > runsHead, runs[runs.count - 1].audible == audible {
+            runs[runs.count - 1].end = enqueuedTotal
+        } else {
+            runs.append(AudibilityRun(end: enqueuedTotal, audible: audible))
+        }
         statistics.mediaArrived(
             atNanos: nanos, sample: clockSample, wasEmpty: wasEmpty,
             leadSamples: enqueuedTotal - playedTotal
@@ -122,6 +147,8 @@ public struct CarrierPlayout: Sendable {
         let dropped = enqueuedTotal - playedTotal
         fifo.removeAll()
         playedTotal = enqueuedTotal
+        endAudible()
+        resetRuns()
         while pendingMarksHead < pendingMarks.count {
             echoes.append(Echo(name: pendingMarks[pendingMarksHead].name, played: false, dueSample: clockSample))
             pendingMarksHead += 1
@@ -133,10 +160,34 @@ public struct CarrierPlayout: Sendable {
 
     public mutating func removeEchoes() { echoes.removeAll(keepingCapacity: true) }
 
-    /// Closes the books at the end of the call: an open heard segment ends at `nanos`.
+    /// Closes the books at the end of the call: a heard segment still open ends at `nanos`.
     public mutating func finish(at nanos: Int64) {
         advance(to: nanos)
-        statistics.finished(atSample: clockSample, playing: enqueuedTotal != playedTotal)
+        endAudible()
+    }
+
+    /// A byte is silent when it decodes to less than 32 in magnitude (about -60 dBFS); a media
+    /// message with any louder byte counts as audible, so a heard segment follows what a listener
+    /// would notice rather than frames of coded silence a server streams to hold its lead.
+    static let loudBytes: [Bool] = (0...255).map { byte in
+        let u = Int(~UInt8(byte))
+        let magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
+        return magnitude >= 32
+    }
+
+    static func isAudible(_ payload: UnsafeRawBufferPointer) -> Bool {
+        loudBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
+    }
+
+    private mutating func endAudible() {
+        guard playingAudible else { return }
+        playingAudible = false
+        statistics.audibleEnded(atSample: clockSample)
+    }
+
+    private mutating func resetRuns() {
+        runs.removeAll(keepingCapacity: true)
+        runsHead = 0
     }
 
     /// Names of marks still waiting for their audio, oldest first.

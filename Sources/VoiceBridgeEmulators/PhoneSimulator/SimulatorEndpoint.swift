@@ -3,15 +3,22 @@ import VoiceBridgeCarriers
 extension TwiMLStream {
     /// The first `<Connect><Stream>` of a TwiML answer.
     public static func first(inTwiML xml: String) throws -> TwiMLStream {
-        for verb in try TwiMLDocument.parse(xml) {
-            if case .connectStream(let stream) = verb { return stream }
+        try connect(inTwiML: xml).stream
+    }
+
+    /// The first `<Connect><Stream>` of a TwiML answer and the verbs after it, which Twilio runs
+    /// once the server closes the socket (a transfer's `<Dial>`, a goodbye `<Say>`…).
+    public static func connect(inTwiML xml: String) throws -> (stream: TwiMLStream, after: [TwiMLVerb]) {
+        let verbs = try TwiMLDocument.parse(xml)
+        for (index, verb) in verbs.enumerated() {
+            if case .connectStream(let stream) = verb { return (stream, Array(verbs[(index + 1)...])) }
         }
         throw SimulatorError.twiml("no <Connect><Stream> in the answer")
     }
 }
 
 /// Where to connect: a parsed `http`/`ws` URL.
-public struct Endpoint: Sendable, Equatable {
+public struct SimulatorEndpoint: Sendable, Equatable {
     public var scheme: String
     public var host: String
     public var port: Int
@@ -73,16 +80,16 @@ public struct Endpoint: Sendable, Equatable {
     /// What Twilio connects to for a `<Stream url>`: the query string dropped (Twilio drops it), and
     /// `wss` on a loopback host mapped to plain `ws`, since the simulator has no TLS.
     /// A relative url (`/media/abc`) is resolved against the webhook's host, as `wss` (Twilio's only scheme).
-    public static func stream(from url: String, relativeTo webhookURL: String? = nil) throws(SimulatorError) -> Endpoint {
-        var endpoint: Endpoint
+    public static func stream(from url: String, relativeTo webhookURL: String? = nil) throws(SimulatorError) -> SimulatorEndpoint {
+        var endpoint: SimulatorEndpoint
         if !url.contains("://"), let webhookURL {
-            let base = try Endpoint(parsing: webhookURL)
+            let base = try SimulatorEndpoint(parsing: webhookURL)
             guard url.hasPrefix("/") else { throw .url(url, "a relative <Stream> url must start with /") }
             endpoint = base
             endpoint.scheme = "wss"
             endpoint.target = url
         } else {
-            endpoint = try Endpoint(parsing: url)
+            endpoint = try SimulatorEndpoint(parsing: url)
         }
         if let q = endpoint.target.firstIndex(of: "?") { endpoint.target = String(endpoint.target[..<q]) }
         switch endpoint.scheme {
@@ -93,23 +100,5 @@ public struct Endpoint: Sendable, Equatable {
         default: throw .url(url, "a <Stream> url must be ws:// or wss://")
         }
         return endpoint
-    }
-}
-
-public enum SimulatorError: Error, Equatable, CustomStringConvertible {
-    case url(String, String)
-    case twiml(String)
-    case webhook(String)
-    case connect(String)
-    case audio(String)
-
-    public var description: String {
-        switch self {
-        case .url(let url, let why): "bad URL \(url): \(why)"
-        case .twiml(let why): "TwiML: \(why)"
-        case .webhook(let why): "webhook: \(why)"
-        case .connect(let why): "stream connect: \(why)"
-        case .audio(let why): "audio: \(why)"
-        }
     }
 }

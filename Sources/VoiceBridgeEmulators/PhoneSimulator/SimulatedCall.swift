@@ -24,6 +24,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         var track: CallerTrack
         var recordHeard: Bool
         var webhookMs: Double?
+        var twimlAfterStream: [String] = []
         var connectStarted: NIODeadline
     }
 
@@ -35,6 +36,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     }
 
     static let frameInterval = TimeAmount.milliseconds(20)
+    /// Media grids start on a multiple of this on the loop's clock (see `begin`).
+    static let phaseQuantum = TimeAmount.milliseconds(1)
     /// How long to wait for the server's close reply after our close frame.
     static let closeTimeout = TimeAmount.seconds(2)
 
@@ -47,6 +50,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     private var random: SplitMix64
 
     private var t0 = NIODeadline.uptimeNanoseconds(0)
+    /// From `t0` to the call's media grid origin, under one `phaseQuantum`.
+    private var gridOffsetNanos: Int64 = 0
     private var connectMs: Double?
     /// Index of the next media frame (1-based chunk); it is due at `t0 + nextChunk × 20 ms`.
     private var nextChunk = 1
@@ -147,6 +152,11 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         guard state == .idle else { return }
         state = .streaming
         t0 = context.eventLoop.now
+        // Put this call's media grid on a whole millisecond of the loop's clock: calls then share
+        // at most 20 phases per loop, so one wake-up serves every call of a phase instead of one
+        // wake-up (and timerfd re-arm) per call. The grid stays absolute: g0 + k × 20 ms.
+        let phase = Int64(t0.uptimeNanoseconds % UInt64(Self.phaseQuantum.nanoseconds))
+        gridOffsetNanos = phase == 0 ? 0 : Self.phaseQuantum.nanoseconds - phase
         connectMs = milliseconds(nanos: (t0 - setup.connectStarted).nanoseconds)
         var buffer = makeBuffer(context, capacity: 512)
         encoder.writeConnected(into: &buffer)
@@ -167,11 +177,11 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         timerDeadline = nil
         guard state == .streaming, let context else { return }
         let nowNanos = elapsedNanos()
-        let endNanos = Int64(setup.script.endMs) * 1_000_000
+        let endNanos = gridOffsetNanos + Int64(setup.script.endMs) * 1_000_000  // the hang-up sits on the grid too
         let interval = Self.frameInterval.nanoseconds
         // Catch up on every frame whose deadline passed, as Twilio's media clock would.
-        while Int64(nextChunk) * interval <= min(nowNanos, endNanos) {
-            let late = nowNanos - Int64(nextChunk) * interval
+        while gridOffsetNanos + Int64(nextChunk) * interval <= min(nowNanos, endNanos) {
+            let late = nowNanos - (gridOffsetNanos + Int64(nextChunk) * interval)
             sendLateness.record(UInt64(clamping: min(late / 1000, 60_000_000)))
             maxLatenessNanos = max(maxLatenessNanos, late)
             sendMedia(context: context)
@@ -202,8 +212,8 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     private func armTimer() {
         guard state == .streaming, let context else { return }
         let interval = Self.frameInterval.nanoseconds
-        var wake = Int64(nextChunk) * interval
-        wake = min(wake, Int64(setup.script.endMs) * 1_000_000)
+        var wake = gridOffsetNanos + Int64(nextChunk) * interval
+        wake = min(wake, gridOffsetNanos + Int64(setup.script.endMs) * 1_000_000)
         if nextDTMF < setup.script.dtmf.count { wake = min(wake, Int64(setup.script.dtmf[nextDTMF].atMs) * 1_000_000) }
         if let due = playout.nextMarkDueNanos { wake = min(wake, due) }
         let deadline = t0 + .nanoseconds(wake)
@@ -432,7 +442,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
                 .init(startMs: milliseconds(sample: $0.startSample), endMs: milliseconds(sample: $0.endSample))
             },
             dtmf: dtmf, violationCount: violationCount, violations: violations, close: close,
-            endReason: endReason, error: socketError.map { "connection lost: \($0)" },
+            endReason: endReason, twimlAfterStream: setup.twimlAfterStream, error: socketError.map { "connection lost: \($0)" },
             durationMs: milliseconds(nanos: endNanos))
         var heard: [UInt8]?
         if setup.recordHeard {

@@ -75,4 +75,25 @@ import Testing
                 .init(startSample: 2400, endSample: 2480),
             ])
     }
+
+    @Test func codedSilenceInsidePlaybackIsNotHeard() {
+        var playout = CarrierPlayout(recordHeard: false)
+        playout.receive(0x10, atMs: 0)
+        playout.receive(0xFF, atMs: 0)  // μ-law zero
+        playout.receive(0x7E, atMs: 0)  // ±8: still below the threshold
+        playout.receive(0x10, atMs: 0)
+        playout.receive(0xFF, atMs: 0)
+        playout.finish(at: ms(200))
+        #expect(
+            playout.statistics.heardSegments == [
+                .init(startSample: 0, endSample: 160), .init(startSample: 480, endSample: 640),
+            ])
+        #expect(playout.statistics.underrunCount == 0)
+    }
+
+    @Test func loudnessThresholdSplitsTheMuLawCodes() {
+        #expect(!CarrierPlayout.loudBytes[0xFF] && !CarrierPlayout.loudBytes[0x7F])
+        #expect(CarrierPlayout.loudBytes[0x00] && CarrierPlayout.loudBytes[0x80])
+        #expect(CarrierPlayout.loudBytes.filter { $0 }.count == 256 - 2 * 4)
+    }
 }

@@ -15,8 +15,9 @@ import Histogram
 ///   marks therefore turns every pause into an underrun.
 /// - **lead**: at each media arrival, the audio queued ahead of the playback position right after
 ///   that media was enqueued (it includes the arriving media).
-/// - **heard segment**: a maximal interval during which the FIFO was playing received audio;
-///   it ends when the FIFO runs dry or is cleared (silence inside received audio still counts).
+/// - **heard segment**: a maximal interval during which the FIFO was playing audible received audio
+///   (a media message is audible if any byte decodes to 32 or more in magnitude, about -60 dBFS);
+///   it ends when the audio turns silent, the FIFO runs dry or a `clear` drops it.
 public struct PlayoutStatistics: Sendable {
     public struct Interval: Sendable, Equatable {
         public var startSample: Int64
@@ -57,13 +58,6 @@ public struct PlayoutStatistics: Sendable {
             underrunSamples += sample - dry
             if underruns.count < Self.maxIntervalsKept { underruns.append(Interval(startSample: dry, endSample: sample)) }
         }
-        if wasEmpty {
-            if let last = heardSegments.last, last.endSample == sample, heardStart == nil {
-                heardStart = heardSegments.removeLast().startSample
-            } else if heardStart == nil {
-                heardStart = sample
-            }
-        }
         drySample = nil
         continuous = true
         segmentOpen = true
@@ -78,21 +72,26 @@ public struct PlayoutStatistics: Sendable {
 
     mutating func playbackRanDry(atSample sample: Int64) {
         drySample = sample
-        closeHeard(at: sample)
     }
 
     mutating func cleared(atSample sample: Int64, hadAudio: Bool) {
-        closeHeard(at: sample)
         continuous = false
         segmentOpen = false
         drySample = nil
     }
 
-    mutating func finished(atSample sample: Int64, playing: Bool) {
-        closeHeard(at: sample)
+    mutating func audibleStarted(atSample sample: Int64) {
+        guard heardStart == nil else { return }
+        // Audio that resumes the very sample it stopped (a frame arriving as the last one ends)
+        // continues the same segment.
+        if let last = heardSegments.last, last.endSample == sample {
+            heardStart = heardSegments.removeLast().startSample
+        } else {
+            heardStart = sample
+        }
     }
 
-    private mutating func closeHeard(at sample: Int64) {
+    mutating func audibleEnded(atSample sample: Int64) {
         guard let start = heardStart else { return }
         heardStart = nil
         if heardSegments.count < Self.maxIntervalsKept {

@@ -93,16 +93,16 @@ import VoiceBridgeCarriers
     }
 
     @Test func streamURLDropsQueryAndMapsLoopbackWSS() throws {
-        let e = try Endpoint.stream(from: "wss://127.0.0.1:9000/stream/t1?token=abc")
+        let e = try SimulatorEndpoint.stream(from: "wss://127.0.0.1:9000/stream/t1?token=abc")
         #expect(e.scheme == "ws" && e.host == "127.0.0.1" && e.port == 9000 && e.target == "/stream/t1")
-        #expect(try Endpoint.stream(from: "wss://localhost/s").port == 443)
-        #expect(try Endpoint.stream(from: "wss://[::1]:8443/s").host == "::1")
-        #expect(try Endpoint.stream(from: "ws://example.com/s").hostHeader == "example.com")
-        let relative = try Endpoint.stream(from: "/media/t2?x=1", relativeTo: "http://127.0.0.1:8080/voice")
+        #expect(try SimulatorEndpoint.stream(from: "wss://localhost/s").port == 443)
+        #expect(try SimulatorEndpoint.stream(from: "wss://[::1]:8443/s").host == "::1")
+        #expect(try SimulatorEndpoint.stream(from: "ws://example.com/s").hostHeader == "example.com")
+        let relative = try SimulatorEndpoint.stream(from: "/media/t2?x=1", relativeTo: "http://127.0.0.1:8080/voice")
         #expect(relative.scheme == "ws" && relative.port == 8080 && relative.target == "/media/t2")
-        #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "media", relativeTo: "http://127.0.0.1/voice") }
-        #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "wss://example.com/s") }
-        #expect(throws: SimulatorError.self) { try Endpoint.stream(from: "https://127.0.0.1/s") }
-        #expect(throws: SimulatorError.self) { try Endpoint(parsing: "127.0.0.1:80/x") }
+        #expect(throws: SimulatorError.self) { try SimulatorEndpoint.stream(from: "media", relativeTo: "http://127.0.0.1/voice") }
+        #expect(throws: SimulatorError.self) { try SimulatorEndpoint.stream(from: "wss://example.com/s") }
+        #expect(throws: SimulatorError.self) { try SimulatorEndpoint.stream(from: "https://127.0.0.1/s") }
+        #expect(throws: SimulatorError.self) { try SimulatorEndpoint(parsing: "127.0.0.1:80/x") }
     }
 }

@@ -69,7 +69,9 @@ public struct PhoneSimulator: Sendable {
         var logger = self.logger
         logger[metadataKey: "callSid"] = "\(callSid)"
         func failed(_ error: any Error) -> CallResult {
-            logger.warning("call failed", metadata: ["error": "\(error)"])
+            // Debug, not warning: a load run with many failures must not flood (or block on) stderr;
+            // the summary lists failed calls.
+            logger.debug("call failed", metadata: ["error": "\(error)"])
             return CallResult(
                 timeline: .failed(
                     callSid: callSid, accountSid: accountSid, webhookURL: configuration.webhookURL, error: "\(error)"),
@@ -81,14 +83,15 @@ public struct PhoneSimulator: Sendable {
             from: configuration.from, to: configuration.to, authToken: configuration.authToken)
         let webhookStarted = NIODeadline.now()
         let instruction: TwiMLStream
-        let endpoint: Endpoint
+        let afterStream: [TwiMLVerb]
+        let endpoint: SimulatorEndpoint
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
-            instruction = try TwiMLStream.first(inTwiML: response.body)
-            endpoint = try Endpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
+            (instruction, afterStream) = try TwiMLStream.connect(inTwiML: response.body)
+            endpoint = try SimulatorEndpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
         }
@@ -100,7 +103,8 @@ public struct PhoneSimulator: Sendable {
             callSid: callSid, accountSid: accountSid, streamSid: streamSid, webhookURL: configuration.webhookURL,
             streamURL: "\(endpoint.scheme)://\(endpoint.hostHeader)\(endpoint.target)",
             customParameters: instruction.parameters.map { ($0.name, $0.value) }, script: configuration.script,
-            track: track, recordHeard: recordHeard, webhookMs: webhookMs, connectStarted: .now())
+            track: track, recordHeard: recordHeard, webhookMs: webhookMs,
+            twimlAfterStream: afterStream.map { $0.render() }, connectStarted: .now())
         let done = loop.makePromise(of: SimulatedCall.Outcome.self)
         do {
             let upgraded = try await connectStream(endpoint: endpoint, setup: setup, done: done, on: loop)
@@ -121,7 +125,7 @@ public struct PhoneSimulator: Sendable {
     }
 
     private func connectStream(
-        endpoint: Endpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
+        endpoint: SimulatorEndpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
         try await ClientBootstrap(group: loop)

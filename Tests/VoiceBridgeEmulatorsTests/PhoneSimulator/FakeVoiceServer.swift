@@ -102,7 +102,7 @@ final class FakeVoiceServer: Sendable {
                 let twiml = """
                     <?xml version="1.0" encoding="UTF-8"?>
                     <Response><Connect><Stream url="wss://127.0.0.1:\(server.port)/stream?token=dropped">\
-                    <Parameter name="session" value="s-42"/></Stream></Connect></Response>
+                    <Parameter name="session" value="s-42"/></Stream></Connect><Say>Goodbye</Say><Hangup/></Response>
                     """
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/xml")
@@ -187,16 +187,17 @@ final class FakeVoiceServer: Sendable {
 
         private func play(context: ChannelHandlerContext) {
             let loop = context.eventLoop.assumeIsolated()
-            send(context, media: 0x10)
-            send(context, media: 0x20)
-            send(context, media: 0x30)
+            // Each batch goes out in one flush, so it arrives in one read however busy the machine is.
+            send(context, media: 0x10, flush: false)
+            send(context, media: 0x20, flush: false)
+            send(context, media: 0x30, flush: false)
             send(context, #"{"event":"mark","streamSid":"\#(streamSid)","mark":{"name":"m1"}}"#)
             loop.scheduleTask(in: .milliseconds(150)) { [self] in
-                send(context, media: 0x40)
-                send(context, media: 0x40)
+                send(context, media: 0x40, flush: false)
+                send(context, media: 0x40, flush: false)
                 send(context, #"{"event":"mark","streamSid":"\#(streamSid)","mark":{"name":"m2"}}"#)
             }
-            loop.scheduleTask(in: .milliseconds(160)) { [self] in
+            loop.scheduleTask(in: .milliseconds(170)) { [self] in
                 server.record { $0.clearSentAt = .now() }
                 send(context, #"{"event":"clear","streamSid":"\#(streamSid)"}"#)
                 send(context, #"{"event":"mark","streamSid":"\#(streamSid)","mark":{"name":"m3"}}"#)
@@ -224,13 +225,14 @@ final class FakeVoiceServer: Sendable {
             }
         }
 
-        private func send(_ context: ChannelHandlerContext, media byte: UInt8, count: Int = 160) {
+        private func send(_ context: ChannelHandlerContext, media byte: UInt8, count: Int = 160, flush: Bool = true) {
             let payload = Data(repeating: byte, count: count).base64EncodedString()
-            send(context, #"{"event":"media","streamSid":"\#(streamSid)","media":{"payload":"\#(payload)"}}"#)
+            send(context, #"{"event":"media","streamSid":"\#(streamSid)","media":{"payload":"\#(payload)"}}"#, flush: flush)
         }
 
-        private func send(_ context: ChannelHandlerContext, _ text: String) {
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))), promise: nil)
+        private func send(_ context: ChannelHandlerContext, _ text: String, flush: Bool = true) {
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))), promise: nil)
+            if flush { context.flush() }
         }
     }
 }

@@ -22,7 +22,7 @@ import Histogram
 ///   "dtmf": [{"atMs": 2500.0, "digit": "1", "mode": "event"}],
 ///   "violationCount": 0, "violations": [{"atMs": 0.0, "message": "…"}],
 ///   "close": {"initiator": "server", "code": 1000, "reason": "bye"},
-///   "endReason": "serverClosed", "durationMs": 5000.0
+///   "endReason": "serverClosed", "twimlAfterStream": ["<Say>Goodbye</Say>"], "durationMs": 5000.0
 /// }
 /// ```
 /// `outcome` is `played`, `cleared` or `pending`; `endReason` is `hangup`, `maxDuration`,
@@ -137,6 +137,9 @@ public struct CallTimeline: Codable, Sendable, Equatable {
     public var violations: [Violation]
     public var close: Close?
     public var endReason: EndReason
+    /// The TwiML verbs after `</Connect>`, rendered: what Twilio would run once the stream ends
+    /// (the simulator does not run them).
+    public var twimlAfterStream: [String]
     public var error: String?
     /// From `start` sent to the end of the call.
     public var durationMs: Double
@@ -153,7 +156,8 @@ public struct CallTimeline: Codable, Sendable, Equatable {
             mediaReceived: 0,
             gaps: Distribution(count: 0), lead: Distribution(count: 0),
             underruns: Underruns(count: 0, totalMs: 0, intervals: []), marks: [], clears: [], heardSegments: [],
-            dtmf: [], violationCount: 0, violations: [], close: nil, endReason: .failed, error: error, durationMs: 0)
+            dtmf: [], violationCount: 0, violations: [], close: nil, endReason: .failed, twimlAfterStream: [], error: error,
+            durationMs: 0)
     }
 }
 
