@@ -1,6 +1,7 @@
 import Histogram
 import NIOCore
 import NIOWebSocket
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
 /// One call's Twilio side of the Media Streams socket, confined to the channel's event loop.
@@ -455,16 +456,3 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     }
 }
 
-/// A small fast generator for WebSocket masking keys (they need to be unpredictable to proxies,
-/// not cryptographically strong), seeded from the system generator per call.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
