@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "VoiceBridgeAudioTests", dependencies: ["VoiceBridgeAudio"], swiftSettings: upcoming),
         .testTarget(
             name: "VoiceBridgeCarriersTests",
-            dependencies: ["VoiceBridgeCarriers", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["VoiceBridgeCarriers", "VoiceBridgeAudio", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -51,10 +51,13 @@ def run(binary, n, port, seconds, ramp, warm):
     env = dict(os.environ, VOICEBRIDGE_LOG_LEVEL="warning")
     env.pop("ELEVENLABS_API_KEY", None)
     env.pop("TWILIO_AUTH_TOKEN", None)
-    server = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(f"/tmp/call-load-server-{n}.log", "w")
+    server = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                              env=env, stdout=log, stderr=log)
     try:
         wait_healthy(port)
+        if server.poll() is not None:
+            raise SystemExit(f"server exited ({server.returncode}); see /tmp/call-load-server-{n}.log")
         time.sleep(0.5)
         base_rss = rss_bytes(server.pid)
         timeline = f"/tmp/call-load-{n}.json"

@@ -23,7 +23,8 @@ public final class Call: CallControl {
     private let sink: any CarrierSink
     private let speech: any SpeechSource
     private let flow: any CallFlow
-    private weak var observer: (any CallObserver)?
+    // Strong: observers never point back at the call, and a weak load per frame shows in profiles.
+    private let observer: (any CallObserver)?
 
     private let listener: CallListener
     private var clock: PlayoutClock
@@ -143,8 +144,11 @@ public final class Call: CallControl {
         for (k, v) in start.customParameters where parameters[k] == nil { parameters[k] = v }
         logger[metadataKey: "callSid"] = "\(callSid)"
         logger[metadataKey: "streamSid"] = "\(streamSid)"
-        // The grid is anchored once, at start, and never moved.
-        clock = PlayoutClock(origin: now, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
+        // The grid is anchored once, at start, and never moved. It starts on a whole millisecond
+        // so the calls of one event loop share at most 20 phases and one wake-up serves many
+        // ticks; the first audio of a prompt still goes out at once, off the grid.
+        let ms: Int64 = 1_000_000
+        clock = PlayoutClock(origin: (now + ms - 1) / ms * ms, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
         phase = .settingUp
         observer?.callStarted()
         logger.info("call started")

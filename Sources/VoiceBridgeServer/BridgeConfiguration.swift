@@ -44,7 +44,7 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// A media socket that has not sent `start` this long after the upgrade is closed (1008).
     public var startTimeoutSeconds: Double = 10
     /// New media sockets beyond this many live calls are refused (503 at upgrade).
-    public var maxConcurrentCalls = 1000
+    public var maxConcurrentCalls = 5000
 
     // MARK: webhook parameters handed to the call as flow variables
     public var webhookParameterTTLSeconds = 300

@@ -55,7 +55,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.context = context
         self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         self.batch = TextFrameBatch(allocator: context.channel.allocator)
-        self.inbound = context.channel.allocator.buffer(capacity: 1024)
+        // A Twilio media message is ~330 bytes; the buffer grows for the rare larger one.
+        self.inbound = context.channel.allocator.buffer(capacity: 512)
         guard let id = endpoint.liveCalls.register(callSid: admission.callSid, control: self, eventLoop: context.eventLoop) else {
             logger.info("media socket refused: server is draining")
             closeStream(.goingAway, "server shutting down")

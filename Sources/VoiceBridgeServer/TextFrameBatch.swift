@@ -24,7 +24,9 @@ struct TextFrameBatch {
     /// media. Messages of 125 bytes or less are moved 2 bytes left; over 64 KiB, 6 bytes right.
     static let reservedHeaderBytes = 4
 
-    init(allocator: ByteBufferAllocator, initialCapacity: Int = 4096) {
+    /// 1 KiB holds a tick's worth (a media message is ~260 bytes; the opening lead is three);
+    /// per-call memory matters at thousands of calls, and the buffer grows if ever needed.
+    init(allocator: ByteBufferAllocator, initialCapacity: Int = 1024) {
         self.allocator = allocator
         self.initialCapacity = initialCapacity
         self.buffer = allocator.buffer(capacity: initialCapacity)

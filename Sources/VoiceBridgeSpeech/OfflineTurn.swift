@@ -4,10 +4,9 @@ import Synchronization
 /// One turn of the offline voice. Text is cut into sentences as it arrives and each sentence is
 /// queued on the shared espeak engine; the engine hands the audio back through `deliver`.
 ///
-/// The turn keeps its own buffer behind `chunks` instead of an `AsyncThrowingStream`
-/// continuation: espeak runs far faster than real time, so seconds of audio can be waiting when a
-/// barge-in comes, and a continuation's `finish()` would still hand all of it out. `cancel()`
-/// drops the buffer, so nothing reaches the consumer after it.
+/// Audio goes through a `SpeechChunkQueue` rather than an `AsyncThrowingStream` continuation:
+/// espeak runs far faster than real time, so seconds of audio can be waiting when a barge-in
+/// comes, and `cancel()` must drop them.
 final class OfflineTurn: SpeechTurn {
     let id: String
     let settings: OfflineVoice.Configuration
@@ -25,30 +24,10 @@ final class OfflineTurn: SpeechTurn {
         var splitter = UtteranceText()
         /// `finish()` or `cancel()` was called: no more text is taken.
         var closed = false
-        /// Audio not yet taken by the consumer.
-        var buffer: [SpeechChunk] = []
-        var head = 0
-        /// How the stream ends once the buffer is drained; nil while audio may still come.
-        var ending: Ending?
-        /// The consumer, parked until a chunk or the end arrives.
-        var waiter: CheckedContinuation<SpeechChunk?, any Error>?
-
-        mutating func popChunk() -> SpeechChunk? {
-            guard head < buffer.count else { return nil }
-            let chunk = buffer[head]
-            head += 1
-            if head == buffer.count {
-                buffer.removeAll(keepingCapacity: true)
-                head = 0
-            }
-            return chunk
-        }
     }
 
-    private enum Ending {
-        case finished
-        case failed(OfflineVoiceError)
-    }
+    /// Audio not yet taken by the consumer, and how the stream ends.
+    private let queue = SpeechChunkQueue()
 
     init(id: String, settings: OfflineVoice.Configuration, voices: [String], engine: EspeakEngine, logger: Logger) {
         precondition(!voices.isEmpty, "a turn needs a voice")
@@ -87,38 +66,14 @@ final class OfflineTurn: SpeechTurn {
 
     func cancel() {
         stopped.store(true, ordering: .relaxed)
-        let waiter = state.withLock { state -> CheckedContinuation<SpeechChunk?, any Error>? in
-            guard state.ending == nil || !state.buffer.isEmpty else { return nil }  // Already over.
-            state.closed = true
-            state.buffer.removeAll()
-            state.head = 0
-            state.ending = .finished
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: nil)
+        state.withLock { $0.closed = true }
+        queue.cancel()
     }
 
     /// The consumer's side of `chunks`.
     private func next() async throws -> SpeechChunk? {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<SpeechChunk?, any Error>) in
-                let ready = state.withLock { state -> Result<SpeechChunk?, OfflineVoiceError>? in
-                    if let chunk = state.popChunk() { return .success(chunk) }
-                    switch state.ending {
-                    case .finished:
-                        return .success(nil)
-                    case .failed(let error):
-                        state.ending = .finished  // Throw once; the stream is over after that.
-                        return .failure(error)
-                    case nil:
-                        precondition(state.waiter == nil, "an offline turn's chunks has one consumer")
-                        state.waiter = waiter
-                        return nil
-                    }
-                }
-                if let ready { waiter.resume(with: ready) }
-            }
+            try await queue.next()
         } onCancel: {
             // A consumer that stops listening is a barge-in too.
             cancel()
@@ -130,40 +85,19 @@ final class OfflineTurn: SpeechTurn {
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     func deliver(_ chunk: SpeechChunk) {
-        let waiter = state.withLock { state -> CheckedContinuation<SpeechChunk?, any Error>? in
-            guard state.ending == nil else { return nil }
-            guard let waiter = state.waiter else {
-                state.buffer.append(chunk)
-                return nil
-            }
-            state.waiter = nil
-            return waiter
-        }
-        waiter?.resume(returning: chunk)
+        queue.push(chunk)
     }
 
     /// The turn's last sentence is out: the stream ends once the consumer has taken it all.
     func complete() {
-        end(.finished)
+        state.withLock { $0.closed = true }
+        queue.finish()
     }
 
     func fail(_ error: OfflineVoiceError) {
         stopped.store(true, ordering: .relaxed)
         logger.warning("offline turn failed", metadata: ["error": "\(error)"])
-        end(.failed(error))
-    }
-
-    private func end(_ ending: Ending) {
-        let waiter = state.withLock { state -> CheckedContinuation<SpeechChunk?, any Error>? in
-            guard state.ending == nil else { return nil }
-            state.closed = true
-            state.ending = ending
-            defer { state.waiter = nil }
-            return state.waiter  // Only parked while the buffer is empty.
-        }
-        switch ending {
-        case .finished: waiter?.resume(returning: nil)
-        case .failed(let error): waiter?.resume(throwing: error)
-        }
+        state.withLock { $0.closed = true }
+        queue.fail(error)
     }
 }

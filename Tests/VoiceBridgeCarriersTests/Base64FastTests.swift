@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
 @Suite struct Base64FastTests {

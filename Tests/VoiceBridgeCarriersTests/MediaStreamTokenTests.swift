@@ -1,4 +1,5 @@
 import Testing
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
 @Suite struct MediaStreamTokenTests {

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
 @Suite struct RoundTripTests {

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
 /// Every JSON example below is copied from shared/docs/twilio-media-streams.md §1.

@@ -7,30 +7,12 @@ let frameSamples = 160
 let frameCount = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 500_000
 let repetitions = 3
 
-/// Deterministic generator so every run measures the same input.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func gaussian() -> Double {
-        let u1 = Double.random(in: Double.ulpOfOne ..< 1, using: &self)
-        let u2 = Double.random(in: 0 ..< 1, using: &self)
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}
-
 func clip(_ value: Double) -> Int16 { Int16(max(-32768, min(32767, value.rounded()))) }
 
 /// One minute of a plausible caller: line noise throughout, speech-like bursts, and key presses.
 func makeInbound() -> (ulaw: [UInt8], digits: Int) {
     var digitCount = 0
-    var rng = SplitMix64(state: 42)
+    var rng = SplitMix64(seed: 42)
     let seconds = 60
     var pcm = (0..<seconds * 8000).map { _ in 60 * rng.gaussian() } // about -55 dBm0 line noise
     var position = 4000
@@ -145,7 +127,7 @@ results.append(measure("inbound path: decode + DTMF + speech") {
 
 // Outbound: TTS-like chunks of odd sizes, so about half the frames straddle a chunk boundary.
 let chunks: [[UInt8]] = {
-    var rng = SplitMix64(state: 7)
+    var rng = SplitMix64(seed: 7)
     var list: [[UInt8]] = []
     var offset = 0
     while offset < inbound.count - 4000 {

@@ -1,0 +1,25 @@
+import Foundation
+
+/// A small, fast, seedable generator (SplitMix64). Generated test signals, benchmark inputs and
+/// fuzz cases use it so every run sees the same numbers; the phone simulator uses it for WebSocket
+/// masking keys, which must be unpredictable to proxies but need not be cryptographically strong.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A standard normal deviate (Box–Muller), for white Gaussian noise.
+    public mutating func gaussian() -> Double {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}

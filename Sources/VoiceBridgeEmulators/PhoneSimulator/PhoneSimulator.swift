@@ -1,0 +1,201 @@
+import Histogram
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import VoiceBridgeCarriers
+
+/// The carrier's side of phone calls, playing Twilio: posts the signed voice webhook, follows the
+/// TwiML's `<Connect><Stream>`, streams the caller's audio on an absolute 20 ms grid, plays the
+/// server's audio the way Twilio does (``CarrierPlayout``) and checks every server message strictly.
+public struct PhoneSimulator: Sendable {
+    public struct Configuration: Sendable {
+        /// The voice webhook (`http://`); it is also the URL signed.
+        public var webhookURL: String
+        /// Signs the webhook with `X-Twilio-Signature` when set.
+        public var authToken: String?
+        public var from: String
+        public var to: String
+        public var script: CallScript
+        /// `--caller-wav`: what the caller says from the start (any rate the reader handles).
+        public var callerWAV: String?
+        public var webhookTimeout: TimeAmount
+        public var connectTimeout: TimeAmount
+
+        public init(
+            webhookURL: String, authToken: String? = nil, from: String = "+15005550006", to: String = "+15005550001",
+            script: CallScript = CallScript(), callerWAV: String? = nil,
+            webhookTimeout: TimeAmount = .seconds(15), connectTimeout: TimeAmount = .seconds(10)
+        ) {
+            self.webhookURL = webhookURL
+            self.authToken = authToken
+            self.from = from
+            self.to = to
+            self.script = script
+            self.callerWAV = callerWAV
+            self.webhookTimeout = webhookTimeout
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// One finished call.
+    public struct CallResult: Sendable {
+        public var timeline: CallTimeline
+        /// Receive-side inter-frame gaps, µs (nil for a failed call, and once ``run(calls:rampSeconds:group:recordHeardCalls:)``
+        /// has merged it into the aggregate).
+        public var gaps: Histogram<UInt32>?
+        /// Send lateness of the caller's media, µs (nil likewise).
+        public var sendLateness: Histogram<UInt32>?
+        /// What the caller heard (μ-law 8 kHz, from `start` sent), if recording was asked for.
+        public var heard: [UInt8]?
+    }
+
+    public let configuration: Configuration
+    public let track: CallerTrack
+    private let logger: Logger
+
+    /// Loads the caller's audio once; every call shares it.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "voicebridge.call")) throws {
+        self.configuration = configuration
+        self.track = try CallerTrack.build(callerWAV: configuration.callerWAV, script: configuration.script)
+        self.logger = logger
+    }
+
+    /// Runs one call on `loop` (every step of it stays on that loop).
+    public func runCall(on loop: any EventLoop, recordHeard: Bool) async -> CallResult {
+        let callSid = TwilioSid.make("CA")
+        let accountSid = TwilioSid.make("AC")
+        var logger = self.logger
+        logger[metadataKey: "callSid"] = "\(callSid)"
+        func failed(_ error: any Error) -> CallResult {
+            // Debug, not warning: a load run with many failures must not flood (or block on) stderr;
+            // the summary lists failed calls.
+            logger.debug("call failed", metadata: ["error": "\(error)"])
+            return CallResult(
+                timeline: .failed(
+                    callSid: callSid, accountSid: accountSid, webhookURL: configuration.webhookURL, error: "\(error)"),
+                gaps: nil, sendLateness: nil, heard: nil)
+        }
+
+        let request = VoiceWebhookRequest(
+            url: configuration.webhookURL, callSid: callSid, accountSid: accountSid,
+            from: configuration.from, to: configuration.to, authToken: configuration.authToken)
+        let webhookStarted = NIODeadline.now()
+        let instruction: TwiMLStream
+        let afterStream: [TwiMLVerb]
+        let endpoint: SimulatorEndpoint
+        do {
+            let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
+            guard response.status == 200 else {
+                throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
+            }
+            (instruction, afterStream) = try TwiMLStream.connect(inTwiML: response.body)
+            endpoint = try SimulatorEndpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
+        } catch {
+            return failed(error)
+        }
+        let webhookMs = milliseconds(nanos: (NIODeadline.now() - webhookStarted).nanoseconds)
+
+        let streamSid = TwilioSid.make("MZ")
+        logger[metadataKey: "streamSid"] = "\(streamSid)"
+        let setup = SimulatedCall.Setup(
+            callSid: callSid, accountSid: accountSid, streamSid: streamSid, webhookURL: configuration.webhookURL,
+            streamURL: "\(endpoint.scheme)://\(endpoint.hostHeader)\(endpoint.target)",
+            customParameters: instruction.parameters.map { ($0.name, $0.value) }, script: configuration.script,
+            track: track, recordHeard: recordHeard, webhookMs: webhookMs,
+            twimlAfterStream: afterStream.map { $0.render() }, connectStarted: .now())
+        let done = loop.makePromise(of: SimulatedCall.Outcome.self)
+        do {
+            let upgraded = try await connectStream(endpoint: endpoint, setup: setup, done: done, on: loop)
+            guard try await upgraded.get() else {
+                throw SimulatorError.connect("the server did not upgrade to WebSocket (Twilio error 31920)")
+            }
+        } catch {
+            done.fail(error)
+            return failed(error)
+        }
+        do {
+            let outcome = try await done.futureResult.get()
+            return CallResult(
+                timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard)
+        } catch {
+            return failed(error)
+        }
+    }
+
+    private func connectStream(
+        endpoint: SimulatorEndpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
+        on loop: any EventLoop
+    ) async throws -> EventLoopFuture<Bool> {
+        try await ClientBootstrap(group: loop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connect(host: endpoint.host, port: endpoint.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
+                        maxFrameSize: 1 << 20,
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    NIOWebSocketFrameAggregator(
+                                        minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
+                                        maxAccumulatedFrameSize: 1 << 22))
+                                try channel.pipeline.syncOperations.addHandler(SimulatedCall(setup: setup, done: done))
+                                return true
+                            }
+                        })
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Host", value: endpoint.hostHeader)
+                    headers.add(name: "User-Agent", value: "Twilio.TmeWs/1.0")
+                    headers.add(name: "Content-Length", value: "0")
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
+                        upgradeRequestHead: head, upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.close(promise: nil)
+                            return channel.eventLoop.makeSucceededFuture(false)
+                        })
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: configuration))
+                }
+            }
+    }
+
+    /// Runs the calls on a fresh `MultiThreadedEventLoopGroup` (`threads`, default one per core).
+    public func run(
+        calls: Int, rampSeconds: Double, threads: Int? = nil, recordHeardCalls: Int = 1
+    ) async throws -> SimulationReport {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        let report = await run(calls: calls, rampSeconds: rampSeconds, group: group, recordHeardCalls: recordHeardCalls)
+        try await group.shutdownGracefully()
+        return report
+    }
+
+    /// Runs `calls` calls spread over `rampSeconds`, each on the next loop of `group`, and aggregates them.
+    /// `recordHeardCalls` calls (the first ones) keep what their caller heard.
+    public func run(
+        calls: Int, rampSeconds: Double, group: any EventLoopGroup, recordHeardCalls: Int = 1
+    ) async -> SimulationReport {
+        await withTaskGroup(of: (Int, CallResult).self) { tasks in
+            for index in 0..<calls {
+                let delay = calls > 1 ? rampSeconds * Double(index) / Double(calls) : 0
+                let loop = group.next()
+                tasks.addTask {
+                    if delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }
+                    return (index, await runCall(on: loop, recordHeard: index < recordHeardCalls))
+                }
+            }
+            var aggregator = SimulationAggregator()
+            var results = [CallResult?](repeating: nil, count: calls)
+            for await (index, var result) in tasks {
+                aggregator.add(result)
+                // Keep the timeline and the heard audio; the histograms are merged already.
+                result.gaps = nil
+                result.sendLateness = nil
+                results[index] = result
+            }
+            return aggregator.report(calls: results.compactMap { $0 })
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VoiceBridgeEmulators
+
+/// `voicebridge call URL`: the carrier's side of one or many calls against a voice webhook.
+struct CallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Place simulated Twilio calls: signed webhook, <Connect><Stream>, real-time media, Twilio playout.",
+        discussion: "Exits 0 when every call streamed and the server broke no Media Streams rule; "
+            + "otherwise prints a FAIL summary line and exits 1."
+    )
+
+    @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")
+    var url: String
+
+    @Option(help: "Twilio auth token for X-Twilio-Signature (default: $TWILIO_AUTH_TOKEN; unsigned when neither is set).")
+    var authToken: String?
+
+    @Option(help: "The caller's number (From).")
+    var from = "+15005550006"
+
+    @Option(help: "The number called (To).")
+    var to = "+15005550001"
+
+    @Option(help: "WAV the caller speaks from the start (PCM16, μ-law or A-law; resampled to 8 kHz).")
+    var callerWav: String?
+
+    @Option(help: "Key presses as SECONDS:DIGIT pairs, e.g. 2.5:1,4.0:#")
+    var dtmf: String?
+
+    @Flag(help: "Mix DTMF tones into the caller's media instead of sending Twilio dtmf events.")
+    var dtmfInband = false
+
+    @Option(help: "SECONDS:FILE.wav mixed into the caller's media from that time (repeatable).")
+    var speak: [String] = []
+
+    @Option(help: "Hang up (send stop and close) after this many seconds.")
+    var hangupAt: Double?
+
+    @Option(help: "Longest call in seconds.")
+    var maxDuration: Double = 60
+
+    @Option(help: "Write what the caller heard, from the moment start was sent (μ-law 8 kHz mono WAV, silence where nothing played; with --calls > 1, the first call).")
+    var out: String?
+
+    @Option(help: "Write the JSON timeline: {\"aggregate\": …, \"calls\": [one timeline per call]}.")
+    var timeline: String?
+
+    @Option(help: "Number of concurrent calls.")
+    var calls = 1
+
+    @Option(help: "Spread the call starts evenly over this many seconds.")
+    var ramp: Double = 0
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+    var logLevel = "warning"
+
+    func validate() throws {
+        guard calls >= 1 else { throw ValidationError("--calls must be at least 1") }
+        guard ramp >= 0, ramp.isFinite else { throw ValidationError("--ramp must be zero or more seconds") }
+        guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
+        if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func makeScript() throws -> CallScript {
+        CallScript(
+            dtmf: try dtmf.map(CallScript.parseDTMF) ?? [],
+            dtmfInBand: dtmfInband,
+            speak: try speak.map(CallScript.parseSpeak),
+            hangupAtMs: hangupAt.map { Int(($0 * 1000).rounded()) },
+            maxDurationMs: Int((maxDuration * 1000).rounded())
+        )
+    }
+
+    func run() async throws {
+        let script: CallScript
+        do {
+            script = try makeScript()
+        } catch let error as CallScriptError {
+            throw ValidationError(error.description)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        var logger = Logger(label: "voicebridge.call")
+        logger.logLevel = level
+        let token = authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"]
+        let simulator = try PhoneSimulator(
+            configuration: .init(
+                webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
+                script: script, callerWAV: callerWav),
+            logger: logger)
+        // A call holds a webhook socket briefly and its media socket for the whole call.
+        let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
+        if limit >= 0, limit < calls + 64 {
+            print("warning: only \(limit) open files allowed; \(calls) calls may fail (raise ulimit -n)")
+        }
+        let report = try await simulator.run(
+            calls: calls, rampSeconds: ramp, threads: threads, recordHeardCalls: out == nil ? 0 : 1)
+        if let timeline { try SimulationOutput.writeTimeline(report, to: timeline) }
+        if let out { try SimulationOutput.writeHeard(report, to: out) }
+        print(report.summaryLine)
+        for t in report.timelines.filter({ !$0.passed }).prefix(20) {
+            let why = t.error ?? t.violations.first.map { "\($0.message) at \($0.atMs) ms" } ?? t.endReason.rawValue
+            print("  \(t.callSid): \(why)\(t.violationCount > 1 ? " (+\(t.violationCount - 1) more)" : "")")
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,40 @@
+import Testing
+@testable import VoiceBridgeEmulators
+
+@Suite struct CallScriptTests {
+    @Test func parsesDTMFCues() throws {
+        let cues = try CallScript.parseDTMF("4.0:#, 2.5:1,0.02:*,7:0")
+        #expect(
+            cues == [
+                .init(atMs: 20, digit: "*"), .init(atMs: 2500, digit: "1"), .init(atMs: 4000, digit: "#"),
+                .init(atMs: 7000, digit: "0"),
+            ])
+    }
+
+    @Test(arguments: ["", "2.5", "2.5:", "2.5:12", "2.5:A", "x:1", "-1:1", "1.2.3:4", "2.5:1,", ":1", "1e3:1", "inf:1"])
+    func rejectsBadDTMF(_ spec: String) {
+        #expect(throws: CallScriptError.self) { try CallScript.parseDTMF(spec) }
+    }
+
+    @Test func dtmfErrorNamesTheItem() {
+        #expect(throws: CallScriptError.badDTMF("2.5:x", "the key must be one of 0-9, * or #")) {
+            try CallScript.parseDTMF("1:1,2.5:x")
+        }
+    }
+
+    @Test func parsesSpeakCues() throws {
+        #expect(try CallScript.parseSpeak("1.5:hello.wav") == .init(atMs: 1500, path: "hello.wav"))
+        #expect(try CallScript.parseSpeak("0:C:/a:b.wav") == .init(atMs: 0, path: "C:/a:b.wav"))
+    }
+
+    @Test(arguments: ["hello.wav", "1.5:", "abc:x.wav", "-2:x.wav", ":x.wav"])
+    func rejectsBadSpeak(_ spec: String) {
+        #expect(throws: CallScriptError.self) { try CallScript.parseSpeak(spec) }
+    }
+
+    @Test func endIsTheEarlierOfHangupAndMaxDuration() {
+        #expect(CallScript(hangupAtMs: 5000, maxDurationMs: 60_000).endMs == 5000)
+        #expect(CallScript(hangupAtMs: 90_000, maxDurationMs: 60_000).endMs == 60_000)
+        #expect(CallScript(maxDurationMs: 3000).endMs == 3000)
+    }
+}
