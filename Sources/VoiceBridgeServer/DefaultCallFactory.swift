@@ -33,12 +33,12 @@ public enum DemoCalls {
     /// call. `prepare()` opens that socket at once, so the greeting doesn't wait for the handshake.
     public static func factory(
         configuration: BridgeConfiguration,
-        speechForCall: @escaping @Sendable () -> any ClosableSpeechSource
+        speechForCall: @escaping @Sendable (MediaCallContext) -> any ClosableSpeechSource
     ) -> MediaCallFactory {
         let callConfiguration = configuration.callConfiguration
         let tone = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600))
         return { [callConfiguration] context, sink in
-            let speech = speechForCall()
+            let speech = speechForCall(context)
             speech.prepare()
             let call = Call(
                 eventLoop: context.eventLoop,

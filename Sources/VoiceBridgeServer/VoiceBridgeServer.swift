@@ -193,7 +193,9 @@ public struct VoiceBridgeServer: Service {
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
             "schedule": "\(webSocket.schedule)",
         ])
-        return DemoCalls.factory(configuration: configuration) {
+        return DemoCalls.factory(configuration: configuration) { context in
+            // The call's logger: its lines carry the callSid.
+            let logger = context.logger
             let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, logger: logger) { turn in
                 guard let ttfb = turn.timeToFirstAudio else { return }
                 logger.debug("ElevenLabs turn", metadata: [

@@ -141,6 +141,40 @@ struct ElevenLabsCallTests {
         }
     }
 
+    @Test func aKeyPressDuringTheGreetingDropsItsLateAudioAndThenTheReplyPlaysExactly() async throws {
+        let voice = EmulatorVoice(msPerCharacter: 20)
+        var configuration = ElevenLabsEmulatorConfiguration()
+        configuration.faults.speed = 1  // Paced like the service: the greeting is still streaming.
+        try await Self.withEmulator(configuration, voice: voice) { emulator, port in
+            try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
+                let socket = try await server.startCall()
+                var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
+                var greetingFrames = 0
+                while greetingFrames < 10 {
+                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+                    if case .media = try decoder.decode(ByteBuffer(bytes: frame.payload)) { greetingFrames += 1 }
+                }
+                try await socket.sendText(Twilio.dtmf(sequence: 10_000, digit: "1"))
+                // Frames already on the wire may come before the clear.
+                while true {
+                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+                    if case .clear = try decoder.decode(ByteBuffer(bytes: frame.payload)) { break }
+                }
+                // After the clear: the reply, byte for byte — nothing of the greeting's late audio.
+                let (frames, mark) = try await Self.mediaUntilMark(socket)
+                #expect(mark == "2.1")
+                let about = DemoMenuFlow.Script().about
+                var expected = voice.audio(for: about + " ")
+                expected += [UInt8](repeating: 0xFF, count: (160 - expected.count % 160) % 160)
+                #expect(frames.flatMap { $0 } == expected)
+                let messages = try #require(emulator.requests.first?.messages)
+                #expect(messages.contains(#"{"context_id":"ctx-1","close_context":true}"#))
+                #expect(emulator.requests.filter { $0.kind == .webSocket }.count == 1)
+                await socket.close()
+            }
+        }
+    }
+
     @Test func aRefusedQuotaFallsBackToTheOfflineVoiceAndTheCallCarriesOn() async throws {
         let voice = EmulatorVoice()
         var configuration = ElevenLabsEmulatorConfiguration()

@@ -89,11 +89,15 @@ struct ElevenLabsWebSocketSourceTests {
         try await withElevenLabsEmulator(configuration, voice: voice) { emulator, port in
             let source = try webSocketSource(port: port)
             defer { source.close() }
-            let long = String(repeating: "This prompt goes on and on. ", count: 4)
-            let turn = source.speak(long, options: TurnOptions(id: "1"))
+            // A streamed turn, not finished: its context stays open (no close_context yet) while
+            // the clauses already sent are spoken.
+            let long = String(repeating: "This reply goes on and on. ", count: 4)
+            let turn = source.startTurn(TurnOptions(id: "1"))
+            turn.send(text: long)
             var iterator = turn.chunks.makeAsyncIterator()
             let first = try #require(try await iterator.next())
             #expect(first.turnID == "1")
+            #expect(!socketMessages(emulator).contains { $0.contains("close_context") })
             turn.cancel()
             // Nothing of the cancelled turn reaches the consumer after the cancel.
             #expect(try await iterator.next() == nil)
