@@ -247,8 +247,9 @@ final class ElevenLabsWebSocketEventGate: Sendable {
 }
 
 /// The socket's inbound side after the upgrade: messages, pings, the close handshake.
-private final class ElevenLabsWebSocketFrameHandler: ChannelInboundHandler {
+private final class ElevenLabsWebSocketFrameHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let events: ElevenLabsWebSocketEventGate
@@ -304,6 +305,12 @@ private final class ElevenLabsWebSocketFrameHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    /// Notes our own close frame, so the server's answer to it ends the socket without a second one.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if unwrapOutboundIn(data).opcode == .connectionClose { sentClose = true }
+        context.write(data, promise: promise)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
