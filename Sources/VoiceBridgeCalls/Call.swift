@@ -508,7 +508,10 @@ public final class Call: CallControl {
             }
             queue[0].pendingAlignments = []
             if utteranceStart == nil || clock.depth(at: t) == 0 { utteranceStart = t }
-            observer?.firstAudio(latencyNanos: t - prompt.requestedAt)
+            // The silence the caller waited through: none when the carrier still had audio to
+            // play (a seamless follow-on), else from the request or the moment playback ran dry.
+            let waited = clock.depth(at: t) > 0 ? 0 : t - max(prompt.requestedAt, clock.drainedAt)
+            observer?.firstAudio(latencyNanos: waited)
         }
         let sent: Bool? = queue[0].reframer.withNextFrame { frame in
             sink.sendMedia(frame)

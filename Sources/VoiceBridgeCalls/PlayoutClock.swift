@@ -43,6 +43,9 @@ public struct PlayoutClock: Sendable, Equatable {
         max(0, depthAtUpdate - max(0, now - depthAsOf))
     }
 
+    /// When the carrier's buffer runs (or ran) dry, by the estimate.
+    public var drainedAt: Int64 { depthAsOf + depthAtUpdate }
+
     /// Audio the carrier has played by `now`, by the estimate.
     public func played(at now: Int64) -> Int64 {
         sentNanos - depth(at: now)

@@ -240,3 +240,27 @@ import VoiceBridgeSpeech
         #expect(h.flow.events.contains(.timer("noinput")))
     }
 }
+
+@Suite struct CallMetricsTests {
+    final class FirstAudio: CallObserver {
+        var latencies: [Int64] = []
+        func firstAudio(latencyNanos: Int64) { latencies.append(latencyNanos) }
+    }
+
+    @Test func firstAudioCountsFromWhenThePromptCouldPlayNotFromQueueing() {
+        let h = CallHarness()
+        let observer = FirstAudio()
+        h.call = Call(eventLoop: h.loop, sink: h.sink, speech: h.speech, flow: h.flow, observer: observer)
+        h.flow.onStart = { call in
+            call.play(.text("First."), id: "a", interruptible: .any)
+            call.play(.text("Second."), id: "b", interruptible: .any)
+        }
+        h.start()
+        h.advance(ms: 30)
+        h.speak(turn: "1", ms: 400)
+        h.speak(turn: "2", ms: 400)
+        h.advance(ms: 1_000)
+        // The first waited 30 ms for its audio; the second had its audio long before it could play.
+        #expect(observer.latencies == [30 * h.ms, 0])
+    }
+}
