@@ -472,11 +472,16 @@ public final class Call: CallControl {
 
     /// Sends frames until the carrier's buffer holds the lead, then sleeps until the next grid
     /// tick. Sends nothing when idle and stops the timer, so an idle call costs nothing.
-    private func pump() {
+    ///
+    /// A tick decides at the grid point it stands for, not at "now": a timer that fires a little
+    /// late must send exactly what an on-time one would, or lateness turns into a pair of frames
+    /// and then a hole. New audio (`onGrid` false) fills the lead at once.
+    private func pump(onGrid: Bool = false) {
         guard phase == .active || phase == .settingUp else { return }
         let t = now
         if sink.isWritable {
-            var wanted = clock.framesWanted(at: t)
+            let decisionTime = onGrid ? clock.deadline(ofTick: clock.tick(after: t) - 1) : t
+            var wanted = clock.framesWanted(at: decisionTime)
             while let head = queue.first {
                 if head.reframer.hasFrame {
                     guard wanted > 0 else { break }
@@ -510,7 +515,8 @@ public final class Call: CallControl {
             if utteranceStart == nil || clock.depth(at: t) == 0 { utteranceStart = t }
             // The silence the caller waited through: none when the carrier still had audio to
             // play (a seamless follow-on), else from the request or the moment playback ran dry.
-            let waited = clock.depth(at: t) > 0 ? 0 : t - max(prompt.requestedAt, clock.drainedAt)
+            // (The grid origin may lie up to 1 ms ahead of the first prompt, hence the clamp.)
+            let waited = clock.depth(at: t) > 0 ? 0 : max(0, t - max(prompt.requestedAt, clock.drainedAt))
             observer?.firstAudio(latencyNanos: waited)
         }
         let sent: Bool? = queue[0].reframer.withNextFrame { frame in
@@ -551,7 +557,7 @@ public final class Call: CallControl {
 
     fileprivate func tick() {
         tickTimer = nil
-        pump()
+        pump(onGrid: true)
     }
 }
 

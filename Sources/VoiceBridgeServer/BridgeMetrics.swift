@@ -137,14 +137,15 @@ public final class CallMetricsObserver: CallObserver {
         if pendingFrames >= flushEvery || pendingGaps.count >= flushEvery { flush() }
     }
 
+    // swift-prometheus traps on a negative duration; a metric must never take the server down.
     public func firstAudio(latencyNanos: Int64) {
-        metrics.firstAudioLatency.record(.nanoseconds(latencyNanos))
+        metrics.firstAudioLatency.record(.nanoseconds(max(0, latencyNanos)))
     }
 
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {
         if accepted {
             metrics.bargeInsAccepted.increment()
-            metrics.bargeInLatency.record(.nanoseconds(latencyNanos))
+            metrics.bargeInLatency.record(.nanoseconds(max(0, latencyNanos)))
         } else {
             metrics.bargeInsRejected.increment()
         }
@@ -168,7 +169,7 @@ public final class CallMetricsObserver: CallObserver {
             pendingFrames = 0
         }
         for gap in pendingGaps {
-            metrics.frameGap.record(.nanoseconds(gap))
+            metrics.frameGap.record(.nanoseconds(max(0, gap)))
         }
         pendingGaps.removeAll(keepingCapacity: true)
     }

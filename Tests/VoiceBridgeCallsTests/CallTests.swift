@@ -1,4 +1,6 @@
+import Dispatch
 import NIOCore
+import NIOEmbedded
 import Testing
 import VoiceBridgeAudio
 import VoiceBridgeCarriers
@@ -262,5 +264,59 @@ import VoiceBridgeSpeech
         h.advance(ms: 1_000)
         // The first waited 30 ms for its audio; the second had its audio long before it could play.
         #expect(observer.latencies == [30 * h.ms, 0])
+    }
+}
+
+@Suite struct CallPacingUnderLatenessTests {
+    /// A timer that fires late must not change what is sent: one frame per tick, no pairs and
+    /// holes. (Evaluating the lead at "now" turned a slightly late tick into 2 frames, then none.)
+    @Test func lateTicksStillSendOneFramePerTick() {
+        let embedded = EmbeddedEventLoop()
+        let loop = LateEventLoop(embedded)
+        let sink = RecordingSink(loop: embedded)
+        let flow = ScriptedFlow()
+        let speech = ManualSpeechSource()
+        let call = Call(eventLoop: loop, sink: sink, speech: speech, flow: flow)
+        flow.onStart = { $0.play(.text("Long."), id: "p", interruptible: .any) }
+        call.receive(.start(StreamStart(
+            sequenceNumber: 1, streamSid: "MZ1", accountSid: "AC1", callSid: "CA1", tracks: ["inbound"],
+            customParameters: [:], mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+        embedded.advanceTime(by: .milliseconds(21))  // audio 1 ms after a grid point: the worst phase
+        call.speechChunk(SpeechChunk(turnID: "1", audio: [UInt8](repeating: 0x55, count: 40_000)), turnID: "1")
+        call.speechFinished(turnID: "1", error: nil)
+        var counts: [Int] = []
+        for i in 0..<100 {
+            // Every tick runs 0.1–3 ms late, as on a loaded event loop.
+            loop.lateness = Int64((i * 37) % 30 + 1) * 100_000
+            let before = sink.mediaFrames.count
+            embedded.advanceTime(by: .milliseconds(20))
+            counts.append(sink.mediaFrames.count - before)
+        }
+        #expect(counts.allSatisfy { $0 == 1 }, "frames per tick: \(counts)")
+    }
+}
+
+/// An event loop whose clock runs `lateness` ahead of when its timers fire: what a call sees on a
+/// busy loop. Everything else is the embedded loop's.
+final class LateEventLoop: EventLoop, @unchecked Sendable {
+    let inner: EmbeddedEventLoop
+    var lateness: Int64 = 0
+    init(_ inner: EmbeddedEventLoop) { self.inner = inner }
+
+    var now: NIODeadline { inner.now + .nanoseconds(lateness) }
+    var inEventLoop: Bool { inner.inEventLoop }
+    func execute(_ task: @escaping @Sendable () -> Void) { inner.execute(task) }
+    @discardableResult
+    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        inner.scheduleTask(deadline: deadline, task)
+    }
+    @discardableResult
+    func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        inner.scheduleTask(in: delay, task)
+    }
+    func preconditionInEventLoop(file: StaticString, line: UInt) {}
+    func preconditionNotInEventLoop(file: StaticString, line: UInt) {}
+    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
+        inner.shutdownGracefully(queue: queue, callback)
     }
 }
