@@ -5,7 +5,7 @@ import VoiceBridgeEmulators
 import VoiceBridgeSpeech
 
 /// The WebSocket source against the in-process emulator over real loopback sockets.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct ElevenLabsWebSocketSourceTests {
     @Test func passesTheAudioThroughByteForByte() async throws {
         let voice = KnownVoice()
@@ -168,6 +168,27 @@ struct ElevenLabsWebSocketSourceTests {
             #expect(emulator.requests.count == 1, "one socket all along")
             #expect(record.messages.contains(#"{"text":"","context_id":"ctx-2"}"#) || record.messages.contains(#"{"text":"","context_id":"ctx-3"}"#),
                     "the turn's context got keep-alives")
+        }
+    }
+
+    /// The same at production scale: the service's 20 s inactivity timeout, the default 10 s
+    /// keep-alive, and a call that stays quiet for 65 s. It takes over a minute, so it runs when
+    /// VOICEBRIDGE_LONG_TESTS=1 (as before a release), not on every CI run.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VOICEBRIDGE_LONG_TESTS"] == "1"))
+    func anIdleCallKeepsItsSocketPastSixtySecondsWithTheProductionTimeout() async throws {
+        var configuration = ElevenLabsEmulatorConfiguration()
+        configuration.inactivityTimeout = 20
+        try await withElevenLabsEmulator(configuration, voice: KnownVoice(msPerCharacter: 5)) { emulator, port in
+            let source = try webSocketSource(port: port)
+            defer { source.close() }
+            source.prepare()
+            try await Task.sleep(for: .seconds(65))
+            let record = try #require(emulator.requests.first)
+            #expect(record.closeCode == nil, "idle socket closed: \(record.closeReason ?? "")")
+            // And it still speaks on the same socket.
+            let chunks = try await allChunks(source.speak("Still here.", options: TurnOptions(id: "1")))
+            #expect(alignedText(chunks).contains("Still here."))
+            #expect(emulator.requests.count == 1, "one socket all along")
         }
     }
 
