@@ -82,14 +82,14 @@ import VoiceBridgeSpeech
             }
             // No trailing space on HTTP (§1.5).
             #expect(characters == "Hello there.")
-            #expect(Bytes(audio) == Bytes(ScriptedVoice.audio(for: "Hello there.")))
+            #expect(Bytes(audio) == Bytes(KnownVoice().audio(for: "Hello there.")))
             #expect(lines.first.map { String($0).contains(#""character_start_times_seconds":[0.0,0.06"#) } == true)
         }
     }
 
     @Test func pcmFormatsHaveTheDocumentedByteRates() async throws {
         try await withEmulator { _, port in
-            let ulaw = ScriptedVoice.audio(for: "Testing pcm.")
+            let ulaw = KnownVoice().audio(for: "Testing pcm.")
             let pcm8 = try await TestHTTP.request(port: port, path: Paths.stream("output_format=pcm_8000"), headers: validKey, body: #"{"text":"Testing pcm."}"#)
             #expect(pcm8.body.count == ulaw.count * 2)
             let pcm16 = try await TestHTTP.request(port: port, path: Paths.stream("output_format=pcm_16000"), headers: validKey, body: #"{"text":"Testing pcm."}"#)
@@ -179,7 +179,7 @@ import VoiceBridgeSpeech
             let response = try await TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"This one is cut off before its end."}"#)
             #expect(response.status == 200)
             #expect(!response.complete)
-            #expect(response.body.count < ScriptedVoice.audio(for: "This one is cut off before its end.").count)
+            #expect(response.body.count < KnownVoice().audio(for: "This one is cut off before its end.").count)
             #expect(emulator.counters.injectedDisconnects == 1)
         }
     }
@@ -192,7 +192,7 @@ import VoiceBridgeSpeech
             // 3360 bytes of audio in 300-byte pieces, one per 10 ms: at least 110 ms.
             #expect(NIODeadline.now() - start >= .milliseconds(100))
             #expect(response.complete)
-            #expect(Bytes(response.body) == Bytes(ScriptedVoice.audio(for: "Slowly.")))
+            #expect(Bytes(response.body) == Bytes(KnownVoice().audio(for: "Slowly.")))
             #expect(response.pieces.count > 1)
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
@@ -200,7 +200,7 @@ import VoiceBridgeSpeech
             try await socket.send(#"{"text":""}"#)
             let (messages, end) = await socket.collect()
             #expect(end == .close(code: 1000, reason: ""))
-            #expect(Bytes(try audioMessages(messages).flatMap(\.audioBytes)) == Bytes(ScriptedVoice.audio(for: "Slowly. ")))
+            #expect(Bytes(try audioMessages(messages).flatMap(\.audioBytes)) == Bytes(KnownVoice().audio(for: "Slowly. ")))
         }
     }
 

@@ -6,7 +6,7 @@ import VoiceBridgeEmulators
 /// `multi-stream-input` over a real socket, against shared/docs/elevenlabs.md §2 and §10.9.
 @Suite struct ElevenLabsEmulatorMultiContextTests {
     @Test func contextsCarryContextIdAndCloseContextEndsWithOneIsFinal() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
             try await socket.send(#"{"text":" ","voice_settings":{"stability":0.5,"similarity_boost":0.8},"context_id":"turn1"}"#)
@@ -28,7 +28,7 @@ import VoiceBridgeEmulators
             }
             // camelCase isFinal and contextId, exactly once, after all the audio of the flush.
             #expect(finals == [#"{"isFinal":true,"contextId":"turn1"}"#])
-            #expect(Bytes(audio) == Bytes(ScriptedVoice.audio(for: "Hello there. ")))
+            #expect(Bytes(audio) == Bytes(KnownVoice().audio(for: "Hello there. ")))
             #expect(voice.texts == ["Hello there. "])
         }
     }
@@ -45,7 +45,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func closeContextDropsUnflushedTextAndStopsThatContextOnly() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         // Real-time pacing so both contexts are mid-stream together.
         let configuration = ElevenLabsEmulatorConfiguration(faults: .init(speed: 4))
         try await withEmulator(configuration, speech: voice) { _, port in
@@ -69,7 +69,7 @@ import VoiceBridgeEmulators
             }
             #expect(finals == ["old"])
             #expect(byContext["old"] == nil)
-            #expect(byContext["new"].map(Bytes.init) == Bytes(ScriptedVoice.audio(for: "Spoken. ")))
+            #expect(byContext["new"].map(Bytes.init) == Bytes(KnownVoice().audio(for: "Spoken. ")))
             #expect(voice.texts == ["Spoken. "])
             // The id can be reused: a new context with no link to the old one.
             try await socket.send(#"{"text":"Back again. ","context_id":"old","flush":true}"#)
@@ -177,7 +177,7 @@ import VoiceBridgeEmulators
             try await socket.send(#"{"close_socket":true}"#)
             let (messages, end) = await socket.collect()
             #expect(end == .close(code: 1000, reason: ""))
-            #expect(Bytes(try audioMessages(messages).flatMap(\.audioBytes)) == Bytes(ScriptedVoice.audio(for: "Last words. ")))
+            #expect(Bytes(try audioMessages(messages).flatMap(\.audioBytes)) == Bytes(KnownVoice().audio(for: "Last words. ")))
         }
     }
 }

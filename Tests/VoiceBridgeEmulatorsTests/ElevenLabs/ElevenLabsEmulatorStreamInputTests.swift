@@ -9,7 +9,7 @@ import VoiceBridgeEmulators
     static let initMessage = #"{"text":" ","voice_settings":{"stability":0.5,"similarity_boost":0.8},"xi_api_key":"test-key"}"#
 
     @Test func endOfInputSpeaksTheRestThenIsFinalThenClose1000() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput())
             try await socket.send(Self.initMessage)
@@ -22,7 +22,7 @@ import VoiceBridgeEmulators
             #expect(messages.last == #"{"isFinal":true}"#)
             let audio = try audioMessages(messages)
             #expect(audio.count == messages.count - 1)
-            #expect(Bytes(audio.flatMap(\.audioBytes)) == Bytes(ScriptedVoice.audio(for: "Hello world. ")))
+            #expect(Bytes(audio.flatMap(\.audioBytes)) == Bytes(KnownVoice().audio(for: "Hello world. ")))
             #expect(voice.texts == ["Hello world. "])
             for text in messages.dropLast() {
                 // Exact shape and field order: audio, isFinal (null), normalizedAlignment, alignment.
@@ -40,7 +40,7 @@ import VoiceBridgeEmulators
             try await socket.send(#"{"text":" "}"#)
             try await socket.send(#"{"text":"Hi ","flush":true}"#)
             let first = await socket.next()
-            let audio = Base64Fast.encode(ScriptedVoice.audio(for: "Hi "))
+            let audio = Base64Fast.encode(KnownVoice().audio(for: "Hi "))
             let expected = #"{"audio":""# + audio + #"","isFinal":null,"#
                 + #""normalizedAlignment":{"chars":["H","i"," "],"charStartTimesMs":[0,60,120],"charDurationsMs":[60,60,60]},"#
                 + #""alignment":{"chars":["H","i"," "],"charStartTimesMs":[0,60,120],"charDurationsMs":[60,60,60]}}"#
@@ -49,7 +49,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func defaultScheduleWaitsFor120ThenAFurther160() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
@@ -71,7 +71,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func customScheduleAndCutAtLastSpace() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" ","generation_config":{"chunk_length_schedule":[50]}}"#)
@@ -85,7 +85,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func tryTriggerNeedsFiftyCharacters() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
@@ -98,7 +98,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func autoModeSpeaksEachMessageAtOnce() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput("output_format=ulaw_8000&auto_mode=true"), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
@@ -111,7 +111,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func flushSpeaksWithoutIsFinalAndKeepsTheSocketOpen() async throws {
-        let voice = ScriptedVoice()
+        let voice = KnownVoice()
         try await withEmulator(speech: voice) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
@@ -296,7 +296,7 @@ import VoiceBridgeEmulators
             let (messages, end) = await socket.collect()
             #expect(end == .ended)  // No close frame: the client sees 1006.
             #expect(!messages.isEmpty)
-            #expect(try audioMessages(messages).flatMap(\.audioBytes).count < ScriptedVoice.audio(for: "This sentence lasts for several seconds of audio. ").count)
+            #expect(try audioMessages(messages).flatMap(\.audioBytes).count < KnownVoice().audio(for: "This sentence lasts for several seconds of audio. ").count)
             #expect(emulator.counters.injectedDisconnects == 1)
             #expect(emulator.requests.first?.closeCode == 1006)
 
@@ -330,7 +330,7 @@ import VoiceBridgeEmulators
     }
 
     @Test func stopClosesOpenSockets() async throws {
-        let emulator = ElevenLabsEmulator(speech: ScriptedVoice())
+        let emulator = ElevenLabsEmulator(speech: KnownVoice())
         let port = try await emulator.start()
         #expect(emulator.port == port)
         let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)

@@ -4,91 +4,10 @@ import Testing
 import VoiceBridgeEmulators
 import VoiceBridgeSpeech
 
-/// A voice with known output, that records what it was asked to say: each character is 60 ms of
-/// μ-law (480 bytes of one value), in 100 ms chunks, timed character by character.
-final class ScriptedVoice: SpeechSource {
-    let name = "scripted"
-    static let msPerCharacter = 60
-    private let spoken = Mutex<[String]>([])
-
-    /// Every text spoken, in order.
-    var texts: [String] { spoken.withLock { $0 } }
-
-    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
-        ScriptedTurn(id: options.id, voice: self)
-    }
-
-    func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
-        let turn = ScriptedTurn(id: options.id, voice: self)
-        turn.send(text: text)
-        turn.finish()
-        return turn
-    }
-
-    fileprivate func record(_ text: String) {
-        spoken.withLock { $0.append(text) }
-    }
-
-    /// The audio the voice produces for `text`.
-    static func audio(for text: String) -> [UInt8] {
-        text.enumerated().flatMap { index, _ in [UInt8](repeating: UInt8(truncatingIfNeeded: 0x20 + index % 64), count: msPerCharacter * 8) }
-    }
-}
-
-private final class ScriptedTurn: SpeechTurn {
-    let id: String
-    let voice: ScriptedVoice
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
-    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
-    private let text = Mutex("")
-
-    init(id: String, voice: ScriptedVoice) {
-        self.id = id
-        self.voice = voice
-        (chunks, continuation) = AsyncThrowingStream.makeStream()
-    }
-
-    func send(text more: String) {
-        text.withLock { $0 += more }
-    }
-
-    func finish() {
-        let text = text.withLock { $0 }
-        voice.record(text)
-        let audio = ScriptedVoice.audio(for: text)
-        let characters = Array(text)
-        let chunkBytes = 800  // 100 ms
-        var offset = 0
-        var next = 0
-        while offset < audio.count {
-            let end = min(offset + chunkBytes, audio.count)
-            var chars: [String] = []
-            var starts: [Int] = []
-            var durations: [Int] = []
-            while next < characters.count, next * ScriptedVoice.msPerCharacter * 8 < end {
-                chars.append(String(characters[next]))
-                starts.append(next * ScriptedVoice.msPerCharacter - offset / 8)
-                durations.append(ScriptedVoice.msPerCharacter)
-                next += 1
-            }
-            continuation.yield(SpeechChunk(
-                turnID: id, audio: Array(audio[offset..<end]),
-                alignment: Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: durations)
-            ))
-            offset = end
-        }
-        continuation.finish()
-    }
-
-    func cancel() {
-        continuation.finish()
-    }
-}
-
 /// A started emulator, stopped by `withEmulator` at the end of the test.
 func withEmulator<T>(
     _ configuration: ElevenLabsEmulatorConfiguration = ElevenLabsEmulatorConfiguration(),
-    speech: any SpeechSource = ScriptedVoice(),
+    speech: any SpeechSource = KnownVoice(),
     _ body: (ElevenLabsEmulator, Int) async throws -> T
 ) async throws -> T {
     let emulator = ElevenLabsEmulator(configuration: configuration, speech: speech)
