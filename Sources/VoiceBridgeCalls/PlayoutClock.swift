@@ -72,9 +72,14 @@ public struct PlayoutClock: Sendable, Equatable {
     }
 
     /// A played mark's echo: everything sent before the mark (at `position`) has played, so the
-    /// depth is exactly what was sent after it.
+    /// depth is what was sent after it. The echo travels back over the network, so it always
+    /// makes the carrier look a little behind; acting on that jitter would skip a tick and leave
+    /// the caller a 40 ms hole. Only a disagreement of a frame or more — a carrier that stalled
+    /// or started late — replaces the estimate.
     public mutating func recordMarkPlayed(position: Int64, at now: Int64) {
-        depthAtUpdate = max(0, sentNanos - position)
+        let reported = max(0, sentNanos - position)
+        guard abs(reported - depth(at: now)) >= frameNanos else { return }
+        depthAtUpdate = reported
         depthAsOf = now
     }
 

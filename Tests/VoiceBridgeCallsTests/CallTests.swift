@@ -320,3 +320,34 @@ final class LateEventLoop: EventLoop, @unchecked Sendable {
         inner.shutdownGracefully(queue: queue, callback)
     }
 }
+
+@Suite struct CallPacingAcrossMarksTests {
+    /// A mark echo that arrives a little after its audio played (network transit) must not
+    /// cost the caller a frame: one frame per grid point straight through the next prompt.
+    @Test func lateEchoesLeaveNoHole() {
+        let h = CallHarness()
+        h.flow.onStart = { call in
+            call.play(.text("One."), id: "a", interruptible: .any)
+            call.play(.text("Two."), id: "b", interruptible: .any)
+        }
+        h.start()
+        // Audio 1 ms before a grid point: the depth then sits just under the lead at every tick,
+        // the phase where a little echo jitter tips a tick into sending nothing.
+        h.advance(ms: 19)
+        h.speak(turn: "1", ms: 400)
+        h.speak(turn: "2", ms: 2_000)
+        var echoed = false
+        for _ in 0..<1_200 {
+            h.advance(ms: 1)
+            // The first prompt's audio ends at 419 ms on the carrier; its echo comes 2 ms later.
+            if !echoed && h.now >= 421 * h.ms {
+                h.echo("1.1")
+                echoed = true
+            }
+        }
+        #expect(echoed)
+        let onGrid = h.sink.mediaTimes.dropFirst(3)  // the opening lead went out at 19 ms
+        let perTick = (1...59).map { k in onGrid.filter { $0 == Int64(k) * 20 * h.ms }.count }
+        #expect(perTick.allSatisfy { $0 == 1 }, "frames per tick: \(perTick)")
+    }
+}

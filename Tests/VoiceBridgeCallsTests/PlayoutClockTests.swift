@@ -72,4 +72,13 @@ import Testing
         #expect(clock.depth(at: 150 * ms) == 100 * ms)
         #expect(clock.played(at: 150 * ms) == 100 * ms)
     }
+
+    @Test func echoTransitJitterDoesNotMoveTheEstimate() {
+        var clock = PlayoutClock(origin: 0)
+        for _ in 0..<10 { clock.recordFrameSent(at: 0) }
+        // The mark at 100 ms is echoed 1.5 ms after it played: the carrier looks 1.5 ms behind.
+        clock.recordMarkPlayed(position: 100 * ms, at: 101 * ms + ms / 2)
+        #expect(clock.depth(at: 101 * ms + ms / 2) == 98 * ms + ms / 2)
+    }
 }
+
