@@ -473,15 +473,15 @@ public final class Call: CallControl {
     /// Sends frames until the carrier's buffer holds the lead, then sleeps until the next grid
     /// tick. Sends nothing when idle and stops the timer, so an idle call costs nothing.
     ///
-    /// A tick decides at the grid point it stands for, not at "now": a timer that fires a little
-    /// late must send exactly what an on-time one would, or lateness turns into a pair of frames
-    /// and then a hole. New audio (`onGrid` false) fills the lead at once.
-    private func pump(onGrid: Bool = false) {
+    /// Decisions stand for the latest grid point (see `PlayoutClock.framesWanted(at:onGrid:)`):
+    /// a timer that fires a little late, or audio that arrives between ticks, sends exactly what
+    /// an on-time tick would. Only when the carrier has nothing left to play does new audio fill
+    /// the lead at once, off the grid: that is the caller's first-audio latency.
+    private func pump() {
         guard phase == .active || phase == .settingUp else { return }
         let t = now
         if sink.isWritable {
-            let decisionTime = onGrid ? clock.deadline(ofTick: clock.tick(after: t) - 1) : t
-            var wanted = clock.framesWanted(at: decisionTime)
+            var wanted = clock.framesWanted(at: t, onGrid: clock.depth(at: t) > 0)
             while let head = queue.first {
                 if head.reframer.hasFrame {
                     guard wanted > 0 else { break }
@@ -557,7 +557,7 @@ public final class Call: CallControl {
 
     fileprivate func tick() {
         tickTimer = nil
-        pump(onGrid: true)
+        pump()
     }
 }
 

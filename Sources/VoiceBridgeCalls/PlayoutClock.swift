@@ -53,8 +53,14 @@ public struct PlayoutClock: Sendable, Equatable {
 
     /// How many frames to send at `now` to bring the depth up to the lead (at least one frame
     /// of lead, so that a lead shorter than a frame still plays).
-    public func framesWanted(at now: Int64) -> Int {
-        let deficit = max(leadNanos, frameNanos) - depth(at: now)
+    ///
+    /// `onGrid`: decide as an on-time tick at the latest grid point would have. That tick would
+    /// have filled the lead, which has drained since by `now − gridPoint`; counting that drain
+    /// as already filled keeps a late timer, or audio arriving between ticks, from sending a
+    /// pair of frames now and leaving a hole at the next tick.
+    public func framesWanted(at now: Int64, onGrid: Bool = false) -> Int {
+        let sinceGridPoint = onGrid && now >= origin ? (now - origin) % frameNanos : 0
+        let deficit = max(leadNanos, frameNanos) - sinceGridPoint - depth(at: now)
         return deficit <= 0 ? 0 : Int((deficit + frameNanos - 1) / frameNanos)
     }
 

@@ -351,3 +351,22 @@ final class LateEventLoop: EventLoop, @unchecked Sendable {
         #expect(perTick.allSatisfy { $0 == 1 }, "frames per tick: \(perTick)")
     }
 }
+
+@Suite struct CallPacingAcrossChunksTests {
+    /// Speech arrives in pieces: the first chunk holds 2 frames and a bit, the rest comes later,
+    /// off the grid. The late piece must not be sent as a catch-up pair followed by a hole.
+    @Test func audioArrivingOffGridWhilePlayingKeepsOneFramePerTick() {
+        let h = CallHarness()
+        h.flow.onStart = { $0.play(.text("Hello there."), id: "p", interruptible: .any) }
+        h.start()
+        h.speak(turn: "1", ms: 49, last: false)  // 2 frames + 72 bytes
+        h.advance(ms: 21)                        // the rest arrives just after a grid point
+        h.speak(turn: "1", ms: 2_000)
+        for _ in 0..<600 { h.advance(ms: 1) }
+        let times = h.sink.mediaTimes
+        // At 21 ms the carrier holds 19 ms: it gets what the missed tick at 20 ms would have sent.
+        #expect(times.filter { $0 == 21 * h.ms }.count == 2)
+        let perTick = (2...30).map { k in times.filter { $0 == Int64(k) * 20 * h.ms }.count }
+        #expect(perTick.allSatisfy { $0 == 1 }, "frames per tick: \(perTick)")
+    }
+}
