@@ -222,7 +222,7 @@ public final class Call: CallControl {
         )
         switch verdict {
         case .accept:
-            flushPlayout(reason: "barge-in", interruptedTurn: audible?.turnID)
+            flushPlayout(interruptedTurn: audible?.turnID)
             observer?.bargeIn(latencyNanos: now - onset, accepted: true, reason: "accepted")
             logger.info("barge-in accepted", metadata: ["input": "\(input)"])
             return true
@@ -245,7 +245,7 @@ public final class Call: CallControl {
 
     /// 1. drop the local queue, 2. `clear`, 3. cancel upstream, 4. drop late chunks by turn id,
     /// 5. tell the flow what was heard.
-    private func flushPlayout(reason: String, interruptedTurn: String?) {
+    private func flushPlayout(interruptedTurn: String?) {
         let t = now
         let playedPosition = clock.played(at: t)
         let dropped = queue
@@ -275,7 +275,6 @@ public final class Call: CallControl {
         for prompt in dropped where !ledger.segments.contains(where: { $0.turnID == prompt.turnID }) {
             prompts[prompt.turnID] = nil
         }
-        _ = reason
     }
 
     // MARK: - Marks
@@ -338,7 +337,7 @@ public final class Call: CallControl {
 
     public func stopSpeaking() {
         guard isPlaying else { return }
-        flushPlayout(reason: "stop", interruptedTurn: audiblePrompt(at: now)?.turnID)
+        flushPlayout(interruptedTurn: audiblePrompt(at: now)?.turnID)
     }
 
     public func setTimer(_ name: String, afterMs: Int) {
