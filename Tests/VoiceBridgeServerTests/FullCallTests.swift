@@ -50,15 +50,7 @@ import VoiceBridgeSpeech
     func demoCallSpeaksPacesMarksAndClearsOnDTMF() async throws {
         try await LiveServer.with(demoCalls: true, speech: Self.speech) { server in
             let socket = try await server.startCall()
-            // Twilio's side: 20 ms of caller silence every 20 ms, as a real stream does.
-            let sender = Task {
-                var sequence = 2
-                while !Task.isCancelled {
-                    try await socket.sendText(Twilio.media(sequence: sequence))
-                    sequence += 1
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-            }
+            let sender = socket.streamCallerSilence()
             defer { sender.cancel() }
 
             var seen: [Outbound] = []
@@ -103,14 +95,7 @@ import VoiceBridgeSpeech
     func segmentsEndWithMarks() async throws {
         try await LiveServer.with(demoCalls: true, speech: Self.speech) { server in
             let socket = try await server.startCall()
-            let sender = Task {
-                var sequence = 2
-                while !Task.isCancelled {
-                    try await socket.sendText(Twilio.media(sequence: sequence))
-                    sequence += 1
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-            }
+            let sender = socket.streamCallerSilence()
             defer { sender.cancel() }
             var seen: [Outbound] = []
             // The greeting is several seconds long; its end is marked.

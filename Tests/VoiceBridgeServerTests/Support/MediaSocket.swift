@@ -182,3 +182,18 @@ enum Twilio {
         }.joined(separator: "&")
     }
 }
+
+extension MediaSocket {
+    /// Twilio's side of a live call: 20 ms of caller silence every 20 ms, as a real stream
+    /// sends, from sequence number 2 (after `start`) until the task is cancelled.
+    func streamCallerSilence() -> Task<Void, any Error> {
+        Task {
+            var sequence = 2
+            while !Task.isCancelled {
+                try await sendText(Twilio.media(sequence: sequence))
+                sequence += 1
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+}
