@@ -18,6 +18,10 @@ let package = Package(
         .library(name: "VoiceBridgeCarriers", targets: ["VoiceBridgeCarriers"]),
         .library(name: "VoiceBridgeSpeech", targets: ["VoiceBridgeSpeech"]),
         .library(name: "VoiceBridgeCalls", targets: ["VoiceBridgeCalls"]),
+        .library(name: "VoiceBridgePrompts", targets: ["VoiceBridgePrompts"]),
+        .library(name: "VoiceBridgeFlows", targets: ["VoiceBridgeFlows"]),
+        .library(name: "VoiceBridgeRelay", targets: ["VoiceBridgeRelay"]),
+        .library(name: "VoiceBridgeRecording", targets: ["VoiceBridgeRecording"]),
         .library(name: "VoiceBridgeServer", targets: ["VoiceBridgeServer"]),
         .library(name: "VoiceBridgeEmulators", targets: ["VoiceBridgeEmulators"]),
     ],
@@ -85,11 +89,60 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Prompt files for IVRs: the catalogue (config/prompts.yaml), the content-addressed cache,
+        // the builder (ElevenLabs HTTP or the offline voice) and the manifest.
+        .target(
+            name: "VoiceBridgePrompts",
+            dependencies: [
+                "VoiceBridgeAudio", "VoiceBridgeSpeech", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Declarative call flows (config/flows/*.yaml): parser with line numbers, checker, and the
+        // interpreter that drives a call through `CallControl`.
+        .target(
+            name: "VoiceBridgeFlows",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The ConversationRelay app protocol: the bridge as the relay server, connected to an app.
+        .target(
+            name: "VoiceBridgeRelay",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Call recordings (JSON Lines + WAVs) and their replay on a virtual clock.
+        .target(
+            name: "VoiceBridgeRecording",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
         // HTTP + WebSocket surface, signature checks, metrics, lifecycle.
         .target(
             name: "VoiceBridgeServer",
             dependencies: [
                 "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeSpeech", "VoiceBridgeAudio",
+                "VoiceBridgePrompts", "VoiceBridgeFlows", "VoiceBridgeRelay", "VoiceBridgeRecording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -129,7 +182,10 @@ let package = Package(
             dependencies: [
                 "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech", "VoiceBridgeCalls",
                 "VoiceBridgeServer", "VoiceBridgeEmulators",
+                "VoiceBridgePrompts", "VoiceBridgeFlows", "VoiceBridgeRelay", "VoiceBridgeRecording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
@@ -173,6 +229,7 @@ let package = Package(
             dependencies: [
                 "VoiceBridgeServer", "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers",
                 "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                "VoiceBridgePrompts", "VoiceBridgeFlows", "VoiceBridgeRelay", "VoiceBridgeRecording",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -196,6 +253,70 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgePromptsTests",
+            dependencies: [
+                "VoiceBridgePrompts",
+                "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeFlowsTests",
+            dependencies: [
+                "VoiceBridgeFlows",
+                "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeRelayTests",
+            dependencies: [
+                "VoiceBridgeRelay",
+                "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "VoiceBridgeRecordingTests",
+            dependencies: [
+                "VoiceBridgeRecording",
+                "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: upcoming
         ),

@@ -45,6 +45,9 @@ public final class Call: CallControl {
     private var heldInput: [HeldInput] = []
     private var heldInputBytes = 0
     private var speechOnsetNanos: Int64?
+    /// Prompts whose first frame went out during this pump; the flow hears of them after it,
+    /// so a flow reacting with `play` never re-enters the send loop.
+    private var startedPrompts: [PromptID] = []
 
     public init(
         eventLoop: any EventLoop,
@@ -499,6 +502,11 @@ public final class Call: CallControl {
         } else {
             stopTicking()
         }
+        if !startedPrompts.isEmpty {
+            let started = startedPrompts
+            startedPrompts.removeAll(keepingCapacity: true)
+            for id in started where phase != .ended { flow.handle(.promptStarted(id), self) }
+        }
         checkPendingEnd()
     }
 
@@ -517,6 +525,7 @@ public final class Call: CallControl {
             // (The grid origin may lie up to 1 ms ahead of the first prompt, hence the clamp.)
             let waited = clock.depth(at: t) > 0 ? 0 : max(0, t - max(prompt.requestedAt, clock.drainedAt))
             observer?.firstAudio(latencyNanos: waited)
+            if let info = prompts[prompt.turnID] { startedPrompts.append(info.id) }
         }
         let sent: Bool? = queue[0].reframer.withNextFrame { frame in
             sink.sendMedia(frame)

@@ -1,3 +1,4 @@
+import NIOCore
 import VoiceBridgeCarriers
 
 /// What a call should do next. A flow reacts to events and drives the call through `CallControl`.
@@ -19,6 +20,8 @@ public enum FlowEvent: Sendable, Equatable {
     /// The detector confirmed caller speech (after the minimum speech time).
     case callerSpeechStarted(interrupted: Bool)
     case callerSpeechStopped(durationMs: Int)
+    /// The prompt's first frame went to the carrier: the caller starts hearing it (one lead later).
+    case promptStarted(PromptID)
     /// The prompt's last mark came back: the caller heard all of it.
     case promptFinished(PromptID)
     /// A barge-in cut the prompt off.
@@ -50,8 +53,12 @@ public enum PromptContent: Sendable, Equatable {
 
 /// The call's side that a flow can drive.
 public protocol CallControl: AnyObject {
+    /// The loop the call is confined to. A flow that waits on I/O (a webhook, an app socket)
+    /// comes back here before touching the call; sockets opened on this loop need no hop at all.
+    var eventLoop: any EventLoop { get }
     var callSid: String { get }
     var streamSid: String { get }
+    var accountSid: String { get }
     /// Webhook form fields and `<Parameter>` values, for `{{variables}}` in flows.
     var parameters: [String: String] { get }
     var isPlaying: Bool { get }

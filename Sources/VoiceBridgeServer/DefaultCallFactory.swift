@@ -6,26 +6,48 @@ import VoiceBridgeSpeech
 
 extension Call: MediaCall {}
 
-/// The calls `serve` runs: the demo menu flow, spoken by the offline voice (espeak-ng), with a
-/// beep for its tone option.
+/// Picks the flow for one call (by the called number, a relay default, ...).
+public typealias CallFlowProvider = @Sendable (MediaCallContext) -> any CallFlow
+
+/// The calls `serve` runs: a flow (the demo menu unless one is given), spoken by the offline
+/// voice (espeak-ng) or ElevenLabs.
 public enum DemoCalls {
+    /// The demo menu, with a beep for its tone option.
+    public static let demoFlow: CallFlowProvider = { _ in
+        DemoMenuFlow(script: .init(), toneAudio: ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600)))
+    }
+
     /// One speech source for the whole server: `SpeechMemo` synthesises each menu prompt once and
     /// every call plays the same bytes.
-    public static func factory(configuration: BridgeConfiguration, speech: any SpeechSource) -> MediaCallFactory {
+    public static func factory(
+        configuration: BridgeConfiguration,
+        speech: any SpeechSource,
+        flow: @escaping CallFlowProvider = demoFlow
+    ) -> MediaCallFactory {
         let callConfiguration = configuration.callConfiguration
-        let tone = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600))
         return { context, sink in
-            Call(
-                eventLoop: context.eventLoop,
-                configuration: callConfiguration,
-                sink: sink,
-                speech: speech,
-                flow: DemoMenuFlow(script: .init(), toneAudio: tone),
-                parameters: context.parameters,
-                observer: context.observer,
-                logger: context.logger
-            )
+            makeCall(context: context, sink: sink, configuration: callConfiguration, speech: speech, flow: flow(context))
         }
+    }
+
+    /// The one place a served call is put together, so every factory wires it the same way.
+    static func makeCall(
+        context: MediaCallContext,
+        sink: any CarrierSink,
+        configuration: CallConfiguration,
+        speech: any SpeechSource,
+        flow: any CallFlow
+    ) -> Call {
+        Call(
+            eventLoop: context.eventLoop,
+            configuration: configuration,
+            sink: sink,
+            speech: speech,
+            flow: flow,
+            parameters: context.parameters,
+            observer: context.observer,
+            logger: context.logger
+        )
     }
 
     /// The same calls, each with a speech source of its own, made by `speechForCall` when the
@@ -33,23 +55,14 @@ public enum DemoCalls {
     /// call. `prepare()` opens that socket at once, so the greeting doesn't wait for the handshake.
     public static func factory(
         configuration: BridgeConfiguration,
+        flow: @escaping CallFlowProvider = demoFlow,
         speechForCall: @escaping @Sendable (MediaCallContext) -> any ClosableSpeechSource
     ) -> MediaCallFactory {
         let callConfiguration = configuration.callConfiguration
-        let tone = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600))
         return { [callConfiguration] context, sink in
             let speech = speechForCall(context)
             speech.prepare()
-            let call = Call(
-                eventLoop: context.eventLoop,
-                configuration: callConfiguration,
-                sink: sink,
-                speech: speech,
-                flow: DemoMenuFlow(script: .init(), toneAudio: tone),
-                parameters: context.parameters,
-                observer: context.observer,
-                logger: context.logger
-            )
+            let call = makeCall(context: context, sink: sink, configuration: callConfiguration, speech: speech, flow: flow(context))
             return CallWithOwnSpeech(call: call, speech: speech)
         }
     }

@@ -31,12 +31,14 @@ public struct VoiceBridgeServer: Service {
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
     ///     (`DemoCalls`: the demo menu flow).
+    ///   - flow: picks each default call's flow; nil for the demo menu.
     ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng). With an
     ///     ElevenLabs key it is the last fallback, after the WebSocket (one per call) and HTTP.
     ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
     public init(
         configuration: BridgeConfiguration,
         callFactory: MediaCallFactory? = nil,
+        flow: CallFlowProvider? = nil,
         speech: (any SpeechSource)? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "voicebridge.server"),
@@ -65,6 +67,7 @@ public struct VoiceBridgeServer: Service {
         // libcurl's global init must run before any other curl call and not concurrently with one.
         CurlMulti.initializeGlobally()
         let factory: MediaCallFactory
+        let flow = flow ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
             offlineVoice = nil
@@ -84,10 +87,10 @@ public struct VoiceBridgeServer: Service {
             {
                 factory = try Self.elevenLabsCalls(
                     configuration: configuration, webSocket: webSocket, http: httpConfiguration, offline: offline,
-                    group: eventLoopGroup, metrics: metrics, logger: logger
+                    flow: flow, group: eventLoopGroup, metrics: metrics, logger: logger
                 )
             } else {
-                factory = DemoCalls.factory(configuration: configuration, speech: offline)
+                factory = DemoCalls.factory(configuration: configuration, speech: offline, flow: flow)
             }
         }
         let endpoint = MediaEndpoint(
@@ -177,6 +180,7 @@ public struct VoiceBridgeServer: Service {
         webSocket: ElevenLabsWebSocketConfiguration,
         http: ElevenLabsHTTPSpeechSource.Configuration,
         offline: any SpeechSource,
+        flow: @escaping CallFlowProvider,
         group: any EventLoopGroup,
         metrics: BridgeMetrics,
         logger: Logger
@@ -193,7 +197,7 @@ public struct VoiceBridgeServer: Service {
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
             "schedule": "\(webSocket.schedule)",
         ])
-        return DemoCalls.factory(configuration: configuration) { context in
+        return DemoCalls.factory(configuration: configuration, flow: flow) { context in
             // The call's logger: its lines carry the callSid.
             let logger = context.logger
             let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, logger: logger) { turn in

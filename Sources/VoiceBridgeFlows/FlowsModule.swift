@@ -1,0 +1,1 @@
+// The VoiceBridgeFlows module; see Package.swift for its one job.

@@ -1,0 +1,1 @@
+// The VoiceBridgePrompts module; see Package.swift for its one job.

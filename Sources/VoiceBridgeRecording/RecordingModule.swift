@@ -1,0 +1,1 @@
+// The VoiceBridgeRecording module; see Package.swift for its one job.

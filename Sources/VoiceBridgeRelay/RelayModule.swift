@@ -1,0 +1,1 @@
+// The VoiceBridgeRelay module; see Package.swift for its one job.
