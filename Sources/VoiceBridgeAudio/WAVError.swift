@@ -17,6 +17,8 @@ public enum WAVError: Error, Equatable, CustomStringConvertible {
     case invalidChannelCount(Int)
     case invalidSampleRate(Int)
     case badBlockAlign(expected: Int, actual: Int)
+    /// A valid rate the resampler has no conversion to 8 kHz for.
+    case unsupportedSampleRate(Int)
 
     public var description: String {
         switch self {
@@ -46,6 +48,8 @@ public enum WAVError: Error, Equatable, CustomStringConvertible {
             "WAV: invalid sample rate \(rate)"
         case let .badBlockAlign(expected, actual):
             "WAV: bad block align \(actual) (expected \(expected))"
+        case let .unsupportedSampleRate(rate):
+            "WAV: \(rate) Hz can't be converted to 8 kHz (supported: 8000, 16000, 22050, 24000, 44100, 48000)"
         }
     }
 }

@@ -300,6 +300,10 @@ public final class Call: CallControl {
     // MARK: - CallControl
 
     public func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible) {
+        play(content, id: id, interruptible: interruptible, voice: nil)
+    }
+
+    public func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
         guard phase != .ended, pendingEnd == nil else { return }
         let turnID = nextTurnID()
         var prompt = QueuedPrompt(turnID: turnID, reframer: Reframer(frameSize: configuration.frameBytes), requestedAt: now)
@@ -314,7 +318,9 @@ public final class Call: CallControl {
             queue.append(prompt)
         case let .text(text):
             prompt.text = text
-            let turn = speech.speak(text, options: turnOptions(turnID))
+            var options = turnOptions(turnID)
+            if let voice { options.voice = voice }
+            let turn = speech.speak(text, options: options)
             prompt.turn = turn
             queue.append(prompt)
             consume(turn)

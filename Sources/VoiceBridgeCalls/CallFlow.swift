@@ -65,6 +65,8 @@ public protocol CallControl: AnyObject {
 
     /// Queues a prompt behind whatever is playing. Events about it carry `id`.
     func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible)
+    /// The same, spoken with another voice than the call's (text prompts only).
+    func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?)
     /// Starts a streamed turn whose text arrives bit by bit (an app or LLM). Returns a handle
     /// that takes text and is ended with `finish()`.
     func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt
@@ -76,6 +78,12 @@ public protocol CallControl: AnyObject {
     /// timeout. `redirect` lets the carrier run the TwiML after `</Connect>`; both close the socket.
     func hangUp()
     func redirect()
+}
+
+extension CallControl {
+    public func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
+        play(content, id: id, interruptible: interruptible)
+    }
 }
 
 public protocol StreamedPrompt: AnyObject {

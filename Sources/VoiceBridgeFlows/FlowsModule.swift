@@ -1,1 +1,0 @@
-// The VoiceBridgeFlows module; see Package.swift for its one job.
