@@ -22,13 +22,15 @@ public struct ConnectStreamTwiML: Sendable, Equatable {
         parameters: [(name: String, value: String)] = [],
         statusCallback: String? = nil,
         statusCallbackMethod: String? = nil,
+        connectAction: String? = nil,
         then: [TwiMLVerb] = []
     ) {
         self.stream = TwiMLStream(
             url: url,
             statusCallback: statusCallback,
             statusCallbackMethod: statusCallbackMethod,
-            parameters: parameters.map { TwiMLParameter(name: $0.name, value: $0.value) }
+            parameters: parameters.map { TwiMLParameter(name: $0.name, value: $0.value) },
+            connectAction: connectAction
         )
         self.then = then
     }

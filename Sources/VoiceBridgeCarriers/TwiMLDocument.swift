@@ -23,7 +23,9 @@ public enum TwiMLDocument {
                 throw .invalidContent(element: "Connect", reason: "expected exactly one <Stream>")
             }
             guard stream.name == "Stream" else { throw .unsupportedVerb("Connect/\(stream.name)") }
-            return .connectStream(try self.stream(from: stream))
+            var parsed = try self.stream(from: stream)
+            parsed.connectAction = element.attribute("action")
+            return .connectStream(parsed)
 
         case "Say":
             guard element.elementChildren.isEmpty else {

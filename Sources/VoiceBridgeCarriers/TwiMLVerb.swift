@@ -13,7 +13,7 @@ public enum TwiMLVerb: Sendable, Equatable {
     public func render() -> String {
         switch self {
         case .connectStream(let stream):
-            return "<Connect>\(stream.render())</Connect>"
+            return "<Connect\(Self.attributes([("action", stream.connectAction)]))>\(stream.render())</Connect>"
         case .say(let text, let voice, let language):
             return "<Say\(Self.attributes([("voice", voice), ("language", language)]))>\(XMLEscaping.text(text))</Say>"
         case .play(let url, let loop):
@@ -60,6 +60,9 @@ public struct TwiMLStream: Sendable, Equatable {
     public var statusCallback: String?
     public var statusCallbackMethod: String?
     public var parameters: [TwiMLParameter]
+    /// The enclosing `<Connect action="…">`: where Twilio asks for the next TwiML once the socket
+    /// closes (a transfer the flow decided on, or a hang-up).
+    public var connectAction: String?
 
     public init(
         url: String,
@@ -67,8 +70,10 @@ public struct TwiMLStream: Sendable, Equatable {
         track: String? = nil,
         statusCallback: String? = nil,
         statusCallbackMethod: String? = nil,
-        parameters: [TwiMLParameter] = []
+        parameters: [TwiMLParameter] = [],
+        connectAction: String? = nil
     ) {
+        self.connectAction = connectAction
         self.url = url
         self.name = name
         self.track = track

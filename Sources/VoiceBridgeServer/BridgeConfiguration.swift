@@ -91,6 +91,14 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// How long a call skips a source that failed on credentials, quota or connection.
     public var elevenLabsBreakerCooldownSeconds: Double = 30
 
+    // Flows and prompts
+    /// config/flows/*.yaml; nil (or a missing directory) runs the built-in demo menu.
+    public var flowsDirectory: String? = "config/flows"
+    /// The prompt catalogue (`voicebridge prompts build` input): ids and texts for `play:`.
+    public var promptCatalogPath: String? = "config/prompts.yaml"
+    /// Where `voicebridge prompts build` wrote the prompt files and manifest.
+    public var promptDirectory: String? = "build/prompts"
+
     public enum SignatureMode: String, Sendable, Equatable, CaseIterable {
         /// Refuse the upgrade (403).
         case enforce
@@ -210,6 +218,9 @@ extension BridgeConfiguration {
             elevenLabsInactivityTimeoutSeconds = try reader.optionalDouble(key, value).map { Int($0) }
         case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
         case ("elevenlabs", "breaker_cooldown_seconds"): elevenLabsBreakerCooldownSeconds = try reader.nonNegativeDouble(key, value)
+        case ("flows", "dir"): flowsDirectory = try reader.optionalString(key, value)
+        case ("prompts", "catalog"): promptCatalogPath = try reader.optionalString(key, value)
+        case ("prompts", "dir"): promptDirectory = try reader.optionalString(key, value)
         default:
             throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
         }
@@ -234,6 +245,8 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_TLS_CERT", "tls.certificate_path"),
         ("VOICEBRIDGE_TLS_KEY", "tls.key_path"),
         ("VOICEBRIDGE_LEAD_MS", "pacing.lead_ms"),
+        ("VOICEBRIDGE_FLOWS_DIR", "flows.dir"),
+        ("VOICEBRIDGE_PROMPTS_DIR", "prompts.dir"),
     ]
 
     /// Overlays environment variables. Empty values count as unset.
@@ -279,6 +292,8 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_TLS_CERT") { tlsCertificatePath = v }
         if let v = value("VOICEBRIDGE_TLS_KEY") { tlsKeyPath = v }
         if let v = try int("VOICEBRIDGE_LEAD_MS", minimum: 0) { leadMs = v }
+        if let v = value("VOICEBRIDGE_FLOWS_DIR") { flowsDirectory = v }
+        if let v = value("VOICEBRIDGE_PROMPTS_DIR") { promptDirectory = v }
     }
 
     /// Checks the combination of values, after all layers are applied.

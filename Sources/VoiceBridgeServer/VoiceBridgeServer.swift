@@ -31,7 +31,8 @@ public struct VoiceBridgeServer: Service {
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
     ///     (`DemoCalls`: the demo menu flow).
-    ///   - flow: picks each default call's flow; nil for the demo menu.
+    ///   - flow: picks each default call's flow; nil for `flows`, else the demo menu.
+    ///   - flows: declarative flows (config/flows), chosen by the called number.
     ///   - speech: the default calls' speech source; nil for the offline voice (espeak-ng). With an
     ///     ElevenLabs key it is the last fallback, after the WebSocket (one per call) and HTTP.
     ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
@@ -39,6 +40,7 @@ public struct VoiceBridgeServer: Service {
         configuration: BridgeConfiguration,
         callFactory: MediaCallFactory? = nil,
         flow: CallFlowProvider? = nil,
+        flows: ServedFlows? = nil,
         speech: (any SpeechSource)? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "voicebridge.server"),
@@ -66,8 +68,12 @@ public struct VoiceBridgeServer: Service {
         )
         // libcurl's global init must run before any other curl call and not concurrently with one.
         CurlMulti.initializeGlobally()
+        let transfers = CallParameterStore(
+            capacity: configuration.maxRememberedCalls,
+            ttlSeconds: configuration.webhookParameterTTLSeconds
+        )
         let factory: MediaCallFactory
-        let flow = flow ?? DemoCalls.demoFlow
+        let flow = flow ?? flows?.provider(transfers: transfers, logger: logger) ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
             offlineVoice = nil
@@ -116,6 +122,7 @@ public struct VoiceBridgeServer: Service {
             verifier: verifier,
             tokens: tokens,
             parameters: parameters,
+            transfers: transfers,
             liveCalls: liveCalls,
             metrics: metrics,
             logger: logger

@@ -12,6 +12,8 @@ struct WebhookRoutes: Sendable {
     let verifier: TwilioRequestVerifier
     let tokens: StreamTokens
     let parameters: CallParameterStore
+    /// Where each call goes once its socket closes, as its flow decided (`redirect`), by CallSid.
+    let transfers: CallParameterStore
     let liveCalls: LiveCalls
     let metrics: BridgeMetrics
     let logger: Logger
@@ -25,12 +27,15 @@ struct WebhookRoutes: Sendable {
     static let terminalStatuses: Set<String> = ["completed", "busy", "failed", "no-answer", "canceled"]
 
     static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
+    /// Twilio asks here for the TwiML that follows `<Connect>` once the media socket closes.
+    static let connectActionPath = "/connect-action"
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/twiml") { request, _ in try await voiceWebhook(request) }
         // Twilio can be set to GET webhooks: parameters in the query, which the signature covers.
         router.get("/twiml") { request, _ in try await voiceWebhook(request) }
         router.post("/status") { request, _ in try await statusCallback(request) }
+        router.post(RouterPath(Self.connectActionPath)) { request, _ in try await connectAction(request) }
         router.get("/healthz") { _, _ in health() }
         router.get("/metrics") { _, _ in
             Response(
@@ -94,7 +99,8 @@ struct WebhookRoutes: Sendable {
         let token = tokens.mint(callSid: callSid)
         let twiml = ConnectStreamTwiML(
             url: verifier.publicURL.streamURL(token: token),
-            parameters: Self.streamParameters.compactMap { name in values[name].map { (name: name, value: $0) } }
+            parameters: Self.streamParameters.compactMap { name in values[name].map { (name: name, value: $0) } },
+            connectAction: verifier.publicURL.webhookURL(path: Self.connectActionPath)
         )
         metrics.recordWebhook()
         logger.info("voice webhook answered", metadata: ["callSid": "\(callSid)"])
@@ -102,6 +108,33 @@ struct WebhookRoutes: Sendable {
             status: .ok,
             headers: [.contentType: "text/xml; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: twiml.render()))
+        )
+    }
+
+    /// The TwiML after the stream: the flow's transfer (`<Dial>`, or its own TwiML), else a
+    /// hang-up, since the call has nothing left to do.
+    func connectAction(_ request: Request) async throws -> Response {
+        let form: [(String, String)]
+        switch try await signedForm(request, kind: "connect action") {
+        case .refused(let refusal): return refusal
+        case .accepted(let parsed): form = parsed
+        }
+        let callSid = form.first { $0.0 == "CallSid" }?.1 ?? ""
+        let transfer = callSid.isEmpty ? nil : transfers.take(callSid: callSid)
+        let body: String
+        if let number = transfer?["dial"] {
+            body = #"<?xml version="1.0" encoding="UTF-8"?><Response>"#
+                + TwiMLVerb.dial(TwiMLDial(target: number)).render() + "</Response>"
+        } else if let twiml = transfer?["twiml"] {
+            body = twiml.contains("<Response") ? twiml : #"<?xml version="1.0" encoding="UTF-8"?><Response>"# + twiml + "</Response>"
+        } else {
+            body = #"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+        }
+        logger.info("connect action answered", metadata: ["callSid": "\(callSid)", "transfer": "\(transfer?["dial"] != nil ? "dial" : transfer?["twiml"] != nil ? "twiml" : "none")"])
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/xml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: body))
         )
     }
 

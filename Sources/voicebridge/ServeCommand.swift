@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "WebSocket upgrade signature mode: enforce or log.")
     var signatureMode: String?
 
+    @Option(help: "Flow directory (overrides flows.dir; an empty value runs the built-in demo menu).")
+    var flows: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -41,6 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.port = port
         }
         if let publicURL { configuration.publicURL = publicURL }
+        if let flows { configuration.flowsDirectory = flows.isEmpty ? nil : flows }
         if let signatureMode {
             guard let mode = BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) else {
                 throw ValidationError("--signature-mode must be enforce or log")
@@ -56,7 +60,8 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "voicebridge")
-        let server = try VoiceBridgeServer(configuration: configuration, logger: logger)
+        let served = try ServedFlows.load(configuration: configuration, logger: logger)
+        let server = try VoiceBridgeServer(configuration: configuration, flows: served, logger: logger)
         try await server.runUntilSignalled()
     }
 }

@@ -52,7 +52,7 @@ import VoiceBridgeCarriers
             let response = try await Self.post(server, "/twiml", signature: Self.signature)
             #expect(response.status == 200)
             #expect(response.header("Content-Type")?.hasPrefix("text/xml") == true)
-            #expect(response.body.contains("<Connect><Stream url=\"wss://voice.example.com/media/"))
+            #expect(response.body.contains("<Connect action=\"https://voice.example.com/connect-action\"><Stream url=\"wss://voice.example.com/media/"))
         }
     }
 
@@ -144,7 +144,8 @@ import VoiceBridgeCarriers
             #expect(url.hasPrefix("wss://voice.example.com/media/"))
             #expect(!token.isEmpty && !token.contains("/") && !token.contains("?"))
             let expected =
-                #"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://voice.example.com/media/"#
+                #"<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="https://voice.example.com/connect-action">"#
+                + #"<Stream url="wss://voice.example.com/media/"#
                 + token
                 + #""><Parameter name="From" value="+15551234567"/><Parameter name="To" value="+15557654321"/>"#
                 + #"<Parameter name="CallSid" value="CA0123456789abcdef0123456789abcdef"/></Stream></Connect></Response>"#

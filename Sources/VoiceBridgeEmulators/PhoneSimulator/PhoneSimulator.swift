@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 import Logging
 import NIOCore
@@ -116,11 +117,47 @@ public struct PhoneSimulator: Sendable {
             return failed(error)
         }
         do {
-            let outcome = try await done.futureResult.get()
+            var outcome = try await done.futureResult.get()
+            if let action = instruction.connectAction, outcome.timeline.endReason == .serverClosed {
+                outcome.timeline.twimlAfterStream = await followConnectAction(
+                    action, callSid: callSid, accountSid: accountSid, on: loop, logger: logger)
+            }
             return CallResult(
                 timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard)
         } catch {
             return failed(error)
+        }
+    }
+
+    /// As Twilio does when the server closes a `<Connect action>` stream: asks the action URL
+    /// what to do next and returns that TwiML's verbs (a `<Dial>` transfer, a `<Hangup/>`).
+    private func followConnectAction(
+        _ action: String, callSid: String, accountSid: String, on loop: any EventLoop, logger: Logger
+    ) async -> [String] {
+        let url: String
+        if action.hasPrefix("http://") || action.hasPrefix("https://") {
+            url = action
+        } else {
+            let base = configuration.webhookURL
+            let afterScheme = base.range(of: "://").map { base[$0.upperBound...] } ?? Substring(base)
+            let origin = base.prefix(base.count - afterScheme.count) + afterScheme.prefix { $0 != "/" }
+            url = String(origin) + (action.hasPrefix("/") ? action : "/" + action)
+        }
+        let request = VoiceWebhookRequest(
+            url: url,
+            parameters: [
+                ("AccountSid", accountSid), ("ApiVersion", "2010-04-01"), ("CallSid", callSid), ("CallStatus", "in-progress"),
+                ("Called", configuration.to), ("Caller", configuration.from), ("Direction", "inbound"),
+                ("From", configuration.from), ("To", configuration.to),
+            ],
+            authToken: configuration.authToken)
+        do {
+            let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
+            guard response.status == 200 else { return ["<!-- connect action: HTTP \(response.status) -->"] }
+            return try TwiMLDocument.parse(response.body).map { $0.render() }
+        } catch {
+            logger.debug("connect action failed", metadata: ["error": "\(error)"])
+            return ["<!-- connect action failed: \(error) -->"]
         }
     }
 

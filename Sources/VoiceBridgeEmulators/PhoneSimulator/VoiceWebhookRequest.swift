@@ -24,6 +24,13 @@ public struct VoiceWebhookRequest: Sendable {
         self.signature = authToken.map { TwilioSignature(authToken: $0).compute(url: url, parameters: parameters) }
     }
 
+    /// Any other signed Twilio request: the same form, other fields (e.g. `<Connect action>`).
+    public init(url: String, parameters: [(String, String)], authToken: String?) {
+        self.url = url
+        self.parameters = parameters
+        self.signature = authToken.map { TwilioSignature(authToken: $0).compute(url: url, parameters: parameters) }
+    }
+
     /// `application/x-www-form-urlencoded` body.
     public var body: String { FormURLEncoded.encode(parameters) }
 }

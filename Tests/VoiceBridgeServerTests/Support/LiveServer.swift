@@ -26,10 +26,11 @@ struct LiveServer: Sendable {
         configure: (inout BridgeConfiguration) -> Void = { _ in },
         callFactory: MediaCallFactory? = nil,
         demoCalls: Bool = false,
+        flows: ServedFlows? = nil,
         speech: (any SpeechSource)? = nil,
         _ body: (LiveServer) async throws -> Void
     ) async throws {
-        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls, speech: speech)
+        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls, flows: flows, speech: speech)
         do {
             try await body(server)
         } catch {
@@ -43,6 +44,7 @@ struct LiveServer: Sendable {
         configure: (inout BridgeConfiguration) -> Void = { _ in },
         callFactory: MediaCallFactory? = nil,
         demoCalls: Bool = false,
+        flows: ServedFlows? = nil,
         speech: (any SpeechSource)? = nil
     ) async throws -> LiveServer {
         var configuration = BridgeConfiguration()
@@ -61,7 +63,8 @@ struct LiveServer: Sendable {
         let server = try VoiceBridgeServer(
             configuration: configuration,
             // nil: the server's own default (real Call, demo flow, offline voice).
-            callFactory: demoCalls ? nil : (callFactory ?? EchoCall.factory(log: calls)),
+            callFactory: demoCalls || flows != nil ? nil : (callFactory ?? EchoCall.factory(log: calls)),
+            flows: flows,
             speech: speech,
             logger: logger,
             onServerRunning: { port in continuation.yield(port) }
