@@ -158,12 +158,12 @@ public struct PromptBuilder: Sendable {
                 next += 1
             }
             while let finished = await group.next() {
+                completed(finished.0, finished.1)
                 if next < jobs.count {
                     progress(.started(id: jobs[next].prompt.id))
                     group.addTask(operation: Self.synthesis(of: jobs[next], by: synthesizer))
                     next += 1
                 }
-                completed(finished.0, finished.1)
             }
         }
     }
