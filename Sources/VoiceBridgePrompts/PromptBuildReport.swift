@@ -42,7 +42,8 @@ public struct PromptBuildReport: Sendable, Equatable {
     public var results: [PromptResult]
     public var source: String
     public var dryRun: Bool
-    /// Characters sent for synthesis (or that would be, in a dry run); 0 for the offline voice.
+    /// Characters synthesised by a billed source (or that would be, in a dry run); 0 for the
+    /// offline voice.
     public var billedCharacters: Int
     /// Synthesis requests made (before the client's own retries); 0 in a dry run.
     public var synthesisCount: Int
@@ -66,7 +67,7 @@ public struct PromptBuildReport: Sendable, Equatable {
             return lines.joined(separator: "\n")
         }
         var line = "\(results.count) prompts: \(count(.synthesized)) synthesized (\(source)), \(count(.cached)) from cache, \(failures.count) failed"
-        if source == "elevenlabs" { line += "; \(billedCharacters) characters sent" }
+        if source == "elevenlabs" { line += "; \(billedCharacters) characters billed" }
         lines.append(line)
         if let manifestPath { lines.append("manifest: \(manifestPath)") }
         if !failures.isEmpty {

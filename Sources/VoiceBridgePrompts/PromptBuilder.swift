@@ -68,8 +68,10 @@ public struct PromptBuilder: Sendable {
             }
         }
         progress(.planned(total: jobs.count, toSynthesize: toSynthesize.count))
+        // A dry run bills everything it would synthesize; a build only what it got (a refused
+        // request is not charged).
         var billed = 0
-        if synthesizer.isBilled {
+        if synthesizer.isBilled, options.dryRun {
             for job in toSynthesize { billed += job.prompt.characters }
         }
 
@@ -100,6 +102,7 @@ public struct PromptBuilder: Sendable {
             var audio: SynthesizedAudio?
             switch result {
             case .success(let made):
+                if synthesizer.isBilled { billed += done.prompt.characters }
                 do {
                     try AtomicFile.write(made.bytes, to: cachePath(done))
                     audio = made

@@ -131,6 +131,8 @@ import VoiceBridgeSpeech
             #expect(reason.contains("500"), "\(reason)")
             #expect(first.summary.contains("hours: "))
             #expect(first.results.filter { $0.outcome == .synthesized }.count == 9)
+            // A refused request isn't charged.
+            #expect(first.billedCharacters == catalog.prompts.filter { $0.id != "hours" }.reduce(0) { $0 + $1.characters })
             // The manifest lists what is built; the failed prompt has no file and no cache entry.
             let partial = try readManifest(dir)
             #expect(Set(partial.prompts.keys) == Set(catalog.ids).subtracting(["hours"]))
