@@ -7,7 +7,6 @@ public final class PromptBuildProgress: Sendable {
         var total = 0
         var done = 0
         var running: [String] = []
-        var barShown = false
     }
 
     private let isTerminal: Bool
@@ -50,7 +49,6 @@ public final class PromptBuildProgress: Sendable {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         var line = "\r\u{1B}[K[\(bar)] \(state.done)/\(state.total)"
         if !state.running.isEmpty { line += "  " + state.running.joined(separator: ", ") }
-        state.barShown = true
         return line
     }
 

@@ -110,7 +110,7 @@ public struct PromptBuilder: Sendable {
                     outcome = .failed("\(error)")
                 }
             case .failure(let error):
-                outcome = .failed(Self.reason(error))
+                outcome = .failed("\(error)")
             }
             for job in jobs where job.hash == done.hash {
                 if let audio {
@@ -248,10 +248,5 @@ public struct PromptBuilder: Sendable {
         } catch {
             throw .io(path: path, reason: "can't create the directory: \(error.localizedDescription)")
         }
-    }
-
-    /// One line for a failed synthesis: typed errors speak for themselves.
-    static func reason(_ error: any Error) -> String {
-        "\(error)"
     }
 }
