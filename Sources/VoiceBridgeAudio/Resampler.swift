@@ -27,6 +27,7 @@ public final class Resampler {
     /// to wideband for analysis. Anything else is most likely a configuration mistake.
     public static let supportedConversions: [(input: Int, output: Int)] = [
         (16000, 8000), (22050, 8000), (24000, 8000), (44100, 8000), (48000, 8000), (8000, 16000),
+        (22050, 16000), (24000, 16000), (44100, 16000), (48000, 16000),
     ]
 
     public let inputRate: Int
@@ -95,6 +96,30 @@ public final class Resampler {
     /// Clears the filter history (barge-in), so the next input is processed as by a fresh resampler.
     public func reset() {
         speex_resampler_reset_mem(state)
+    }
+
+    /// A whole recording at another rate, time-aligned: the filter's delay is removed and its tail
+    /// flushed, so the result has exactly `samples.count * outputRate / inputRate` samples (rounded
+    /// to nearest) and sample 0 of the output is sample 0 of the input. For files, not streams.
+    public static func resample(_ samples: [Int16], from inputRate: Int, to outputRate: Int, quality: Int = 7) throws -> [Int16] {
+        if inputRate == outputRate { return samples }
+        let resampler = try Resampler(inputRate: inputRate, outputRate: outputRate, quality: quality)
+        return resampler.wholeRecording(samples)
+    }
+
+    /// `resample` on this (fresh) resampler, for callers that already hold one.
+    func wholeRecording(_ samples: [Int16]) -> [Int16] {
+        let count = (samples.count * outputRate + inputRate / 2) / inputRate
+        var output: [Int16] = []
+        output.reserveCapacity(count + outputLatency + 64)
+        samples.withUnsafeBufferPointer { process($0, into: &output) }
+        // Trailing silence pushes the last real samples out of the filter.
+        let flush = [Int16](repeating: 0, count: inputLatency + 8)
+        flush.withUnsafeBufferPointer { process($0, into: &output) }
+        let skip = min(outputLatency, output.count)
+        var aligned = Array(output[skip...])
+        if aligned.count < count { aligned.append(contentsOf: repeatElement(0, count: count - aligned.count)) }
+        return Array(aligned[0 ..< count])
     }
 
     /// Input samples the filter delays the signal by.

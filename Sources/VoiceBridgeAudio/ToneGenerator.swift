@@ -129,15 +129,9 @@ public enum ToneGenerator {
         guard let resampler = try? Resampler(anyInputRate: 8000, outputRate: sampleRate, quality: 7) else {
             fatalError("speexdsp could not create an 8000 → \(sampleRate) Hz resampler")
         }
-        // Flush the filter with trailing silence, then drop its delay so the tone starts at sample 0.
-        var output: [Int16] = []
-        output.reserveCapacity(count + 64)
-        narrowband.withUnsafeBufferPointer { resampler.process($0, into: &output) }
-        let flush = [Int16](repeating: 0, count: resampler.inputLatency + 8)
-        flush.withUnsafeBufferPointer { resampler.process($0, into: &output) }
-        let skip = min(resampler.outputLatency, output.count)
-        var aligned = Array(output[skip...])
-        if aligned.count < count { aligned.append(contentsOf: repeatElement(0, count: count - aligned.count)) }
-        return Array(aligned[0 ..< count])
+        // The tone starts at sample 0 and lasts exactly `count` samples.
+        let aligned = resampler.wholeRecording(narrowband)
+        if aligned.count >= count { return Array(aligned[0 ..< count]) }
+        return aligned + repeatElement(0, count: count - aligned.count)
     }
 }

@@ -62,6 +62,12 @@ extension EmulateCommand {
         @Option(help: "The next N HTTP requests get 429 system_busy.")
         var systemBusy = 0
 
+        @Option(name: .customLong("http-500"), help: "The next N HTTP requests (after the 429s) get 500.")
+        var http500 = 0
+
+        @Option(help: ArgumentHelp("Every HTTP request whose text contains this gets 500 (one prompt that keeps failing).", valueName: "text"))
+        var failText: String?
+
         @Option(help: "The first N WebSockets close 1008 'something went wrong' at their first generation.")
         var wsServerError = 0
 
@@ -115,6 +121,8 @@ extension EmulateCommand {
                     quotaExceeded: quotaExceeded,
                     http429Count: http429,
                     systemBusyCount: systemBusy,
+                    http500Count: http500,
+                    failTextContaining: failText,
                     webSocketServerErrorCount: wsServerError,
                     slow: slow
                 )

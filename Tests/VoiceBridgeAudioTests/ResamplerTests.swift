@@ -99,3 +99,26 @@ import Testing
         #expect(message.contains("24000→8000"))
     }
 }
+
+@Suite struct WholeRecordingResampleTests {
+    /// A whole recording keeps its exact duration and its timing: no filter delay, no lost tail.
+    @Test(arguments: [(16000, 8000), (8000, 16000), (24000, 16000), (44100, 8000), (48000, 16000)])
+    func keepsLengthAndAlignment(rates: (Int, Int)) throws {
+        let (input, output) = rates
+        let source = Signals.sine(frequency: 500, amplitude: 10000, count: input, sampleRate: Double(input))
+        let result = try Resampler.resample(source, from: input, to: output)
+        #expect(result.count == output)
+        let expected = Signals.sine(frequency: 500, amplitude: 10000, count: output, sampleRate: Double(output))
+        // Aligned within half an output sample (speexdsp reports its delay in whole samples, so an
+        // odd ratio such as 44100 → 8000 keeps a fraction): a half-sample shift of this tone
+        // differs by at most amplitude × 2π f / rate × ½. A whole filter delay would be ~20 times more.
+        let halfSample = Int(10000 * 2 * Double.pi * 500 / Double(output) / 2)
+        let worst = zip(result, expected).dropFirst(64).dropLast(64).map { abs(Int($0) - Int($1)) }.max() ?? 0
+        #expect(worst < halfSample, "largest difference \(worst) at \(input) → \(output)")
+    }
+
+    @Test func sameRateIsIdentity() throws {
+        let samples: [Int16] = [1, -2, 3]
+        #expect(try Resampler.resample(samples, from: 16000, to: 16000) == samples)
+    }
+}

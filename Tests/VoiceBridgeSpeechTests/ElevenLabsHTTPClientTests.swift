@@ -291,15 +291,15 @@ struct ElevenLabsHTTPClientTests {
 
     @Test func aConcurrencyRefusalFromElsewhereIsRetriedUntilASlotFrees() async throws {
         // Another process on the same key holds the slot for a while: nothing local to wait for.
-        // The while starts at the first request, so a slow machine can't skip the refusal.
+        // The while starts at the first request, so a slow start under load can't skip the refusal.
         let busyUntil = Mutex<ContinuousClock.Instant?>(nil)
         let server = try await TestSpeechServer.start { _, responder in
             let now = ContinuousClock.now
-            let until = busyUntil.withLock { value in
-                if value == nil { value = now + .milliseconds(500) }
-                return value!
+            let deadline = busyUntil.withLock { deadline in
+                if deadline == nil { deadline = now + .milliseconds(500) }
+                return deadline!
             }
-            if now < until {
+            if now < deadline {
                 await ElevenLabsReply.error(responder, status: 429, code: "concurrent_limit_exceeded", message: "Too many concurrent requests.")
             } else {
                 await ElevenLabsReply.audio(responder, [testBytes(10)])

@@ -70,7 +70,7 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
         self.faults = faults
     }
 
-    /// Latency and faults. Counted faults (`http429Count`, `systemBusyCount`,
+    /// Latency and faults. Counted faults (`http429Count`, `systemBusyCount`, `http500Count`,
     /// `webSocketServerErrorCount`) hit the first N requests or sockets of the emulator's life.
     public struct Faults: Sendable, Equatable {
         /// Delay before the first audio of each generation, in milliseconds.
@@ -92,6 +92,12 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
         public var http429Count: Int
         /// The next N HTTP text-to-speech requests get 429 `system_busy`.
         public var systemBusyCount: Int
+        /// The next N HTTP text-to-speech requests get 500 (a server fault; §3.4 documents no body,
+        /// so it is the legacy shape with status `internal_server_error`).
+        public var http500Count: Int
+        /// Every HTTP text-to-speech request whose text contains this string gets 500, however
+        /// often it is retried: one prompt in a batch that keeps failing. nil or empty: none.
+        public var failTextContaining: String?
         /// The first N WebSockets close 1008 "We are sorry, something went wrong..." at their first
         /// generation.
         public var webSocketServerErrorCount: Int
@@ -113,6 +119,8 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
             quotaRemaining: Int = 0,
             http429Count: Int = 0,
             systemBusyCount: Int = 0,
+            http500Count: Int = 0,
+            failTextContaining: String? = nil,
             webSocketServerErrorCount: Int = 0,
             slow: Bool = false,
             slowReadIntervalMs: Int = 20,
@@ -127,6 +135,8 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
             self.quotaRemaining = quotaRemaining
             self.http429Count = http429Count
             self.systemBusyCount = systemBusyCount
+            self.http500Count = http500Count
+            self.failTextContaining = failTextContaining
             self.webSocketServerErrorCount = webSocketServerErrorCount
             self.slow = slow
             self.slowReadIntervalMs = slowReadIntervalMs

@@ -133,12 +133,16 @@ final class ElevenLabsEmulatorHTTPHandler: ChannelInboundHandler, RemovableChann
             respond(401, ElevenLabsEmulatorProtocol.invalidAPIKeyBody, recordID: recordID, keepAlive: keepAlive)
             return
         }
-        switch recorder.takeHTTPRefusal() {
+        let requestedText = ElevenLabsEmulatorJSON.parse(body)?["text"]?.stringValue
+        switch recorder.takeHTTPRefusal(text: requestedText) {
         case .tooManyConcurrent:
             respond(429, ElevenLabsEmulatorProtocol.tooManyConcurrentRequestsBody(limit: configuration.maxConcurrentRequests), recordID: recordID, keepAlive: keepAlive)
             return
         case .systemBusy:
             respond(429, ElevenLabsEmulatorProtocol.systemBusyBody, recordID: recordID, keepAlive: keepAlive)
+            return
+        case .serverError:
+            respond(500, ElevenLabsEmulatorProtocol.serverErrorBody, recordID: recordID, keepAlive: keepAlive)
             return
         case nil:
             break

@@ -186,6 +186,11 @@ public enum ElevenLabsEmulatorProtocol {
         )
     }
 
+    /// 500: a server fault. [EMULATOR] The docs give no body for 5xx; this is the legacy shape.
+    public static var serverErrorBody: String {
+        detailBody(status: "internal_server_error", message: genericErrorReason)
+    }
+
     public static func characterLimitBody(characters: Int, limit: Int) -> String {
         detailBody(
             status: "max_character_limit_exceeded",

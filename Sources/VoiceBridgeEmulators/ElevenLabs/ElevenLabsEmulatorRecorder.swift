@@ -46,6 +46,9 @@ public struct ElevenLabsEmulatorCounters: Sendable, Equatable {
     public var injectedDisconnects = 0
     public var injectedTooManyConcurrent = 0
     public var injectedSystemBusy = 0
+    public var injectedServerErrors = 0
+    /// The most HTTP text-to-speech requests ever streaming at once (admitted, not refused).
+    public var peakConcurrentHTTP = 0
     public var singleUseTokensIssued = 0
     /// WebSocket closes the emulator initiated, by code.
     public var closesByCode: [Int: Int] = [:]
@@ -61,6 +64,7 @@ final class ElevenLabsEmulatorRecorder: Sendable {
         var counters = ElevenLabsEmulatorCounters()
         var http429Left: Int
         var systemBusyLeft: Int
+        var serverErrorsLeft: Int
         var webSocketErrorsLeft: Int
         var disconnectUsed = false
         var inFlightHTTP = 0
@@ -75,6 +79,7 @@ final class ElevenLabsEmulatorRecorder: Sendable {
         state = Mutex(State(
             http429Left: faults.http429Count,
             systemBusyLeft: faults.systemBusyCount,
+            serverErrorsLeft: faults.http500Count,
             webSocketErrorsLeft: faults.webSocketServerErrorCount
         ))
     }
@@ -162,11 +167,16 @@ final class ElevenLabsEmulatorRecorder: Sendable {
     enum HTTPRefusal {
         case tooManyConcurrent
         case systemBusy
+        case serverError
     }
 
-    /// Whether this HTTP request is one of the first N to be refused.
-    func takeHTTPRefusal() -> HTTPRefusal? {
+    /// Whether this HTTP request is one of the first N to be refused, or has a text that always is.
+    func takeHTTPRefusal(text: String?) -> HTTPRefusal? {
         state.withLock { state in
+            if let poison = faults.failTextContaining, !poison.isEmpty, let text, text.contains(poison) {
+                state.counters.injectedServerErrors += 1
+                return .serverError
+            }
             if state.http429Left > 0 {
                 state.http429Left -= 1
                 state.counters.injectedTooManyConcurrent += 1
@@ -176,6 +186,11 @@ final class ElevenLabsEmulatorRecorder: Sendable {
                 state.systemBusyLeft -= 1
                 state.counters.injectedSystemBusy += 1
                 return .systemBusy
+            }
+            if state.serverErrorsLeft > 0 {
+                state.serverErrorsLeft -= 1
+                state.counters.injectedServerErrors += 1
+                return .serverError
             }
             return nil
         }
@@ -216,6 +231,7 @@ final class ElevenLabsEmulatorRecorder: Sendable {
         state.withLock { state in
             guard state.inFlightHTTP < limit else { return nil }
             state.inFlightHTTP += 1
+            state.counters.peakConcurrentHTTP = max(state.counters.peakConcurrentHTTP, state.inFlightHTTP)
             return state.inFlightHTTP
         }
     }

@@ -157,6 +157,35 @@ import VoiceBridgeSpeech
         }
     }
 
+    @Test func injected500sThenService() async throws {
+        try await withEmulator(ElevenLabsEmulatorConfiguration(faults: .init(systemBusyCount: 1, http500Count: 2))) { emulator, port in
+            var statuses: [Int] = []
+            var bodies: [String] = []
+            for _ in 0..<4 {
+                let response = try await TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"Hi"}"#)
+                statuses.append(response.status)
+                bodies.append(response.text)
+            }
+            // 429s first, then the 500s, then service.
+            #expect(statuses == [429, 500, 500, 200])
+            #expect(bodies[1] == #"{"detail":{"status":"internal_server_error","message":"We are sorry, something went wrong. You are not charged for this request."}}"#)
+            #expect(emulator.counters.injectedServerErrors == 2)
+        }
+    }
+
+    @Test func aPoisonedTextAlwaysFailsAndOthersDoNot() async throws {
+        try await withEmulator(ElevenLabsEmulatorConfiguration(faults: .init(failTextContaining: "hours"))) { emulator, port in
+            var statuses: [Int] = []
+            for text in ["Our hours are nine to five.", "Welcome.", "Our hours are nine to five."] {
+                let response = try await TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"\#(text)"}"#)
+                statuses.append(response.status)
+            }
+            #expect(statuses == [500, 200, 500])
+            #expect(emulator.counters.injectedServerErrors == 2)
+            #expect(emulator.counters.peakConcurrentHTTP == 1)
+        }
+    }
+
     @Test func concurrencyLimitRefusesTheRequestOverIt() async throws {
         // One slot, and real-time pacing so the first request holds it.
         let configuration = ElevenLabsEmulatorConfiguration(maxConcurrentRequests: 1, faults: .init(speed: 1))

@@ -1,1 +1,0 @@
-// The VoiceBridgePrompts module; see Package.swift for its one job.
