@@ -14,13 +14,11 @@ extension WAVAudio {
             }
         }
         if sampleRate != 8000 {
-            let resampler: Resampler
             do {
-                resampler = try Resampler(inputRate: sampleRate, outputRate: 8000)
+                samples = try Resampler.resample(samples, from: sampleRate, to: 8000)
             } catch {
                 throw WAVError.unsupportedSampleRate(sampleRate)
             }
-            samples = resampler.process(samples)
         }
         return G711.encode(samples, law: .ulaw)
     }

@@ -95,9 +95,11 @@ public enum PromptAudio {
     /// of a WAV file is believed over `format`, so a file replaced by hand still plays right.
     public static func telephonyULaw(fromFile bytes: [UInt8], format: PromptFormat) throws(PromptAudioError) -> [UInt8] {
         let (encoding, rate, data) = try contents(ofFile: bytes, format: format)
-        if encoding == .ulaw, rate == 8000 { return data }
-        let audio = WAVAudio(sampleRate: rate, encoding: encoding, data: data)
-        return G711.encode(try resampled(audio.pcm16Samples, from: rate, to: 8000), law: .ulaw)
+        do {
+            return try WAVAudio(sampleRate: rate, encoding: encoding, data: data).telephonyULaw()
+        } catch {
+            throw .unsupportedRate(from: rate, to: 8000)
+        }
     }
 
     // MARK: -

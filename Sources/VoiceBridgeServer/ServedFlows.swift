@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VoiceBridgeCalls
 import VoiceBridgeFlows
+import VoiceBridgePrompts
 
 /// The declarative flows `serve` runs (config/flows), with what their steps need.
 public struct ServedFlows: Sendable {
@@ -39,27 +40,55 @@ extension ServedFlows {
     /// The flows the configuration names, checked; nil when no flow directory is configured or
     /// it doesn't exist (the demo menu runs). A flow with errors stops `serve` from starting,
     /// with every error and its line.
-    public static func load(
-        configuration: BridgeConfiguration,
-        prompts: (any FlowPromptSource)? = nil,
-        knownPrompts: Set<String>? = nil,
-        logger: Logger
-    ) throws(ConfigurationError) -> ServedFlows? {
+    public static func load(configuration: BridgeConfiguration, logger: Logger) throws(ConfigurationError) -> ServedFlows? {
         guard let directory = configuration.flowsDirectory, !directory.isEmpty else { return nil }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             logger.warning("flow directory not found; running the demo menu", metadata: ["dir": "\(directory)"])
             return nil
         }
+        let prompts = try loadPrompts(configuration: configuration, logger: logger)
         let library: FlowLibrary
         do {
-            library = try FlowLibrary.load(directory: directory, knownPrompts: knownPrompts)
+            library = try FlowLibrary.load(directory: directory, knownPrompts: prompts.catalogIDs)
         } catch {
             throw ConfigurationError("flows in \(directory) have errors:\n\(error.description)")
         }
         for warning in library.warnings { logger.warning("\(warning.description)") }
         let names = library.flows.map(\.definition.name).joined(separator: ", ")
         logger.info("flows loaded", metadata: ["dir": "\(directory)", "flows": "\(names)"])
-        return ServedFlows(library: library, environment: FlowEnvironment(prompts: prompts, webhooks: CurlWebhookClient()))
+        return ServedFlows(library: library, environment: FlowEnvironment(prompts: prompts.library, webhooks: CurlWebhookClient()))
     }
+
+    /// The built prompts and the catalogue's texts. A damaged build or catalogue stops `serve`:
+    /// playing the wrong audio is worse than not starting.
+    static func loadPrompts(configuration: BridgeConfiguration, logger: Logger) throws(ConfigurationError) -> (library: PromptLibrary, catalogIDs: Set<String>?) {
+        var catalog: PromptCatalog?
+        if let path = configuration.promptCatalogPath, !path.isEmpty, FileManager.default.fileExists(atPath: path) {
+            do {
+                catalog = try PromptCatalog.load(path: path)
+            } catch {
+                throw ConfigurationError("prompts.catalog: \(error.description)")
+            }
+        }
+        let library: PromptLibrary
+        do {
+            library = try configuration.promptDirectory.map { dir throws(PromptLibraryError) in try PromptLibrary(directory: dir, catalog: catalog) }
+                ?? PromptLibrary(texts: Dictionary(uniqueKeysWithValues: (catalog?.prompts ?? []).map { ($0.id, $0.text) }))
+        } catch {
+            throw ConfigurationError("prompts.dir: \(error.description)")
+        }
+        let built = library.builtIDs.count
+        logger.info("prompts", metadata: [
+            "built": "\(built) of \(library.ids.count)",
+            "dir": "\(configuration.promptDirectory ?? "none")",
+            "live": built < library.ids.count ? "the rest are spoken live until `voicebridge prompts build`" : "none",
+        ])
+        return (library, catalog.map { Set($0.ids) })
+    }
+}
+
+extension PromptLibrary: FlowPromptSource {
+    public func audio(forPrompt id: String) -> [UInt8]? { audio(for: id) }
+    public func text(forPrompt id: String) -> String? { text(for: id) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VoiceBridgeFlows
+import VoiceBridgePrompts
 
 /// `voicebridge flows …`: work with the declarative IVR flows in config/flows.
 struct FlowsCommand: ParsableCommand {
@@ -51,7 +52,10 @@ extension FlowsCommand {
     /// The prompt ids of a catalogue; nil when it doesn't exist (nothing to check against).
     static func promptIDs(catalog path: String) throws -> Set<String>? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        // Replaced by the prompt catalogue's own parser once VoiceBridgePrompts lands.
-        return nil
+        do {
+            return Set(try PromptCatalog.load(path: path).ids)
+        } catch {
+            throw ValidationError("\(error.description)")
+        }
     }
 }

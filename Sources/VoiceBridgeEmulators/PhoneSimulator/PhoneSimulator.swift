@@ -165,7 +165,10 @@ public struct PhoneSimulator: Sendable {
         endpoint: SimulatorEndpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
-        try await ClientBootstrap(group: loop)
+        let upgradeSignature = configuration.authToken.map {
+            TwilioSignature(authToken: $0).compute(url: setup.streamURL, parameters: [])
+        }
+        return try await ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: endpoint.host, port: endpoint.port) { channel in
@@ -186,6 +189,8 @@ public struct PhoneSimulator: Sendable {
                     headers.add(name: "Host", value: endpoint.hostHeader)
                     headers.add(name: "User-Agent", value: "Twilio.TmeWs/1.0")
                     headers.add(name: "Content-Length", value: "0")
+                    // Twilio signs the upgrade too: over the stream URL, with no parameters.
+                    if let signature = upgradeSignature { headers.add(name: "X-Twilio-Signature", value: signature) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
                         upgradeRequestHead: head, upgraders: [upgrader],
