@@ -73,11 +73,11 @@ public final class RelayFlow: CallFlow {
         connector: (any RelayConnector)? = nil,
         loadAudio: @escaping AudioLoader = RelayAudio.fetch,
         logger: Logger = Logger(label: "voicebridge.relay")
-    ) throws {
+    ) {
         self.configuration = configuration
         self.prompts = prompts
         self.onEnd = onEnd
-        self.connector = try connector ?? RelayWebSocketClient()
+        self.connector = connector ?? RelayWebSocketClient.shared
         self.loadAudio = loadAudio
         self.logger = logger
         self.ttsLanguage = configuration.language

@@ -99,15 +99,24 @@ public struct RelayURL: Sendable, Equatable {
 /// call's own loop, so app messages reach the call with no hop. Signs the upgrade with
 /// `X-Twilio-Signature` over the configured URL exactly as written (doc §2).
 public final class RelayWebSocketClient: RelayConnector {
-    private let tls: NIOSSLContext?
+    /// The TLS context, or why it could not be made: a wss:// session then fails to connect
+    /// (64102) instead of the process failing.
+    private let tlsContext: Result<NIOSSLContext, RelayConnectError>
+
+    /// One client for the process (the system's trust roots).
+    public static let shared = RelayWebSocketClient()
 
     /// - Parameter caFilePath: PEM roots to trust instead of the system's (an app behind a
     ///   self-made certificate).
-    public init(caFilePath: String? = nil) throws {
+    public init(caFilePath: String? = nil) {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .fullVerification
         if let caFilePath { configuration.trustRoots = .file(caFilePath) }
-        tls = try NIOSSLContext(configuration: configuration)
+        do {
+            tlsContext = .success(try NIOSSLContext(configuration: configuration))
+        } catch {
+            tlsContext = .failure(.connectFailed("TLS: \(error)"))
+        }
     }
 
     public func connect(_ configuration: RelayConfiguration, on loop: any EventLoop, logger: Logger) -> EventLoopFuture<any RelayTransport> {
@@ -117,7 +126,13 @@ public final class RelayWebSocketClient: RelayConnector {
         } catch {
             return loop.makeFailedFuture(error)
         }
-        let tls = url.tls ? self.tls : nil
+        var tls: NIOSSLContext?
+        if url.tls {
+            switch tlsContext {
+            case let .success(context): tls = context
+            case let .failure(error): return loop.makeFailedFuture(error)
+            }
+        }
         let signature = configuration.authToken.map { TwilioSignature(authToken: $0).compute(url: configuration.url, parameters: []) }
         let status = NIOLockedValueBox<Int?>(nil)
         let maxFrame = configuration.maxMessageBytes

@@ -67,7 +67,8 @@ public struct VoiceBridgeServer: Service {
         // libcurl's global init must run before any other curl call and not concurrently with one.
         CurlMulti.initializeGlobally()
         let factory: MediaCallFactory
-        let flow = flow ?? DemoCalls.demoFlow
+        // A given flow wins; else the relay app when one is configured; else the demo menu.
+        let flow = flow ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0) } ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
             offlineVoice = nil
@@ -120,6 +121,9 @@ public struct VoiceBridgeServer: Service {
             metrics: metrics,
             logger: logger
         ).register(on: router)
+        if let token = configuration.controlToken {
+            ControlRoutes(token: token, liveCalls: liveCalls, logger: logger).register(on: router)
+        }
 
         let tls = try Self.makeTLSContext(configuration)
         let port = configuration.port
