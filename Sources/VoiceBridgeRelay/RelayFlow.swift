@@ -58,7 +58,7 @@ public final class RelayFlow: CallFlow {
     /// What a barge-in cut off, sent once the caller event that caused it has been reported.
     private var pendingInterrupt: (text: String, ms: Int)?
     /// Tokens of an interrupted cycle still arriving are dropped until the app closes that cycle
-    /// (`last:true`) or the bridge reports a key (doc §5.3, VoiceBridge's proposal).
+    /// (`last:true`) or the bridge reports a later key (doc §5.3, VoiceBridge's proposal).
     private var discardingStaleCycle = false
     private var callerInterruptedAgent = false
     /// App messages that must wait behind a `play` being fetched, to keep the queue's order.
@@ -150,7 +150,9 @@ public final class RelayFlow: CallFlow {
             // Keys that did not interrupt agent speech are reported only when configured (doc §5.5).
             if !interrupted && agentSpeaking && !configuration.reportInputDuringAgentSpeech.allowsDTMF { return }
             send(.dtmf(digit: String(digit)))
-            discardingStaleCycle = false
+            // A key pressed after the interrupt starts a new turn; the key that caused it does
+            // not: the app has not seen the interrupt yet and may still be streaming the old cycle.
+            if !interrupted { discardingStaleCycle = false }
         case .ended:
             flushInterrupt()
             closeApp(code: 1000, reason: "Closing websocket session")

@@ -133,7 +133,7 @@ final class RelayHarness {
         if onEnd { endHandler = { [unowned self] result, _ in results.append(result) } }
         var logger = Logger(label: "test.relay")
         logger.logLevel = .critical
-        flow = try RelayFlow(configuration: configuration, prompts: prompts, onEnd: endHandler, connector: connector, logger: logger)
+        flow = RelayFlow(configuration: configuration, prompts: prompts, onEnd: endHandler, connector: connector, logger: logger)
         call = Call(
             eventLoop: loop, sink: sink, speech: speech, flow: flow,
             parameters: ["From": "+15550001111", "To": "+15550002222", "CallerName": "Ada"], logger: logger)
