@@ -106,7 +106,8 @@ struct RelayCallTests {
 
     @Test func tokensReachTheCarrierAsAudioWithinTheTTFBPlusChunkerBudget() async throws {
         var app = RelayAppConfiguration()
-        app.greeting = .reply("Hello from the relay app. This reply arrives one token every thirty milliseconds.")
+        // An LLM-like reply: a short first clause, complete once the next token (60 ms) shows its end.
+        app.greeting = .reply("Hello there. This reply arrives one token every thirty milliseconds, as a language model would send it.")
         var elevenLabs = ElevenLabsEmulatorConfiguration()
         elevenLabs.faults.ttfbMs = 100
         try await Self.withRig(app: app, elevenLabs: elevenLabs, simulator: false) { rig in
