@@ -78,6 +78,16 @@ public protocol CallControl: AnyObject {
     /// timeout. `redirect` lets the carrier run the TwiML after `</Connect>`; both close the socket.
     func hangUp()
     func redirect()
+    /// Holds caller input (audio and keys) while a flow sets up asynchronously (an app socket),
+    /// so the caller's first words and keys are not lost; `resumeInput()` replays it.
+    func deferInput()
+    func resumeInput()
+}
+
+extension CallControl {
+    // Defaults for controls that have nothing to hold (test doubles, wrappers).
+    public func deferInput() {}
+    public func resumeInput() {}
 }
 
 extension CallControl {

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeRelay
 import VoiceBridgeSpeech
 import Yams
 
@@ -98,6 +99,30 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var promptCatalogPath: String? = "config/prompts.yaml"
     /// Where `voicebridge prompts build` wrote the prompt files and manifest.
     public var promptDirectory: String? = "build/prompts"
+
+    // MARK: relay (a ConversationRelay app; every call without another flow runs it when url is set)
+    /// The app's WebSocket URL (`ws://` or `wss://`), signed exactly as written.
+    public var relayURL: String?
+    public var relayWelcomeGreeting: String?
+    /// `none`, `dtmf`, `speech` or `any` (true/false as any/none), as ConversationRelay's attributes.
+    public var relayWelcomeGreetingInterruptible = "any"
+    public var relayInterruptible = "any"
+    public var relayPreemptible = false
+    public var relayReportInputDuringAgentSpeech = "none"
+    public var relayDTMFDetection = true
+    /// Space-separated: `speaker-events`, `tokens-played`, `x-voicebridge-turns`.
+    public var relayEvents = "speaker-events tokens-played"
+    public var relayCustomParameters: [String: String] = [:]
+    public var relayLanguage = "en-US"
+    /// After the app's `end` (or a failed session): `hangup` or `redirect`.
+    public var relayEndAction = "hangup"
+    /// The secret that signs the app connection (`X-Twilio-Signature`); nil: the Twilio auth token.
+    public var relayAuthToken: String?
+    public var relayConnectTimeoutMs = 5000
+
+    // MARK: control API (off unless a token is set)
+    /// Bearer token for `/calls` (`VOICEBRIDGE_CONTROL_TOKEN`). Reported only as set/unset.
+    public var controlToken: String?
 
     public enum SignatureMode: String, Sendable, Equatable, CaseIterable {
         /// Refuse the upgrade (403).
@@ -221,6 +246,20 @@ extension BridgeConfiguration {
         case ("flows", "dir"): flowsDirectory = try reader.optionalString(key, value)
         case ("prompts", "catalog"): promptCatalogPath = try reader.optionalString(key, value)
         case ("prompts", "dir"): promptDirectory = try reader.optionalString(key, value)
+        case ("relay", "url"): relayURL = try reader.optionalString(key, value)
+        case ("relay", "welcome_greeting"): relayWelcomeGreeting = try reader.optionalString(key, value)
+        case ("relay", "welcome_greeting_interruptible"): relayWelcomeGreetingInterruptible = try reader.interruptible(key, value)
+        case ("relay", "interruptible"): relayInterruptible = try reader.interruptible(key, value)
+        case ("relay", "preemptible"): relayPreemptible = try reader.optionalBool(key, value) ?? false
+        case ("relay", "report_input_during_agent_speech"): relayReportInputDuringAgentSpeech = try reader.interruptible(key, value)
+        case ("relay", "dtmf_detection"): relayDTMFDetection = try reader.optionalBool(key, value) ?? false
+        case ("relay", "events"): relayEvents = try reader.optionalString(key, value) ?? ""
+        case ("relay", "custom_parameters"): relayCustomParameters = try reader.stringMap(key, value)
+        case ("relay", "language"): relayLanguage = try reader.string(key, value)
+        case ("relay", "end_action"): relayEndAction = try reader.oneOf(key, value, RelayEndAction.allCases.map(\.rawValue))
+        case ("relay", "auth_token"): relayAuthToken = try reader.optionalString(key, value)
+        case ("relay", "connect_timeout_ms"): relayConnectTimeoutMs = try reader.positiveInt(key, value)
+        case ("control", "token"): controlToken = try reader.optionalString(key, value)
         default:
             throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
         }
@@ -247,6 +286,9 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_LEAD_MS", "pacing.lead_ms"),
         ("VOICEBRIDGE_FLOWS_DIR", "flows.dir"),
         ("VOICEBRIDGE_PROMPTS_DIR", "prompts.dir"),
+        ("VOICEBRIDGE_RELAY_URL", "relay.url"),
+        ("VOICEBRIDGE_RELAY_AUTH_TOKEN", "relay.auth_token"),
+        ("VOICEBRIDGE_CONTROL_TOKEN", "control.token"),
     ]
 
     /// Overlays environment variables. Empty values count as unset.
@@ -294,6 +336,9 @@ extension BridgeConfiguration {
         if let v = try int("VOICEBRIDGE_LEAD_MS", minimum: 0) { leadMs = v }
         if let v = value("VOICEBRIDGE_FLOWS_DIR") { flowsDirectory = v }
         if let v = value("VOICEBRIDGE_PROMPTS_DIR") { promptDirectory = v }
+        if let v = value("VOICEBRIDGE_RELAY_URL") { relayURL = v }
+        if let v = value("VOICEBRIDGE_RELAY_AUTH_TOKEN") { relayAuthToken = v }
+        if let v = value("VOICEBRIDGE_CONTROL_TOKEN") { controlToken = v }
     }
 
     /// Checks the combination of values, after all layers are applied.
@@ -310,6 +355,16 @@ extension BridgeConfiguration {
         }
         if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
         _ = try elevenLabsWebSocketConfiguration()
+        if let relayURL {
+            do throws(RelayConnectError) {
+                _ = try RelayURL(parsing: relayURL)
+            } catch {
+                throw ConfigurationError("relay.url / VOICEBRIDGE_RELAY_URL: \(error.description)")
+            }
+        }
+        if let controlToken, controlToken.utf8.count < 16 {
+            throw ConfigurationError("control.token / VOICEBRIDGE_CONTROL_TOKEN needs at least 16 characters")
+        }
         if let tokenSecret, tokenSecret.utf8.count < 16 {
             throw ConfigurationError("media.token_secret / VOICEBRIDGE_TOKEN_SECRET needs at least 16 bytes")
         }
@@ -336,6 +391,8 @@ extension BridgeConfiguration {
             "leadMs": String(leadMs),
             "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
             "drainSeconds": String(drainSeconds),
+            "relay": relayURL ?? "off",
+            "controlAPI": controlToken == nil ? "off" : "on (bearer token set)",
         ]
     }
 }
@@ -439,6 +496,31 @@ private struct YAMLSectionReader {
             return numbers.joined(separator: ",")
         }
         return try string(key, value)
+    }
+
+    /// ConversationRelay's `interruptible` values; YAML booleans mean any/none (the legacy form).
+    func interruptible(_ key: String, _ value: Any) throws(ConfigurationError) -> String {
+        if let b = value as? Bool { return b ? "any" : "none" }
+        return try oneOf(key, value, ["none", "dtmf", "speech", "any"])
+    }
+
+    func oneOf(_ key: String, _ value: Any, _ allowed: [String]) throws(ConfigurationError) -> String {
+        let s = try string(key, value).lowercased()
+        guard allowed.contains(s) else { throw fail(key, "one of \(allowed.joined(separator: ", "))", value) }
+        return s
+    }
+
+    /// A mapping of names to scalar values, kept as strings.
+    func stringMap(_ key: String, _ value: Any) throws(ConfigurationError) -> [String: String] {
+        if value is NSNull { return [:] }
+        guard let map = value as? [String: Any] else { throw fail(key, "a mapping of names to values", value) }
+        var out: [String: String] = [:]
+        for (k, v) in map {
+            if let s = v as? String { out[k] = s } else if let b = v as? Bool { out[k] = b ? "true" : "false" } else if let n = v as? Int {
+                out[k] = String(n)
+            } else if let d = v as? Double { out[k] = String(d) } else { throw fail("\(key).\(k)", "a scalar", v) }
+        }
+        return out
     }
 
     func signatureMode(_ key: String, _ value: Any) throws(ConfigurationError) -> BridgeConfiguration.SignatureMode {

@@ -1,10 +1,30 @@
 import Logging
+import NIOCore
 import VoiceBridgeCarriers
 import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeSpeech
 
-extension Call: MediaCall {}
+extension Call: MediaCall {
+    public func controlSay(_ text: String, interruptible: Interruptible) -> Bool {
+        guard phase == .active || phase == .settingUp else { return false }
+        // Unique per call without state of its own: flows ignore ids they did not make.
+        play(.text(text), id: "control.say.\(eventLoop.now.uptimeNanoseconds)", interruptible: interruptible)
+        return true
+    }
+
+    public func controlHangUp() -> Bool {
+        guard phase != .ended else { return false }
+        hangUp()
+        return true
+    }
+
+    public var liveState: LiveCallState? {
+        LiveCallState(
+            callSid: callSid, streamSid: streamSid, from: parameters["From"] ?? "", to: parameters["To"] ?? "",
+            phase: "\(phase)", playing: isPlaying)
+    }
+}
 
 /// Picks the flow for one call (by the called number, a relay default, ...).
 public typealias CallFlowProvider = @Sendable (MediaCallContext) -> any CallFlow
@@ -113,6 +133,9 @@ final class CallWithOwnSpeech: MediaCall {
 
     func statusCallback(_ status: String) { call.statusCallback(status) }
     func shutdown() { call.shutdown() }
+    func controlSay(_ text: String, interruptible: Interruptible) -> Bool { call.controlSay(text, interruptible: interruptible) }
+    func controlHangUp() -> Bool { call.controlHangUp() }
+    var liveState: LiveCallState? { call.liveState }
 }
 
 extension BridgeConfiguration {

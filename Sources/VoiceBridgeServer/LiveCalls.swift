@@ -1,5 +1,7 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import VoiceBridgeCalls
 
 /// What the server can ask of a live media socket from outside its event loop.
 protocol LiveCallControl: AnyObject {
@@ -7,6 +9,10 @@ protocol LiveCallControl: AnyObject {
     func endByStatusCallback(_ status: String)
     /// SIGTERM: let the call finish, then close within the drain time. Runs on the call's loop.
     func drain()
+    /// The control API's actions and listing. Run on the call's loop.
+    func say(_ text: String, interruptible: Interruptible) -> Bool
+    func controlHangUp() -> Bool
+    var liveState: LiveCallState? { get }
 }
 
 /// The live media sockets, by connection and by CallSid.
@@ -17,6 +23,7 @@ final class LiveCalls: Sendable {
     private struct Entry {
         let callSid: String
         let control: NIOLoopBound<any LiveCallControl>
+        let startedAt: Date
     }
 
     private struct State {
@@ -38,7 +45,7 @@ final class LiveCalls: Sendable {
             guard !state.draining else { return nil }
             let id = state.nextID
             state.nextID += 1
-            state.entries[id] = Entry(callSid: callSid, control: bound)
+            state.entries[id] = Entry(callSid: callSid, control: bound, startedAt: Date())
             state.byCallSid[callSid] = id
             return id
         }
@@ -58,6 +65,48 @@ final class LiveCalls: Sendable {
         guard let entry else { return false }
         entry.control.eventLoop.execute { entry.control.value.endByStatusCallback(status) }
         return true
+    }
+
+    /// What the control API can ask of a live call.
+    enum ControlAction: Sendable {
+        case say(String, Interruptible)
+        case hangUp
+    }
+
+    enum ControlOutcome: Sendable, Equatable {
+        case done
+        case notFound
+        /// The call exists but cannot do it (ended, or a call without speech).
+        case refused
+    }
+
+    /// Runs a control action on the call's own loop.
+    func control(callSid: String, _ action: ControlAction) async -> ControlOutcome {
+        let entry = state.withLockedValue { state in state.byCallSid[callSid].flatMap { state.entries[$0] } }
+        guard let entry else { return .notFound }
+        let control = entry.control
+        let done = try? await control.eventLoop.submit {
+            switch action {
+            case let .say(text, interruptible): control.value.say(text, interruptible: interruptible)
+            case .hangUp: control.value.controlHangUp()
+            }
+        }.get()
+        return done == true ? .done : .refused
+    }
+
+    /// Every live call's state, each read on its own loop.
+    func states() async -> [LiveCallState] {
+        let entries = state.withLockedValue { Array($0.entries.values) }
+        var out: [LiveCallState] = []
+        let formatter = ISO8601DateFormatter()
+        for entry in entries {
+            let control = entry.control
+            var state = (try? await control.eventLoop.submit { control.value.liveState }.get()) ?? nil
+                ?? LiveCallState(callSid: entry.callSid, streamSid: "", from: "", to: "", phase: "unknown", playing: false)
+            state.startedAt = formatter.string(from: entry.startedAt)
+            out.append(state)
+        }
+        return out.sorted { $0.startedAt < $1.startedAt }
     }
 
     /// Stops admitting sockets and asks every live call to finish.

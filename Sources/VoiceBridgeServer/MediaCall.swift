@@ -15,6 +15,43 @@ public protocol MediaCall: AnyObject {
     func statusCallback(_ status: String)
     /// The server is shutting down: finish up; the socket is closed after the drain time anyway.
     func shutdown()
+    /// The control API: speak `text` behind whatever is queued. False if the call cannot.
+    func controlSay(_ text: String, interruptible: Interruptible) -> Bool
+    /// The control API: hang up once what is queued has been heard. False if the call cannot.
+    func controlHangUp() -> Bool
+    /// What `GET /calls` shows of this call; nil if it has nothing to show.
+    var liveState: LiveCallState? { get }
+}
+
+extension MediaCall {
+    // Scripted test calls have no speech and no state: the control API answers 409 for them.
+    public func controlSay(_ text: String, interruptible: Interruptible) -> Bool { false }
+    public func controlHangUp() -> Bool { false }
+    public var liveState: LiveCallState? { nil }
+}
+
+/// One live call as the control API lists it.
+public struct LiveCallState: Sendable, Equatable, Codable {
+    public var callSid: String
+    public var streamSid: String
+    public var from: String
+    public var to: String
+    /// `awaitingStart`, `settingUp`, `active` or `ended`.
+    public var phase: String
+    /// Whether the caller is hearing (or is about to hear) the bridge's audio.
+    public var playing: Bool
+    /// When the media socket opened (ISO 8601, UTC); filled in by the server.
+    public var startedAt: String
+
+    public init(callSid: String, streamSid: String, from: String, to: String, phase: String, playing: Bool, startedAt: String = "") {
+        self.callSid = callSid
+        self.streamSid = streamSid
+        self.from = from
+        self.to = to
+        self.phase = phase
+        self.playing = playing
+        self.startedAt = startedAt
+    }
 }
 
 /// What a call is created with when its media socket opens.

@@ -357,6 +357,16 @@ extension MediaStreamHandler: LiveCallControl {
         call?.statusCallback(status)
     }
 
+    func say(_ text: String, interruptible: Interruptible) -> Bool {
+        call?.controlSay(text, interruptible: interruptible) ?? false
+    }
+
+    func controlHangUp() -> Bool {
+        call?.controlHangUp() ?? false
+    }
+
+    var liveState: LiveCallState? { call?.liveState }
+
     func drain() {
         guard drainTimer == nil, !closing, let context else { return }
         call?.shutdown()

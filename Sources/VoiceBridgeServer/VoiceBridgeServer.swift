@@ -73,7 +73,12 @@ public struct VoiceBridgeServer: Service {
             ttlSeconds: configuration.webhookParameterTTLSeconds
         )
         let factory: MediaCallFactory
-        let flow = flow ?? flows?.provider(transfers: transfers, logger: logger) ?? DemoCalls.demoFlow
+        // A given flow wins; else the relay app when one is configured (every call goes to it);
+        // else the declarative flows; else the demo menu.
+        let flow = flow
+            ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0) }
+            ?? flows?.provider(transfers: transfers, logger: logger)
+            ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
             offlineVoice = nil
@@ -127,6 +132,9 @@ public struct VoiceBridgeServer: Service {
             metrics: metrics,
             logger: logger
         ).register(on: router)
+        if let token = configuration.controlToken {
+            ControlRoutes(token: token, liveCalls: liveCalls, logger: logger).register(on: router)
+        }
 
         let tls = try Self.makeTLSContext(configuration)
         let port = configuration.port

@@ -213,7 +213,17 @@ final class ElevenLabsWebSocketSession {
             turn.outbox.append(piece)
             return
         }
-        sendText(piece, turn: turn, context: c, connection: connection, flush: false)
+        sendText(piece, turn: turn, context: c, connection: connection, flush: flushesFirst(piece, turn))
+    }
+
+    /// The service ignores `try_trigger_generation` below about 50 buffered characters (doc §1.4),
+    /// so a short first clause of a streamed turn (an LLM's "Sure," or "Hello there.") would wait
+    /// for the next one, or for the end of the turn. It goes out with `flush` instead: the caller
+    /// hears the start of a reply one TTFB after the chunker lets it go.
+    static let tryTriggerMinimum = 50
+
+    private func flushesFirst(_ piece: String, _ turn: Turn) -> Bool {
+        !turn.sentOnContext && piece.count < Self.tryTriggerMinimum
     }
 
     private func sendText(_ piece: String, turn: Turn, context c: String, connection: ElevenLabsWebSocketConnection, flush: Bool) {
@@ -282,7 +292,7 @@ final class ElevenLabsWebSocketSession {
             } else {
                 let pieces = turn.outbox
                 turn.outbox = []
-                for piece in pieces { sendText(piece, turn: turn, context: c, connection: connection, flush: false) }
+                for piece in pieces { sendText(piece, turn: turn, context: c, connection: connection, flush: flushesFirst(piece, turn)) }
             }
         }
     }

@@ -9,7 +9,7 @@ struct EmulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulate",
         abstract: "Run a local emulator of a service the bridge talks to.",
-        subcommands: [ElevenLabsCommand.self]
+        subcommands: [ElevenLabsCommand.self, RelayAppCommand.self]
     )
 }
 
@@ -145,6 +145,54 @@ extension EmulateCommand {
             // Written straight away (not through a pipe's buffer) so scripts can wait for it.
             FileHandle.standardOutput.write(Data(banner.utf8))
             try await emulator.waitUntilStopped()
+        }
+    }
+}
+
+extension EmulateCommand {
+    /// `voicebridge emulate relay-app`: an example ConversationRelay app for the bridge to dial.
+    struct RelayAppCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "relay-app",
+            abstract: "Run an example ConversationRelay app: it greets, answers keys with streamed replies and logs every message.",
+            discussion: """
+                Point the bridge at it with relay.url (or VOICEBRIDGE_RELAY_URL) = ws://HOST:PORT/relay. \
+                It greets the caller when setup arrives, answers each key with a reply streamed one token \
+                every --token-ms, stops on interrupt, and on # says goodbye and sends end. Every message it \
+                receives is logged and checked strictly against the published protocol.
+                """
+        )
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on (0: any free port, printed at start-up).")
+        var port = 0
+
+        @Option(help: "Milliseconds between streamed tokens.")
+        var tokenMs = 30
+
+        @Option(help: "Check X-Twilio-Signature with this token over --signed-url (default: TWILIO_AUTH_TOKEN when --signed-url is given).")
+        var authToken: String?
+
+        @Option(help: "The relay URL exactly as the bridge is configured with it, for the signature check.")
+        var signedURL: String?
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+            guard tokenMs > 0 else { throw ValidationError("--token-ms must be positive") }
+        }
+
+        func run() async throws {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            var configuration = RelayAppConfiguration()
+            configuration.tokenIntervalMs = tokenMs
+            configuration.signedURL = signedURL
+            configuration.authToken = authToken ?? (signedURL != nil ? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"] : nil)
+            let app = RelayAppEmulator(configuration: configuration)
+            let bound = try await app.start(host: host, port: port)
+            FileHandle.standardOutput.write(Data("Relay app on ws://\(host):\(bound)/relay\n".utf8))
+            try await app.waitUntilStopped()
         }
     }
 }

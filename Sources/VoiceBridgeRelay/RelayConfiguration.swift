@@ -1,0 +1,107 @@
+import VoiceBridgeCalls
+
+/// How a relay session is set up: ConversationRelay's TwiML attributes (doc §1.1), with the same
+/// names and values, plus what the bridge needs to sign and to end the session.
+public struct RelayConfiguration: Sendable, Equatable {
+    /// The app's WebSocket URL, `ws://` or `wss://`. Signed exactly as written.
+    public var url: String
+    /// Spoken by the bridge at once, before the app has said anything.
+    public var welcomeGreeting: String?
+    public var welcomeGreetingInterruptible: Interruptible = .any
+    /// What may interrupt the app's speech; `text`/`play` may override it per message.
+    public var interruptible: Interruptible = .any
+    /// Whether a talk cycle may be cut off by the app's next one (doc §5.4).
+    public var preemptible = false
+    /// Input during non-interruptible agent speech is reported only if this covers it (doc §5.5).
+    public var reportInputDuringAgentSpeech: Interruptible = .none
+    /// Send `dtmf` messages for key presses.
+    public var dtmfDetection = false
+    /// `info` subscriptions: `speaker-events`, `tokens-played`, and the bridge's own
+    /// `x-voicebridge-turns` (the `x-voicebridge.*` extension events of doc §7).
+    public var events: Set<RelayEvent> = []
+    /// Copied into `setup.customParameters`.
+    public var customParameters: [String: String] = [:]
+    /// TTS/STT language (BCP-47); the app's `language` message changes it.
+    public var language = "en-US"
+    /// The shared secret that signs the connection with `X-Twilio-Signature` (the account's auth
+    /// token on Twilio). nil: the upgrade is not signed.
+    public var authToken: String?
+    /// `setup.callStatus`: `RINGING` for a session that starts with the call, `IN_PROGRESS` for
+    /// one started later (a flow's `relay` step).
+    public var callStatus = "RINGING"
+    /// What `end` (or a failed session) does when no `onEnd` handler takes over.
+    public var endAction: RelayEndAction = .hangUp
+    /// How long to wait for the app's WebSocket handshake.
+    public var connectTimeoutMs = 5_000
+    /// What `x-voicebridge.capabilities` announces for TTS (`elevenlabs`, `offline`).
+    public var ttsName = "offline"
+    /// Largest app message accepted (larger ones close the socket, 1009).
+    public var maxMessageBytes = 64 * 1024
+
+    public init(url: String) {
+        self.url = url
+    }
+
+    /// Parses an `events` (or `debug`) attribute: space-separated names; unknown ones (such as
+    /// `debugging`) are ignored, as on Twilio.
+    public static func parseEvents(_ text: String) -> Set<RelayEvent> {
+        Set(text.split(whereSeparator: { $0 == " " || $0 == "," }).compactMap { RelayEvent(rawValue: String($0)) })
+    }
+
+    /// The interruptibility of one `text` or `play`: `false` is none; `true` is the configured
+    /// types, or any if the configuration says none (doc §5.5, VoiceBridge's reading).
+    public func interruptible(override: Bool?) -> Interruptible {
+        switch override {
+        case nil: interruptible
+        case false?: .none
+        case true?: interruptible == .none ? .any : interruptible
+        }
+    }
+}
+
+public enum RelayEvent: String, Sendable, Equatable, CaseIterable {
+    case speakerEvents = "speaker-events"
+    case tokensPlayed = "tokens-played"
+    case voiceBridgeTurns = "x-voicebridge-turns"
+}
+
+public enum RelayEndAction: String, Sendable, Equatable, CaseIterable {
+    /// Hang up once everything queued has been heard.
+    case hangUp = "hangup"
+    /// Close the stream so the carrier runs the TwiML after `</Connect>`.
+    case redirect
+}
+
+/// The session result, as Twilio's `<Connect action>` callback reports it (doc §1.4).
+public struct RelaySessionResult: Sendable, Equatable {
+    public enum Status: String, Sendable, Equatable {
+        /// The app sent `end`.
+        case ended
+        /// The caller hung up or the call was ended from outside.
+        case completed
+        /// The app could not be reached, its socket died, or it sent too many invalid messages.
+        case failed
+    }
+
+    public var sessionId: String
+    public var status: Status
+    /// Whole seconds, as `SessionDuration`.
+    public var durationSeconds: Int
+    /// Only after the app's `end`, verbatim.
+    public var handoffData: String?
+    /// Only on `failed`: 64102 (could not connect) or 64105 (socket ended).
+    public var errorCode: Int?
+    public var errorMessage: String?
+
+    public init(
+        sessionId: String, status: Status, durationSeconds: Int, handoffData: String? = nil,
+        errorCode: Int? = nil, errorMessage: String? = nil
+    ) {
+        self.sessionId = sessionId
+        self.status = status
+        self.durationSeconds = durationSeconds
+        self.handoffData = handoffData
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+}

@@ -1,1 +1,0 @@
-// The VoiceBridgeRelay module; see Package.swift for its one job.

@@ -1,0 +1,209 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import VoiceBridgeAudio
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
+@testable import VoiceBridgeRelay
+
+/// The carrier socket as a recording, with the virtual time of each command.
+final class RecordingSink: CarrierSink {
+    enum Sent: Equatable {
+        case media([UInt8], at: Int64)
+        case mark(String, at: Int64)
+        case clear(at: Int64)
+    }
+    let loop: EmbeddedEventLoop
+    var sent: [Sent] = []
+    var closed: [CallEndReason] = []
+    var isWritable = true
+
+    init(loop: EmbeddedEventLoop) { self.loop = loop }
+
+    var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
+    func sendMedia(_ frame: UnsafeRawBufferPointer) { sent.append(.media(Array(frame), at: now)) }
+    func sendMark(_ name: String) { sent.append(.mark(name, at: now)) }
+    func sendClear() { sent.append(.clear(at: now)) }
+    func flush() {}
+    func close(_ reason: CallEndReason) { closed.append(reason) }
+
+    var mediaBytes: [UInt8] {
+        var out: [UInt8] = []
+        for case let .media(b, _) in sent { out += b }
+        return out
+    }
+    var marks: [String] { sent.compactMap { if case let .mark(n, _) = $0 { n } else { nil } } }
+    var clears: Int { sent.filter { if case .clear = $0 { true } else { false } }.count }
+}
+
+/// Speech whose audio the test hands to the call at chosen virtual times.
+final class ManualSpeechSource: SpeechSource, @unchecked Sendable {
+    let name = "manual"
+    let turns = Mutex<[ManualTurn]>([])
+    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
+        let t = ManualTurn(id: options.id)
+        turns.withLock { $0.append(t) }
+        return t
+    }
+    func turn(_ id: String) -> ManualTurn? { turns.withLock { $0.first { $0.id == id } } }
+}
+
+final class ManualTurn: SpeechTurn, @unchecked Sendable {
+    let id: String
+    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
+    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
+    let state = Mutex<(text: String, finished: Bool, cancelled: Bool)>(("", false, false))
+    init(id: String) {
+        self.id = id
+        (chunks, continuation) = AsyncThrowingStream.makeStream()
+    }
+    func send(text: String) { state.withLock { $0.text += text } }
+    func finish() { state.withLock { $0.finished = true } }
+    func cancel() { state.withLock { $0.cancelled = true } }
+    var text: String { state.withLock { $0.text } }
+    var finished: Bool { state.withLock { $0.finished } }
+    var cancelled: Bool { state.withLock { $0.cancelled } }
+}
+
+/// The app's socket as a test double: records what the bridge sends; the test plays the app.
+final class FakeTransport: RelayTransport, @unchecked Sendable {
+    var sent: [String] = []
+    var closed: (code: Int, reason: String)?
+    var onEvent: ((RelayTransportEvent) -> Void)?
+
+    func start(onEvent: @escaping (RelayTransportEvent) -> Void) { self.onEvent = onEvent }
+    func send(_ text: String) { sent.append(text) }
+    func close(code: Int, reason: String) {
+        guard closed == nil else { return }
+        closed = (code, reason)
+        onEvent?(.closed(code: code, reason: reason))
+    }
+
+    /// The app sends a message.
+    func app(_ json: String) { onEvent?(.text(json)) }
+}
+
+final class FakeConnector: RelayConnector, @unchecked Sendable {
+    let transport = FakeTransport()
+    var fail: (any Error)?
+    var held: EventLoopPromise<any RelayTransport>?
+    var holdConnection = false
+    var connects = 0
+
+    func connect(_ configuration: RelayConfiguration, on eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<any RelayTransport> {
+        connects += 1
+        if let fail { return eventLoop.makeFailedFuture(fail) }
+        if holdConnection {
+            let p = eventLoop.makePromise(of: (any RelayTransport).self)
+            held = p
+            return p.futureResult
+        }
+        return eventLoop.makeSucceededFuture(transport)
+    }
+
+    func open() { held?.succeed(transport) }
+}
+
+/// One call on virtual time with a RelayFlow as its flow.
+final class RelayHarness {
+    let loop = EmbeddedEventLoop()
+    let sink: RecordingSink
+    let speech = ManualSpeechSource()
+    let connector = FakeConnector()
+    var flow: RelayFlow!
+    var call: Call!
+    var sequence = 1
+    var results: [RelaySessionResult] = []
+
+    init(
+        configure: (inout RelayConfiguration) -> Void = { _ in },
+        prompts: ((String) -> [UInt8]?)? = nil,
+        onEnd: Bool = false,
+        holdConnection: Bool = false
+    ) throws {
+        var configuration = RelayConfiguration(url: "wss://app.example.com/relay")
+        configuration.events = [.speakerEvents, .tokensPlayed]
+        configuration.dtmfDetection = true
+        configure(&configuration)
+        connector.holdConnection = holdConnection
+        sink = RecordingSink(loop: loop)
+        var endHandler: RelayFlow.EndHandler?
+        if onEnd { endHandler = { [unowned self] result, _ in results.append(result) } }
+        var logger = Logger(label: "test.relay")
+        logger.logLevel = .critical
+        flow = RelayFlow(configuration: configuration, prompts: prompts, onEnd: endHandler, connector: connector, logger: logger)
+        call = Call(
+            eventLoop: loop, sink: sink, speech: speech, flow: flow,
+            parameters: ["From": "+15550001111", "To": "+15550002222", "CallerName": "Ada"], logger: logger)
+    }
+
+    var transport: FakeTransport { connector.transport }
+    /// What the bridge sent the app, in order.
+    var sent: [String] { transport.sent }
+    /// Sent messages other than setup.
+    var events: [String] { transport.sent.filter { !$0.hasPrefix(#"{"type":"setup""#) } }
+
+    func start() {
+        call.receive(.connected(protocolName: "Call", version: "1.0.0"))
+        call.receive(.start(StreamStart(
+            sequenceNumber: 1, streamSid: "MZ00000000000000000000000000000001", accountSid: "AC00000000000000000000000000000001",
+            callSid: "CA00000000000000000000000000000001", tracks: ["inbound"], customParameters: [:],
+            mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+    }
+
+    func dtmf(_ d: Character) {
+        sequence += 1
+        call.receive(.dtmf(DTMFPress(sequenceNumber: sequence, track: "inbound_track", digit: d)))
+    }
+
+    func echo(_ name: String) {
+        sequence += 1
+        call.receive(.mark(MarkEcho(sequenceNumber: sequence, name: name)))
+    }
+
+    /// `ms` of speech for a turn, with a character-by-character alignment of `text` spread evenly.
+    func speak(turn: String, text: String, msPerChar: Int = 50, last: Bool = true) {
+        let chars = text.map(String.init)
+        let alignment = Alignment(
+            chars: chars, charStartTimesMs: chars.indices.map { $0 * msPerChar }, charDurationsMs: chars.map { _ in msPerChar })
+        call.speechChunk(
+            SpeechChunk(turnID: turn, audio: [UInt8](repeating: 0x55, count: chars.count * msPerChar * 8), alignment: alignment),
+            turnID: turn)
+        if last { call.speechFinished(turnID: turn, error: nil) }
+    }
+
+    func advance(ms: Int) { loop.advanceTime(by: .milliseconds(Int64(ms))) }
+
+    /// Caller audio (μ-law), frame by frame in real time.
+    func caller(_ ulaw: [UInt8]) {
+        var i = 0
+        while i < ulaw.count {
+            var frame = Array(ulaw[i..<min(i + 160, ulaw.count)])
+            frame += [UInt8](repeating: 0xFF, count: 160 - frame.count)
+            advance(ms: 20)
+            frame.withUnsafeBytes { call.receiveAudio($0) }
+            i += 160
+        }
+    }
+}
+
+enum Signals {
+    /// A speech-like harmonic tone, μ-law, loud enough for the speech detector.
+    static func speechLike(ms duration: Int) -> [UInt8] {
+        let n = duration * 8
+        var pcm = [Int16](repeating: 0, count: n)
+        for i in 0..<n {
+            let t = Double(i) / 8000
+            var v = 0.0
+            for h in 1...8 { v += sin(2 * .pi * 150 * Double(h) * t) / Double(h) }
+            pcm[i] = Int16(max(-32767, min(32767, v * 2200)))
+        }
+        return G711.encode(pcm, law: .ulaw)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
