@@ -11,6 +11,12 @@ public struct FlowParser {
         self.file = file
     }
 
+    /// ConversationRelay attributes a `relay` step may set (the rest come from `relay:` in the config).
+    public static let relayOptions = [
+        "welcomeGreeting", "welcomeGreetingInterruptible", "interruptible", "preemptible", "reportInputDuringAgentSpeech",
+        "dtmfDetection", "events", "language",
+    ]
+
     public static let stepNames = ["say", "play", "tone", "pause", "gather", "menu", "set", "goto", "webhook", "redirect", "relay", "hangup"]
 
     /// Parses a whole flow document. Returns nil when it is unusable; `diagnostics` says why.
@@ -428,6 +434,10 @@ public struct FlowParser {
         } else if case let .mapping(m) = value {
             for (k, v) in m {
                 guard let key = k.string else { continue }
+                if key != "url", !Self.relayOptions.contains(key) {
+                    error(k, "unknown option `\(key)` for `relay` (url, \(Self.relayOptions.joined(separator: ", ")))")
+                    continue
+                }
                 if key == "url" {
                     step.url = string(v, "relay.url") ?? ""
                 } else if let text = scalarText(v) {

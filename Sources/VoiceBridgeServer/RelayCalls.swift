@@ -1,12 +1,17 @@
 import Logging
 import VoiceBridgeCalls
+import VoiceBridgeFlows
 import VoiceBridgeRelay
 
 extension BridgeConfiguration {
     /// The relay session every call runs when `relay.url` is set; nil otherwise.
     public var relayConfiguration: RelayConfiguration? {
-        guard let relayURL else { return nil }
-        var c = RelayConfiguration(url: relayURL)
+        relayURL.map { relayConfiguration(url: $0) }
+    }
+
+    /// The configured relay settings for an app at `url` (a flow's `relay` step overrides some).
+    public func relayConfiguration(url: String) -> RelayConfiguration {
+        var c = RelayConfiguration(url: url)
         c.welcomeGreeting = relayWelcomeGreeting
         c.welcomeGreetingInterruptible = Interruptible(rawValue: relayWelcomeGreetingInterruptible) ?? .any
         c.interruptible = Interruptible(rawValue: relayInterruptible) ?? .any
@@ -26,7 +31,10 @@ extension BridgeConfiguration {
 
 extension DemoCalls {
     /// Every call runs a relay session with the configured app (config default `relay.url`).
-    public static func relayFlow(_ relay: RelayConfiguration, connector: any RelayConnector = RelayWebSocketClient.shared) -> CallFlowProvider {
-        { context in RelayFlow(configuration: relay, connector: connector, logger: context.logger) }
+    public static func relayFlow(
+        _ relay: RelayConfiguration, prompts: (any FlowPromptSource)? = nil, connector: any RelayConnector = RelayWebSocketClient.shared
+    ) -> CallFlowProvider {
+        let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
+        return { context in RelayFlow(configuration: relay, prompts: play, connector: connector, logger: context.logger) }
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import VoiceBridgeCalls
 import VoiceBridgeFlows
 import VoiceBridgePrompts
+import VoiceBridgeRelay
 
 /// The declarative flows `serve` runs (config/flows), with what their steps need.
 public struct ServedFlows: Sendable {
@@ -16,8 +17,19 @@ public struct ServedFlows: Sendable {
     }
 
     /// Picks each call's flow by its called number (`To`); the demo menu when none answers it.
-    func provider(transfers: CallParameterStore, logger: Logger) -> CallFlowProvider {
+    func provider(
+        transfers: CallParameterStore,
+        relay: @escaping @Sendable (String) -> RelayConfiguration,
+        connector: any RelayConnector = RelayWebSocketClient.shared,
+        logger: Logger
+    ) -> CallFlowProvider {
         var environment = self.environment
+        if environment.relay == nil {
+            let prompts = environment.prompts
+            environment.relay = { request, _ in
+                Self.relayFlow(for: request, base: relay(request.step.url), prompts: prompts, connector: connector, logger: logger)
+            }
+        }
         environment.transfer = { callSid, transfer in
             switch transfer {
             case let .dial(number): transfers.remember(callSid: callSid, parameters: ["dial": number])
@@ -37,6 +49,38 @@ public struct ServedFlows: Sendable {
 }
 
 extension ServedFlows {
+    /// The relay session a flow's `relay` step starts: the configured relay settings, overridden
+    /// by the step's options. When it ends, the flow goes on with its result as variables.
+    static func relayFlow(
+        for request: FlowRelayRequest, base: RelayConfiguration, prompts: (any FlowPromptSource)?,
+        connector: any RelayConnector, logger: Logger
+    ) -> any CallFlow {
+        var c = base
+        // Mid-call the call is already answered, as in a second ConversationRelay session.
+        c.callStatus = "IN_PROGRESS"
+        let options = request.step.options
+        func mode(_ key: String) -> Interruptible? {
+            options[key].flatMap { Interruptible(rawValue: $0) ?? ($0 == "true" ? .any : $0 == "false" ? Interruptible.none : nil) }
+        }
+        if let v = options["welcomeGreeting"] { c.welcomeGreeting = v }
+        if let v = mode("welcomeGreetingInterruptible") { c.welcomeGreetingInterruptible = v }
+        if let v = mode("interruptible") { c.interruptible = v }
+        if let v = mode("reportInputDuringAgentSpeech") { c.reportInputDuringAgentSpeech = v }
+        if let v = options["preemptible"] { c.preemptible = v == "true" }
+        if let v = options["dtmfDetection"] { c.dtmfDetection = v == "true" }
+        if let v = options["events"] { c.events = RelayConfiguration.parseEvents(v) }
+        if let v = options["language"] { c.language = v }
+        let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
+        return RelayFlow(configuration: c, prompts: play, onEnd: { result, _ in
+            request.finished([
+                "relayStatus": result.status.rawValue,
+                "handoffData": result.handoffData ?? "",
+                "relaySessionId": result.sessionId,
+                "relayErrorCode": result.errorCode.map(String.init) ?? "",
+            ])
+        }, connector: connector, logger: logger)
+    }
+
     /// The flows the configuration names, checked; nil when no flow directory is configured or
     /// it doesn't exist (the demo menu runs). A flow with errors stops `serve` from starting,
     /// with every error and its line.

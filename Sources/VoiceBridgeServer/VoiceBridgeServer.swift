@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import UnixSignals
+import VoiceBridgeFlows
 import VoiceBridgeSpeech
 
 /// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
@@ -76,8 +77,8 @@ public struct VoiceBridgeServer: Service {
         // A given flow wins; else the relay app when one is configured (every call goes to it);
         // else the declarative flows; else the demo menu.
         let flow = flow
-            ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0) }
-            ?? flows?.provider(transfers: transfers, logger: logger)
+            ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0, prompts: flows?.environment.prompts) }
+            ?? flows?.provider(transfers: transfers, relay: { configuration.relayConfiguration(url: $0) }, logger: logger)
             ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
