@@ -61,6 +61,11 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var hangUpGraceMs = 3000
     public var setupBufferMs = 5000
 
+    // MARK: recording
+    /// Record every call here (JSON Lines + a WAV per direction; docs/recording-format.md).
+    /// nil: calls are not recorded.
+    public var recordDirectory: String?
+
     // MARK: voice
     public var voice = "en-us"
     public var model: String?
@@ -187,6 +192,7 @@ extension BridgeConfiguration {
         case ("speech_detector", "hangover_ms"): speechHangoverMs = try reader.nonNegativeInt(key, value)
         case ("call", "hang_up_grace_ms"): hangUpGraceMs = try reader.nonNegativeInt(key, value)
         case ("call", "setup_buffer_ms"): setupBufferMs = try reader.nonNegativeInt(key, value)
+        case ("recording", "directory"): recordDirectory = try reader.optionalString(key, value)
         case ("voice", "name"): voice = try reader.string(key, value)
         case ("voice", "model"): model = try reader.optionalString(key, value)
         case ("voice", "language"): language = try reader.string(key, value)
@@ -234,6 +240,7 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_TLS_CERT", "tls.certificate_path"),
         ("VOICEBRIDGE_TLS_KEY", "tls.key_path"),
         ("VOICEBRIDGE_LEAD_MS", "pacing.lead_ms"),
+        ("VOICEBRIDGE_RECORD_DIR", "recording.directory"),
     ]
 
     /// Overlays environment variables. Empty values count as unset.
@@ -279,6 +286,7 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_TLS_CERT") { tlsCertificatePath = v }
         if let v = value("VOICEBRIDGE_TLS_KEY") { tlsKeyPath = v }
         if let v = try int("VOICEBRIDGE_LEAD_MS", minimum: 0) { leadMs = v }
+        if let v = value("VOICEBRIDGE_RECORD_DIR") { recordDirectory = v }
     }
 
     /// Checks the combination of values, after all layers are applied.
@@ -321,6 +329,7 @@ extension BridgeConfiguration {
             "leadMs": String(leadMs),
             "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
             "drainSeconds": String(drainSeconds),
+            "recording": recordDirectory ?? "off",
         ]
     }
 }

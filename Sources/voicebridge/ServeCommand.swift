@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "WebSocket upgrade signature mode: enforce or log.")
     var signatureMode: String?
 
+    @Option(help: "Record every call into this directory: JSON Lines + a WAV per direction (see docs/recording-format.md).")
+    var record: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -41,6 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.port = port
         }
         if let publicURL { configuration.publicURL = publicURL }
+        if let record { configuration.recordDirectory = record }
         if let signatureMode {
             guard let mode = BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) else {
                 throw ValidationError("--signature-mode must be enforce or log")

@@ -1,0 +1,37 @@
+import Dispatch
+import Foundation
+
+/// Writes recordings to disk on a thread of its own, so a call's event loop never waits for the
+/// file system. Calls hand over batches of lines; one serial queue appends them in order.
+public final class RecordingWriter: Sendable {
+    private let queue = DispatchQueue(label: "voicebridge.recording.writer")
+
+    public init() {}
+
+    /// Opens (creates or truncates) `path` and appends `text`, on the writer's thread.
+    func create(_ path: String, text: String) {
+        queue.async {
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        }
+    }
+
+    func append(_ path: String, text: String) {
+        queue.async {
+            guard let handle = FileHandle(forWritingAtPath: path) else { return }
+            defer { try? handle.close() }
+            _ = try? handle.seekToEnd()
+            try? handle.write(contentsOf: Data(text.utf8))
+        }
+    }
+
+    func write(_ path: String, bytes: [UInt8]) {
+        queue.async {
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        }
+    }
+
+    /// Returns once everything handed over so far is on disk.
+    public func waitUntilWritten() {
+        queue.sync {}
+    }
+}
