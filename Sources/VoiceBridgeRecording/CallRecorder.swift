@@ -39,7 +39,8 @@ public final class CallRecorder: @unchecked Sendable {
     private static let flushBytes = 64 * 1024
 
     /// - Parameters:
-    ///   - clock: monotonic nanoseconds; the recording's `t` is measured from the first reading.
+    ///   - clock: monotonic nanoseconds; the recording's `t` is measured from the whole
+    ///     millisecond before the first reading.
     public init(
         basePath: String, writer: RecordingWriter, redactor: SecretRedactor,
         clock: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }
@@ -48,7 +49,10 @@ public final class CallRecorder: @unchecked Sendable {
         self.writer = writer
         self.redactor = redactor
         self.clock = clock
-        self.origin = clock()
+        // On a whole millisecond of the monotonic clock: the call anchors its playout grid on a
+        // whole millisecond too, so a replay (whose clock starts at 0) puts the grid at the same
+        // place relative to every recorded event.
+        self.origin = clock() / 1_000_000 * 1_000_000
         self.inMemory = false
     }
 
@@ -73,6 +77,11 @@ public final class CallRecorder: @unchecked Sendable {
     public var jsonlPath: String { basePath + ".jsonl" }
     public var callerWAVPath: String { basePath + ".caller.wav" }
     public var bridgeWAVPath: String { basePath + ".bridge.wav" }
+
+    /// A time of the monotonic clock (uptime nanoseconds) on the recording's clock, in ms.
+    func milliseconds(ofUptime nanos: Int64) -> Double {
+        Double(nanos - Int64(truncatingIfNeeded: origin)) / 1_000_000
+    }
 
     /// Milliseconds since the recording started.
     private func elapsedMs() -> Double { Double(clock() &- origin) / 1_000_000 }

@@ -48,7 +48,7 @@ public struct RecordedCallParts {
 
     /// Wraps the parts and writes the recording's header.
     public init(
-        recorder: CallRecorder, flowName: String, callSid: String, accountSid: String?, parameters: [String: String],
+        recorder: CallRecorder, loop: any EventLoop, flowName: String, callSid: String, accountSid: String?, parameters: [String: String],
         configuration: CallConfiguration, sink: any CarrierSink, speech: any SpeechSource, flow: any CallFlow,
         observer: (any CallObserver)?, bridgeVersion: String? = nil
     ) {
@@ -58,7 +58,7 @@ public struct RecordedCallParts {
             recordedAt: ISO8601DateFormatter().string(from: Date())
         ))
         self.sink = RecordingCarrierSink(sink, recorder: recorder)
-        self.speech = RecordingSpeechSource(speech, recorder: recorder)
+        self.speech = RecordingSpeechSource(speech, recorder: recorder, loop: loop)
         self.flow = RecordingCallFlow(flow, recorder: recorder)
         self.observer = RecordingCallObserver(observer, recorder: recorder)
     }

@@ -22,8 +22,8 @@ public enum CallerSignal {
     /// White noise from a fixed seed, at about `levelDBm0`.
     public static func noise(ms: Int, levelDBm0: Double = -20) -> [UInt8] {
         var random = SplitMix64(seed: 0x5EED)
-        // 0 dBm0 in μ-law is an RMS of about 5000 (of 32767, 3.14 dBm0 full-scale sine).
-        let rms = 5000 * pow(10, levelDBm0 / 20)
+        // 0 dBm0 is an RMS of about 16000 on the 16-bit scale (a full-scale sine is +3.17 dBm0).
+        let rms = 16_000 * pow(10, levelDBm0 / 20)
         let pcm = (0..<(ms * 8)).map { _ in Int16(max(-32767, min(32767, random.gaussian() * rms))) }
         return G711.encode(pcm, law: .ulaw)
     }

@@ -12,6 +12,8 @@ public struct RecordedCall: Sendable {
     public var inputs: [TimedInput]
     public var turns: [RecordedTurn]
     public var expected: [OutboundEvent]
+    /// Where the recorded call anchored its playout grid (ms), from its `flow: start` line.
+    public var gridOriginMs: Double?
     /// Every line but the header, with its time and role, for rewriting (`--update`).
     public var lines: [Line]
 
@@ -88,6 +90,7 @@ extension RecordedCall {
         var turnIndex: [String: Int] = [:]
         var expected: [OutboundEvent] = []
         var lines: [Line] = []
+        var gridOriginMs: Double?
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
@@ -155,6 +158,7 @@ extension RecordedCall {
                 }
                 add(.speech)
             } else if r.has("flow") || r.has("bargeIn") {
+                if try r.string("flow") == "start", gridOriginMs == nil { gridOriginMs = try r.double("gridMs") }
                 add(.information)
             } else if let start = try r.object("start") {
                 let s = FieldReader(object: start, line: lineNumber, context: "start")
@@ -193,6 +197,7 @@ extension RecordedCall {
         self.turns = turns
         self.expected = expected.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.lines = lines
+        self.gridOriginMs = header.carrier == .recorded ? gridOriginMs : nil
     }
 
     public init(contentsOf path: String) throws {

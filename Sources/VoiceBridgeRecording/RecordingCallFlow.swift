@@ -21,7 +21,13 @@ public final class RecordingCallFlow: CallFlow {
     }
 
     public func start(_ call: any CallControl) {
-        recorder.flow { $0.string("flow", "start") }
+        // Where the call anchored its playout grid: a replay anchors it at the same place, or a
+        // tick and an inbound event a fraction of a millisecond apart could swap order.
+        let grid = (call as? Call).map { recorder.milliseconds(ofUptime: $0.playout.origin) }
+        recorder.flow { line in
+            line.string("flow", "start")
+            if let grid { line.number("gridMs", grid) }
+        }
         base.start(wrap(call))
     }
 

@@ -1,19 +1,24 @@
 import Foundation
+import NIOCore
 import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 
 /// A `SpeechSource` that records each request (turn id = the upstream context id, text, options)
 /// and every chunk the call receives (audio and alignment), with the turn's end, error or cancel.
 ///
-/// Chunks are recorded as the call's consumer pulls them, so their times are when the call got
-/// them, which is what a replay has to reproduce.
+/// A chunk's time is when the call's loop handles it, which is what a replay has to reproduce:
+/// the call consumes chunks in a task and hops onto its loop once per chunk, and the loop may be
+/// busy. So the recorder hops too, just before the call does (the loop runs them in order).
 public struct RecordingSpeechSource: SpeechSource {
     private let base: any SpeechSource
     private let recorder: CallRecorder
+    private let loop: any EventLoop
 
-    public init(_ base: any SpeechSource, recorder: CallRecorder) {
+    /// - Parameter loop: the call's event loop.
+    public init(_ base: any SpeechSource, recorder: CallRecorder, loop: any EventLoop) {
         self.base = base
         self.recorder = recorder
+        self.loop = loop
     }
 
     public var name: String { base.name }
@@ -23,7 +28,7 @@ public struct RecordingSpeechSource: SpeechSource {
             line.string("tts", "start")
             Self.write(options, source: base.name, into: &line)
         }
-        return RecordingSpeechTurn(base.startTurn(options), recorder: recorder, streamed: true)
+        return RecordingSpeechTurn(base.startTurn(options), recorder: recorder, loop: loop, streamed: true)
     }
 
     public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
@@ -33,7 +38,7 @@ public struct RecordingSpeechSource: SpeechSource {
             Self.write(options, source: base.name, into: &line)
             line.string("text", kept)
         }
-        return RecordingSpeechTurn(base.speak(text, options: options), recorder: recorder, streamed: false)
+        return RecordingSpeechTurn(base.speak(text, options: options), recorder: recorder, loop: loop, streamed: false)
     }
 
     static func write(_ options: TurnOptions, source: String, into line: inout JSONLine) {
@@ -53,7 +58,7 @@ final class RecordingSpeechTurn: SpeechTurn, @unchecked Sendable {
     private let recorder: CallRecorder
     private let streamed: Bool
 
-    init(_ base: any SpeechTurn, recorder: CallRecorder, streamed: Bool) {
+    init(_ base: any SpeechTurn, recorder: CallRecorder, loop: any EventLoop, streamed: Bool) {
         self.id = base.id
         self.base = base
         self.recorder = recorder
@@ -64,31 +69,38 @@ final class RecordingSpeechTurn: SpeechTurn, @unchecked Sendable {
         chunks = AsyncThrowingStream(unfolding: {
             do {
                 guard let chunk = try await iterator.next() else {
-                    recorder.speech { line in
-                        line.string("tts", "done")
-                        line.string("turn", id)
+                    loop.execute {
+                        recorder.speech { line in
+                            line.string("tts", "done")
+                            line.string("turn", id)
+                        }
                     }
                     return nil
                 }
-                recorder.speech { line in
-                    line.string("tts", "chunk")
-                    line.string("turn", id)
-                    line.string("audio", Base64Fast.encode(chunk.audio))
-                    if let a = chunk.alignment {
-                        var alignment = JSONLine()
-                        alignment.strings("chars", a.chars)
-                        alignment.ints("startsMs", a.charStartTimesMs)
-                        alignment.ints("durationsMs", a.charDurationsMs)
-                        line.raw("alignment", alignment.json)
+                let audio = Base64Fast.encode(chunk.audio)
+                loop.execute {
+                    recorder.speech { line in
+                        line.string("tts", "chunk")
+                        line.string("turn", id)
+                        line.string("audio", audio)
+                        if let a = chunk.alignment {
+                            var alignment = JSONLine()
+                            alignment.strings("chars", a.chars)
+                            alignment.ints("startsMs", a.charStartTimesMs)
+                            alignment.ints("durationsMs", a.charDurationsMs)
+                            line.raw("alignment", alignment.json)
+                        }
                     }
                 }
                 return chunk
             } catch {
                 let text = recorder.redact(String(describing: error))
-                recorder.speech { line in
-                    line.string("tts", "error")
-                    line.string("turn", id)
-                    line.string("error", text)
+                loop.execute {
+                    recorder.speech { line in
+                        line.string("tts", "error")
+                        line.string("turn", id)
+                        line.string("error", text)
+                    }
                 }
                 throw error
             }

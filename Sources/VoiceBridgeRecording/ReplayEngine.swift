@@ -78,7 +78,7 @@ private final class ReplayRun {
         var configuration = recording.header.configuration
         options.configure(&configuration)
         sink = ReplaySink(loop: loop)
-        speech = ReplaySpeechSource(loop: loop, turns: recording.turns)
+        speech = ReplaySpeechSource(loop: loop, turns: recording.turns, anchorMs: recording.header.effectiveToleranceMs)
         let clock = LoopClock(loop: loop)
         info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
         let flow = RecordingCallFlow(base, recorder: info)
@@ -181,11 +181,23 @@ private final class ReplayRun {
             return refuse(MediaStreamGate.closeCode(for: error), error.description)
         }
         switch gate.admit(event) {
-        case .forward, .startStream:
+        case .startStream:
+            alignGrid()
+            call.receive(event)
+        case .forward:
             call.receive(event)
         case let .refuse(code, reason):
             refuse(code, reason)
         }
+    }
+
+    /// The call anchors its grid on the next whole millisecond after `start`; the recorded call
+    /// read its clock a little after the message was recorded. Delivering `start` up to a
+    /// millisecond later puts the replay's grid where the recorded one was.
+    private func alignGrid() {
+        guard let grid = recording.gridOriginMs, grid >= 1 else { return }
+        let target = NIODeadline.uptimeNanoseconds(UInt64(((grid - 1) * 1_000_000).rounded()) + 1)
+        if loop.now < target { loop.advanceTime(to: target) }
     }
 
     private func refuse(_ code: WebSocketErrorCode, _ reason: String) {

@@ -21,8 +21,12 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
     /// What the replay had to make up, for the report.
     private(set) var notes: [String] = []
 
-    init(loop: EmbeddedEventLoop, turns: [RecordedCall.RecordedTurn]) {
+    /// A request within this of its recorded time gets its chunks at their recorded times.
+    private let anchorMs: Double
+
+    init(loop: EmbeddedEventLoop, turns: [RecordedCall.RecordedTurn], anchorMs: Double) {
         self.loop = loop
+        self.anchorMs = anchorMs
         self.turns = turns
         self.used = Array(repeating: false, count: turns.count)
     }
@@ -35,7 +39,7 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
         let turn = ReplayTurn(id: options.id, source: self, streamed: false)
         if let i = turns.indices.first(where: { !used[$0] && !turns[$0].streamed && turns[$0].text == text }) {
             used[i] = true
-            schedule(turns[i].events, for: turn)
+            schedule(turns[i].events, for: turn, recordedAt: turns[i].t)
         } else {
             if !turns.isEmpty { notes.append("no recorded audio for \"\(text.prefix(60))\": spoken by the stand-in voice") }
             synthesize(text, for: turn)
@@ -48,7 +52,7 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
         if let i = turns.indices.first(where: { !used[$0] && turns[$0].streamed }) {
             used[i] = true
             turn.matched = true
-            schedule(turns[i].events, for: turn)
+            schedule(turns[i].events, for: turn, recordedAt: turns[i].t)
         }
         return turn
     }
@@ -68,10 +72,19 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
         schedule(events, for: turn)
     }
 
-    private func schedule(_ events: [RecordedCall.SpeechEvent], for turn: ReplayTurn) {
-        let start = loop.now
+    /// Chunk times: a request made within `anchorMs` of its recorded time gets its chunks at
+    /// their recorded times (never before now). The recorded request came a little after the
+    /// event that caused it, because the real loop's clock moves while it works and a virtual one
+    /// does not; measured from the replay's earlier request, the chunks would land up to a
+    /// millisecond early and could fall on the other side of a playout tick. A request further
+    /// off (the engine or the flow changed) gets its chunks at the recorded offsets from itself.
+    private func schedule(_ events: [RecordedCall.SpeechEvent], for turn: ReplayTurn, recordedAt: Double? = nil) {
+        let now = loop.now
+        let nowMs = Double(now.uptimeNanoseconds) / 1_000_000
+        let base = recordedAt.flatMap { abs($0 - nowMs) <= anchorMs ? $0 : nil } ?? nowMs
         for event in events {
-            let at = start + .nanoseconds(Int64((max(0, event.offsetMs) * 1_000_000).rounded()))
+            let ms = max(nowMs, base + max(0, event.offsetMs))
+            let at = max(now, NIODeadline.uptimeNanoseconds(UInt64((ms * 1_000_000).rounded())))
             loop.scheduleTask(deadline: at) { [weak self] in
                 guard let self, !turn.cancelled, let call = self.call else { return }
                 switch event.kind {
