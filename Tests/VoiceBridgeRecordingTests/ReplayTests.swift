@@ -48,6 +48,23 @@ import VoiceBridgeRecording
         #expect(result.passed, "\(result.report)")
     }
 
+    /// The short test in docs/recording-format.md: expectations written by hand, frames unchecked.
+    @Test func theDocumentedShortTestPassesAndFailsWithoutItsMark() throws {
+        let text = """
+            {"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated","durationMs":6000}
+            {"t":0,"start":{}}
+            {"t":2000,"speech":{"ms":700}}
+            {"t":2200,"out":"clear"}
+            {"t":4980,"out":"mark","name":"2.1"}
+            """
+        let result = try TestFlows.engine.replay(try RecordedCall(text: text))
+        #expect(result.passed, "\(result.report)")
+        let withoutMark = try TestFlows.engine.replay(try RecordedCall(text: text.components(separatedBy: "\n").dropLast().joined(separator: "\n")))
+        #expect(!withoutMark.passed)
+        #expect(withoutMark.divergence?.reason == "the replay sent more than the recording")
+        #expect(withoutMark.divergence?.actual?.kind == .mark("2.1"))
+    }
+
     @Test func aMalformedMessageClosesWithTheServersCode() throws {
         let text = """
             {"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated","durationMs":3000}
