@@ -250,8 +250,8 @@ public final class CallRecorder: @unchecked Sendable {
         finished = true
         if inMemory { return }
         flushLocked()
-        writer.write(callerWAVPath, bytes: WAVFile.encode(WAVAudio(g711: callerAudio, law: .ulaw)))
-        writer.write(bridgeWAVPath, bytes: WAVFile.encode(WAVAudio(g711: bridgeAudio, law: .ulaw)))
+        writer.writeWAV(callerWAVPath, ulaw: callerAudio)
+        writer.writeWAV(bridgeWAVPath, ulaw: bridgeAudio)
         callerAudio = []
         bridgeAudio = []
     }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import VoiceBridgeAudio
 
 /// Writes recordings to disk on a thread of its own, so a call's event loop never waits for the
 /// file system. Calls hand over batches of lines; one serial queue appends them in order.
@@ -24,9 +25,10 @@ public final class RecordingWriter: Sendable {
         }
     }
 
-    func write(_ path: String, bytes: [UInt8]) {
+    /// Writes μ-law audio as a WAV file; the encoding happens on the writer's thread too.
+    func writeWAV(_ path: String, ulaw: [UInt8]) {
         queue.async {
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            FileManager.default.createFile(atPath: path, contents: Data(WAVFile.encode(WAVAudio(g711: ulaw, law: .ulaw))))
         }
     }
 

@@ -101,6 +101,14 @@ public struct ReplayResult: Sendable {
         out += "  first divergence at outbound event #\(d.index + 1): \(d.reason)\n"
         out += "  - recorded: \(Self.describe(d.expected))\n"
         out += "  + replayed: \(Self.describe(d.actual))\n"
+        if case let .media(x)? = d.expected?.kind, case let .media(y)? = d.actual?.kind, x.count == y.count,
+            let first = zip(x, y).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset
+        {
+            let window = max(0, first - 4)..<min(x.count, first + 12)
+            func hex(_ b: [UInt8]) -> String { b[window].map { String($0, radix: 16).leftPadded(2) }.joined(separator: " ") }
+            out += "    bytes \(window.lowerBound)..<\(window.upperBound): recorded [\(hex(x))]\n"
+            out += "    bytes \(window.lowerBound)..<\(window.upperBound): replayed [\(hex(y))]\n"
+        }
         if let p = d.previous { out += "    (last match: #\(d.index) \(p.summary) at \(JSONLine.format(p.t)) ms)\n" }
         out += "  \(counts.expected) recorded, \(counts.actual) replayed; tolerance ±\(JSONLine.format(recording.header.effectiveToleranceMs)) ms\n"
         for note in notes.prefix(5) { out += "  note: \(note)\n" }

@@ -10,6 +10,18 @@ import VoiceBridgeRecording
 @Suite struct RecordingServerTests {
     static let apiKey = "sk_test_0123456789abcdef0123"
 
+    @Test func theRecordingDirectoryComesFromYAMLTheEnvironmentOrTheFlag() throws {
+        var configuration = BridgeConfiguration()
+        #expect(configuration.recordDirectory == nil)
+        try configuration.apply(yaml: "recording:\n  directory: /var/rec\n")
+        #expect(configuration.recordDirectory == "/var/rec")
+        try configuration.apply(environment: ["VOICEBRIDGE_RECORD_DIR": "/tmp/rec"])
+        #expect(configuration.recordDirectory == "/tmp/rec")
+        try configuration.apply(yaml: "recording:\n  directory: \"\"\n")
+        #expect(configuration.recordDirectory == nil)
+        #expect(configuration.logSummary["recording"] == "off")
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aServedCallIsRecordedWithoutSecretsAndReplays() async throws {
         let directory = NSTemporaryDirectory() + "voicebridge-served-\(UUID().uuidString)"
