@@ -180,6 +180,9 @@ extension RecordedCall {
                 input(.noise(ms: ms, levelDBm0: level))
             } else if r.has("hangup") {
                 input(.hangup)
+            } else if r.has("silence") {
+                // The caller is silent unless told otherwise; accepted so a file can say so.
+                add(.input)
             } else {
                 throw RecordingError(
                     line: lineNumber,

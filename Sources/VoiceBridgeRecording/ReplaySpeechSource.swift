@@ -39,7 +39,12 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
         let turn = ReplayTurn(id: options.id, source: self, streamed: false)
         if let i = turns.indices.first(where: { !used[$0] && !turns[$0].streamed && turns[$0].text == text }) {
             used[i] = true
-            schedule(turns[i].events, for: turn, recordedAt: turns[i].t)
+            if turns[i].events.isEmpty {
+                // A request written down without audio: the stand-in voice speaks it.
+                synthesize(text, for: turn)
+            } else {
+                schedule(turns[i].events, for: turn, recordedAt: turns[i].t)
+            }
         } else {
             if !turns.isEmpty { notes.append("no recorded audio for \"\(text.prefix(60))\": spoken by the stand-in voice") }
             synthesize(text, for: turn)
@@ -49,7 +54,7 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
 
     func startTurn(_ options: TurnOptions) -> any SpeechTurn {
         let turn = ReplayTurn(id: options.id, source: self, streamed: true)
-        if let i = turns.indices.first(where: { !used[$0] && turns[$0].streamed }) {
+        if let i = turns.indices.first(where: { !used[$0] && turns[$0].streamed && !turns[$0].events.isEmpty }) {
             used[i] = true
             turn.matched = true
             schedule(turns[i].events, for: turn, recordedAt: turns[i].t)

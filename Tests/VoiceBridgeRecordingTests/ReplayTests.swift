@@ -172,3 +172,23 @@ import VoiceBridgeRecording
         #expect(result.wallSeconds < 5)
     }
 }
+
+@Suite struct HandWrittenSpeechTests {
+    /// A request written down with its text but no audio is spoken by the stand-in voice, and a
+    /// `silence` line changes nothing.
+    @Test func aRequestWithoutAudioAndSilenceLines() throws {
+        let greeting = DemoMenuFlow.Script().greeting
+        let plain = """
+            {"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated","durationMs":3000}
+            {"t":0,"start":{}}
+            """
+        let annotated = plain + "\n" + """
+            {"t":0,"tts":"request","turn":"1","text":"\(greeting)"}
+            {"t":500,"silence":{"ms":2000}}
+            """
+        let a = try TestFlows.engine.replay(try RecordedCall(text: plain))
+        let b = try TestFlows.engine.replay(try RecordedCall(text: annotated))
+        #expect(!a.actual.isEmpty)
+        #expect(a.actual == b.actual)
+    }
+}
