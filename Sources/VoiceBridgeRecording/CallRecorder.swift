@@ -116,14 +116,23 @@ public final class CallRecorder: @unchecked Sendable {
         buffer.clear()
     }
 
-    /// The media socket closed (either side): the last inbound event. Finishes the recording.
+    /// A binary frame (Media Streams speaks text only; the server refuses it).
+    public func inboundBinary(_ bytes: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        var line = JSONLine(t: elapsedMs())
+        line.string("binary", Base64Fast.encode(bytes))
+        appendLocked(line.json)
+    }
+
+    /// The media socket closed (either side): the last inbound event. `finish()` follows once
+    /// the call has ended.
     public func socketClosed() {
         lock.lock()
+        defer { lock.unlock() }
         var line = JSONLine(t: elapsedMs())
         line.string("socket", "closed")
         appendLocked(line.json)
-        lock.unlock()
-        finish()
     }
 
     // MARK: carrier, outbound

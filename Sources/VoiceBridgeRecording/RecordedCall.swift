@@ -35,6 +35,8 @@ public struct RecordedCall: Sendable {
     public enum Input: Sendable, Equatable {
         /// An inbound text message, verbatim: it goes through the server's decoder and gate.
         case message(String)
+        /// A binary frame (refused: Media Streams is text only).
+        case binary([UInt8])
         /// The media socket closed.
         case socketClosed
         // The hand-written shorthands (a simulated carrier turns them into messages):
@@ -121,6 +123,9 @@ extension RecordedCall {
             }
             if let text = try r.string("in") {
                 input(.message(text))
+            } else if let b64 = try r.string("binary") {
+                guard let bytes = Base64Fast.decode(b64) else { throw RecordingError(line: lineNumber, "\"binary\" must be base64") }
+                input(.binary(bytes))
             } else if let socket = try r.string("socket") {
                 guard socket == "closed" else { throw RecordingError(line: lineNumber, "\"socket\" must be \"closed\"") }
                 input(.socketClosed)
@@ -190,7 +195,7 @@ extension RecordedCall {
             }
         }
         guard let header else { throw RecordingError(line: 1, "empty file: the first line must be the header") }
-        if header.carrier == .recorded, inputs.contains(where: { if case .message = $0.input { false } else if case .socketClosed = $0.input { false } else { true } }) {
+        if header.carrier == .recorded, inputs.contains(where: { !$0.input.isRecordedKind }) {
             throw RecordingError(line: 1, "a \"recorded\" file takes only raw \"in\" messages; shorthands (start, dtmf, speech, noise, hangup) need \"carrier\":\"simulated\"")
         }
         self.header = header
@@ -258,5 +263,15 @@ extension RecordedCall {
             return (ms, defaultLevel)
         }
         return (defaultMs, defaultLevel)
+    }
+}
+
+extension RecordedCall.Input {
+    /// What a recording holds; the rest are the hand-written shorthands.
+    var isRecordedKind: Bool {
+        switch self {
+        case .message, .binary, .socketClosed: true
+        default: false
+        }
     }
 }

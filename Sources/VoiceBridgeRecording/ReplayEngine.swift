@@ -150,6 +150,9 @@ private final class ReplayRun {
         switch input.input {
         case let .message(text):
             receive(text)
+        case .binary:
+            guard !socketClosed else { return }
+            refuse(MediaStreamGate.closeCode(for: .binaryFrame), TwilioProtocolError.binaryFrame.description)
         case .socketClosed:
             closeSocket()
         case let .start(callSid, streamSid, accountSid, parameters):

@@ -124,9 +124,10 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         closing = true
         let call = self.call
         self.call = nil
+        recorder?.socketClosed()
         call?.socketClosed()
         observer.flush()
-        recorder?.socketClosed()
+        recorder?.finish()
         recorder = nil
     }
 
@@ -148,6 +149,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 receiveText(frame.data)
             }
         case .binary:
+            recorder?.inboundBinary(Array(frame.unmaskedData.readableBytesView))
             reject(.binaryFrame)
         case .ping:
             sendControl(.pong, data: frame.unmaskedData)

@@ -66,6 +66,7 @@ private func temporaryDirectory() throws -> String {
         sink.close(.hangUp)
         recorder.refused(code: 1007, reason: "malformed JSON")
         recorder.socketClosed()
+        recorder.finish()
         writer.waitUntilWritten()
 
         let text = try String(contentsOfFile: recorder.jsonlPath, encoding: .utf8)
@@ -160,6 +161,7 @@ private func temporaryDirectory() throws -> String {
         }
         recorder.refused(code: 1008, reason: "bad token \(Self.authToken)")
         recorder.socketClosed()
+        recorder.finish()
         recordings.writer.waitUntilWritten()
         let text = try String(contentsOfFile: recorder.jsonlPath, encoding: .utf8)
         for secret in [Self.authToken, Self.apiKey, "s3cr3t-stream", "abc\"", "tok123"] {

@@ -80,6 +80,17 @@ import VoiceBridgeRecording
         #expect(result.actual.last!.t == 1000)
     }
 
+    @Test func aBinaryFrameClosesWith1003() throws {
+        let text = """
+            {"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated","durationMs":3000}
+            {"t":0,"start":{}}
+            {"t":1000,"binary":"AAEC"}
+            """
+        let result = try TestFlows.engine.replay(try RecordedCall(text: text))
+        guard case let .close(code, _)? = result.actual.last?.kind else { Issue.record("no close"); return }
+        #expect(code == 1003)
+    }
+
     @Test func errorsNameTheLine() throws {
         let text = """
             {"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated"}
