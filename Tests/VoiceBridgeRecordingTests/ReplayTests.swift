@@ -162,6 +162,19 @@ import VoiceBridgeRecording
 }
 
 @Suite struct ReplayDeterminismTests {
+    @Test(arguments: ["02-barge-in-speech.jsonl", "10-goodbye-waits-for-mark.jsonl"])
+    func aRecordedFixtureReplaysIdenticallyAHundredTimes(_ name: String) throws {
+        let recording = try Fixtures.load(name)
+        let first = try TestFlows.engine.replay(recording)
+        #expect(first.passed, "\(first.report)")
+        for _ in 0..<100 {
+            let again = try TestFlows.engine.replay(recording)
+            #expect(again.actual == first.actual)
+            #expect(again.information == first.information)
+            #expect(again.divergence == first.divergence)
+        }
+    }
+
     @Test func theSameFileReplaysIdenticallyAHundredTimes() throws {
         let recording = try HandWritten.updated(HandWritten.speechBargeIn)
         let first = try TestFlows.engine.replay(recording)
