@@ -115,7 +115,10 @@ public struct VoiceBridgeServer: Service {
                 // Every secret this server knows is kept out of the recordings.
                 try CallRecordings(
                     directory: directory,
-                    secrets: [configuration.twilioAuthToken, configuration.tokenSecret, configuration.elevenLabsAPIKey])
+                    secrets: [configuration.twilioAuthToken, configuration.tokenSecret, configuration.elevenLabsAPIKey],
+                    writer: RecordingWriter(onError: { [logger] message in
+                        logger.error("call recording failed", metadata: ["error": "\(message)"])
+                    }))
             }
         )
         if let directory = configuration.recordDirectory {

@@ -107,6 +107,20 @@ private func temporaryDirectory() throws -> String {
         #expect(second.updatedText == first.updatedText)
     }
 
+    /// A recording that cannot be written is reported, and the recorder carries on.
+    @Test func aWriteFailureIsReported() throws {
+        let errors = NSLock()
+        nonisolated(unsafe) var reported: [String] = []
+        let writer = RecordingWriter(onError: { message in errors.withLock { reported.append(message) } })
+        let recorder = CallRecorder(basePath: "/nonexistent-\(UUID().uuidString)/call", writer: writer, redactor: SecretRedactor())
+        recorder.begin(RecordingHeader(flow: "demo", carrier: .recorded))
+        recorder.inbound(#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#)
+        recorder.socketClosed()
+        recorder.finish()
+        writer.waitUntilWritten()
+        #expect(errors.withLock { reported.count } == 3)  // the .jsonl and both WAVs
+    }
+
     @Test func theStandInVoiceIsTheEmulatorsKnownVoice() {
         let text = "Welcome, caller."
         #expect(StandInVoice.audio(for: text) == KnownVoice().audio(for: text))
