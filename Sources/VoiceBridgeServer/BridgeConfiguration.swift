@@ -62,6 +62,11 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var hangUpGraceMs = 3000
     public var setupBufferMs = 5000
 
+    // MARK: recording
+    /// Record every call here (JSON Lines + a WAV per direction; docs/recording-format.md).
+    /// nil: calls are not recorded.
+    public var recordDirectory: String?
+
     // MARK: voice
     public var voice = "en-us"
     public var model: String?
@@ -220,6 +225,7 @@ extension BridgeConfiguration {
         case ("speech_detector", "hangover_ms"): speechHangoverMs = try reader.nonNegativeInt(key, value)
         case ("call", "hang_up_grace_ms"): hangUpGraceMs = try reader.nonNegativeInt(key, value)
         case ("call", "setup_buffer_ms"): setupBufferMs = try reader.nonNegativeInt(key, value)
+        case ("recording", "directory"): recordDirectory = try reader.optionalString(key, value)
         case ("voice", "name"): voice = try reader.string(key, value)
         case ("voice", "model"): model = try reader.optionalString(key, value)
         case ("voice", "language"): language = try reader.string(key, value)
@@ -289,6 +295,7 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_RELAY_URL", "relay.url"),
         ("VOICEBRIDGE_RELAY_AUTH_TOKEN", "relay.auth_token"),
         ("VOICEBRIDGE_CONTROL_TOKEN", "control.token"),
+        ("VOICEBRIDGE_RECORD_DIR", "recording.directory"),
     ]
 
     /// Overlays environment variables. Empty values count as unset.
@@ -339,6 +346,7 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_RELAY_URL") { relayURL = v }
         if let v = value("VOICEBRIDGE_RELAY_AUTH_TOKEN") { relayAuthToken = v }
         if let v = value("VOICEBRIDGE_CONTROL_TOKEN") { controlToken = v }
+        if let v = value("VOICEBRIDGE_RECORD_DIR") { recordDirectory = v }
     }
 
     /// Checks the combination of values, after all layers are applied.
@@ -393,6 +401,7 @@ extension BridgeConfiguration {
             "drainSeconds": String(drainSeconds),
             "relay": relayURL ?? "off",
             "controlAPI": controlToken == nil ? "off" : "on (bearer token set)",
+            "recording": recordDirectory ?? "off",
         ]
     }
 }

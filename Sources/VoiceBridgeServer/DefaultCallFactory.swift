@@ -4,6 +4,7 @@ import VoiceBridgeCarriers
 import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeSpeech
+import VoiceBridgeRecording
 
 extension Call: MediaCall {
     public func controlSay(_ text: String, interruptible: Interruptible) -> Bool {
@@ -33,7 +34,10 @@ public typealias CallFlowProvider = @Sendable (MediaCallContext) -> any CallFlow
 /// voice (espeak-ng) or ElevenLabs.
 public enum DemoCalls {
     /// The demo menu, with a beep for its tone option.
-    public static let demoFlow: CallFlowProvider = { _ in
+    public static let demoFlow: CallFlowProvider = { _ in makeDemoFlow() }
+
+    /// The demo menu as `serve` runs it; `voicebridge replay` builds the same for "demo".
+    public static func makeDemoFlow() -> DemoMenuFlow {
         DemoMenuFlow(script: .init(), toneAudio: ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600)))
     }
 
@@ -58,7 +62,16 @@ public enum DemoCalls {
         speech: any SpeechSource,
         flow: any CallFlow
     ) -> Call {
-        Call(
+        if let recorder = context.recorder {
+            let parts = RecordedCallParts(
+                recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), callSid: context.callSid,
+                accountSid: context.accountSid, parameters: context.parameters, configuration: configuration,
+                sink: sink, speech: speech, flow: flow, observer: context.observer)
+            return Call(
+                eventLoop: context.eventLoop, configuration: configuration, sink: parts.sink, speech: parts.speech,
+                flow: parts.flow, parameters: context.parameters, observer: parts.observer, logger: context.logger)
+        }
+        return Call(
             eventLoop: context.eventLoop,
             configuration: configuration,
             sink: sink,
@@ -195,5 +208,12 @@ struct ConfiguredVoiceOnly: SpeechSource {
 
     static func stripped(_ options: TurnOptions) -> TurnOptions {
         TurnOptions(id: options.id, voice: nil, model: nil, language: options.language)
+    }
+}
+
+/// The name a recording's header gives the flow, for `voicebridge replay` to find it again.
+public enum RecordedFlowName {
+    public static func name(of flow: any CallFlow) -> String {
+        flow is DemoMenuFlow ? "demo" : String(describing: type(of: flow))
     }
 }

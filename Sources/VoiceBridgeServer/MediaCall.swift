@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
+import VoiceBridgeRecording
 
 /// What a media socket drives: `Call` from VoiceBridgeCalls in production; tests plug in scripted
 /// calls at this boundary to exercise the socket handling on its own.
@@ -66,19 +67,28 @@ public struct MediaCallContext {
     public let observer: any CallObserver
     /// Carries `callSid`; the call adds `streamSid` once it knows it.
     public let logger: Logger
+    /// Set when the server records calls (`serve --record DIR`): the factory wraps the call's
+    /// parts so that everything they do is recorded.
+    public let recorder: CallRecorder?
+    /// `twilio.account_sid`, when set: recorded so a replay applies the same `start` check.
+    public let accountSid: String?
 
     public init(
         eventLoop: any EventLoop,
         callSid: String,
         parameters: [String: String],
         observer: any CallObserver,
-        logger: Logger
+        logger: Logger,
+        recorder: CallRecorder? = nil,
+        accountSid: String? = nil
     ) {
         self.eventLoop = eventLoop
         self.callSid = callSid
         self.parameters = parameters
         self.observer = observer
         self.logger = logger
+        self.recorder = recorder
+        self.accountSid = accountSid
     }
 }
 

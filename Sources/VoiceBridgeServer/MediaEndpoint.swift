@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import VoiceBridgeCarriers
+import VoiceBridgeRecording
 
 /// Checks `X-Twilio-Signature` against URLs built from the configured public URL (never the Host
 /// header). Without an auth token every request passes: local use, logged once at startup.
@@ -80,6 +81,8 @@ final class MediaEndpoint: Sendable {
     let metrics: BridgeMetrics
     let callFactory: MediaCallFactory
     let logger: Logger
+    /// Where calls are recorded (`serve --record DIR`); nil: not recorded.
+    let recordings: CallRecordings?
 
     init(
         settings: Settings,
@@ -89,8 +92,10 @@ final class MediaEndpoint: Sendable {
         liveCalls: LiveCalls,
         metrics: BridgeMetrics,
         callFactory: @escaping MediaCallFactory,
-        logger: Logger
+        logger: Logger,
+        recordings: CallRecordings? = nil
     ) {
+        self.recordings = recordings
         self.settings = settings
         self.verifier = verifier
         self.tokens = tokens

@@ -3,6 +3,7 @@ import NIOCore
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 import NIOWebSocket
+import VoiceBridgeRecording
 
 /// One Twilio Media Streams socket, as a raw NIO handler on the socket's event loop, which is
 /// also the call's loop: inbound frames are decoded and handed to the call without a hop, and the
@@ -26,6 +27,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// would copy it (the frame decoder still holds that storage) on every message.
     private var inbound: ByteBuffer?
     private let observer: CallMetricsObserver
+    /// This call's recorder, when the server records calls.
+    private var recorder: CallRecorder?
 
     private var context: ChannelHandlerContext?
     /// The frame encoder's context: writes through it skip the encoder, which is how the
@@ -66,12 +69,15 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         registration = id
+        recorder = endpoint.recordings?.recorder(callSid: admission.callSid)
         let callContext = MediaCallContext(
             eventLoop: context.eventLoop,
             callSid: admission.callSid,
             parameters: admission.parameters,
             observer: observer,
-            logger: logger
+            logger: logger,
+            recorder: recorder,
+            accountSid: endpoint.settings.accountSid
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")
@@ -118,8 +124,11 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         closing = true
         let call = self.call
         self.call = nil
+        recorder?.socketClosed()
         call?.socketClosed()
         observer.flush()
+        recorder?.finish()
+        recorder = nil
     }
 
     // MARK: inbound
@@ -140,6 +149,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 receiveText(frame.data)
             }
         case .binary:
+            recorder?.inboundBinary(Array(frame.unmaskedData.readableBytesView))
             reject(.binaryFrame)
         case .ping:
             sendControl(.pong, data: frame.unmaskedData)
@@ -162,6 +172,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func receiveText(_ text: ByteBuffer) {
+        // Raw, before decoding, so that a malformed message is kept verbatim.
+        recorder?.inbound(String(buffer: text))
         let event: CarrierEvent
         do {
             event = try decoder.decode(text)
@@ -181,13 +193,16 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             call?.receive(event)
         case .refuse(let code, let reason):
             endpoint.metrics.recordError(kind: "stream_order")
+            recorder?.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: reason)
             closeStream(code, reason)
         }
     }
 
     private func reject(_ error: TwilioProtocolError) {
         endpoint.metrics.recordError(kind: MediaStreamGate.errorKind(for: error))
-        closeStream(MediaStreamGate.closeCode(for: error), error.description)
+        let code = MediaStreamGate.closeCode(for: error)
+        recorder?.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: error.description)
+        closeStream(code, error.description)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -7,6 +7,7 @@ import NIOSSL
 import ServiceLifecycle
 import UnixSignals
 import VoiceBridgeFlows
+import VoiceBridgeRecording
 import VoiceBridgeSpeech
 
 /// The bridge's server: one port for the voice webhook, status callbacks, `/healthz`, `/metrics`
@@ -121,8 +122,20 @@ public struct VoiceBridgeServer: Service {
             liveCalls: liveCalls,
             metrics: metrics,
             callFactory: factory,
-            logger: logger
+            logger: logger,
+            recordings: try configuration.recordDirectory.map { directory in
+                // Every secret this server knows is kept out of the recordings.
+                try CallRecordings(
+                    directory: directory,
+                    secrets: [configuration.twilioAuthToken, configuration.tokenSecret, configuration.elevenLabsAPIKey],
+                    writer: RecordingWriter(onError: { [logger] message in
+                        logger.error("call recording failed", metadata: ["error": "\(message)"])
+                    }))
+            }
         )
+        if let directory = configuration.recordDirectory {
+            logger.info("recording calls", metadata: ["directory": "\(directory)"])
+        }
         let router = Router(context: BasicRequestContext.self)
         WebhookRoutes(
             verifier: verifier,

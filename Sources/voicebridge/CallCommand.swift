@@ -36,6 +36,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "SECONDS:FILE.wav mixed into the caller's media from that time (repeatable).")
     var speak: [String] = []
 
+    @Option(help: "SECONDS:TEXT sent as one text message at that time, exactly as given, e.g. a malformed one (repeatable).")
+    var send: [String] = []
+
     @Option(help: "Hang up (send stop and close) after this many seconds.")
     var hangupAt: Double?
 
@@ -74,7 +77,8 @@ struct CallCommand: AsyncParsableCommand {
             dtmfInBand: dtmfInband,
             speak: try speak.map(CallScript.parseSpeak),
             hangupAtMs: hangupAt.map { Int(($0 * 1000).rounded()) },
-            maxDurationMs: Int((maxDuration * 1000).rounded())
+            maxDurationMs: Int((maxDuration * 1000).rounded()),
+            raw: try send.map(CallScript.parseRaw)
         )
     }
 

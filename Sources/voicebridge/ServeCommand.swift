@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Flow directory (overrides flows.dir; an empty value runs the built-in demo menu).")
     var flows: String?
 
+    @Option(help: "Record every call into this directory: JSON Lines + a WAV per direction (see docs/recording-format.md).")
+    var record: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -45,6 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let publicURL { configuration.publicURL = publicURL }
         if let flows { configuration.flowsDirectory = flows.isEmpty ? nil : flows }
+        if let record { configuration.recordDirectory = record }
         if let signatureMode {
             guard let mode = BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) else {
                 throw ValidationError("--signature-mode must be enforce or log")

@@ -6,7 +6,7 @@ struct VoiceBridgeCommand: AsyncParsableCommand {
         commandName: "voicebridge",
         abstract: "A telephony voice bridge: Twilio Media Streams in, ElevenLabs (or an offline voice) out.",
         version: VoiceBridgeVersion.current,
-        subcommands: [ServeCommand.self, CallCommand.self, SayCommand.self, FlowsCommand.self, PromptsCommand.self, EmulateCommand.self]
+        subcommands: [ServeCommand.self, CallCommand.self, SayCommand.self, FlowsCommand.self, PromptsCommand.self, ReplayCommand.self, EmulateCommand.self]
     )
 }
 

@@ -13,5 +13,6 @@ import Testing
         let help = VoiceBridgeCommand.helpMessage()
         #expect(help.contains("voicebridge"))
         #expect(help.contains("--version"))
+        #expect(help.contains("replay"))
     }
 }

@@ -20,7 +20,19 @@ public struct CallScript: Sendable, Equatable {
         }
     }
 
+    /// A text message sent as is at `atMs` (a malformed or out-of-order one, to test the bridge's
+    /// refusal).
+    public struct RawCue: Sendable, Equatable {
+        public var atMs: Int
+        public var text: String
+        public init(atMs: Int, text: String) {
+            self.atMs = atMs
+            self.text = text
+        }
+    }
+
     public var dtmf: [DTMFCue]
+    public var raw: [RawCue]
     /// Mix DTMF tones into the media instead of sending `dtmf` events.
     public var dtmfInBand: Bool
     public var speak: [SpeakCue]
@@ -30,9 +42,10 @@ public struct CallScript: Sendable, Equatable {
 
     public init(
         dtmf: [DTMFCue] = [], dtmfInBand: Bool = false, speak: [SpeakCue] = [],
-        hangupAtMs: Int? = nil, maxDurationMs: Int = 60_000
+        hangupAtMs: Int? = nil, maxDurationMs: Int = 60_000, raw: [RawCue] = []
     ) {
         self.dtmf = dtmf.sorted { $0.atMs < $1.atMs }
+        self.raw = raw.sorted { $0.atMs < $1.atMs }
         self.dtmfInBand = dtmfInBand
         self.speak = speak
         self.hangupAtMs = hangupAtMs
@@ -71,6 +84,15 @@ public struct CallScript: Sendable, Equatable {
         return SpeakCue(atMs: atMs, path: path)
     }
 
+    /// Parses `2.5:{"event":...` (seconds:text; the text is sent exactly as given).
+    public static func parseRaw(_ spec: String) throws(CallScriptError) -> RawCue {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .badRaw(spec, "expected SECONDS:TEXT") }
+        let atMs = try parseSeconds(parts[0], in: spec, as: CallScriptError.badRaw)
+        guard !parts[1].isEmpty else { throw .badRaw(spec, "the text is empty") }
+        return RawCue(atMs: atMs, text: String(parts[1]))
+    }
+
     /// Parses a non-negative number of seconds (e.g. `2`, `2.5`, `0.02`) into whole milliseconds.
     public static func parseSeconds(_ text: some StringProtocol) -> Int? {
         let trimmed = text.trimmingSpaces
@@ -92,11 +114,13 @@ public struct CallScript: Sendable, Equatable {
 public enum CallScriptError: Error, Equatable, CustomStringConvertible {
     case badDTMF(String, String)
     case badSpeak(String, String)
+    case badRaw(String, String)
 
     public var description: String {
         switch self {
         case .badDTMF(let item, let why): "bad --dtmf item '\(item)': \(why)"
         case .badSpeak(let item, let why): "bad --speak '\(item)': \(why)"
+        case .badRaw(let item, let why): "bad --send '\(item)': \(why)"
         }
     }
 }

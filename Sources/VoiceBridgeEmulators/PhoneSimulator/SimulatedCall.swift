@@ -57,6 +57,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     /// Index of the next media frame (1-based chunk); it is due at `t0 + nextChunk × 20 ms`.
     private var nextChunk = 1
     private var nextDTMF = 0
+    private var nextRaw = 0
     private var timer: NIOScheduledCallback?
     private var closeTimer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
@@ -200,6 +201,14 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
                 dtmf.append(.init(atMs: milliseconds(nanos: nowNanos), digit: String(cue.digit), mode: .event))
             }
         }
+        while nextRaw < setup.script.raw.count, Int64(setup.script.raw[nextRaw].atMs) * 1_000_000 <= nowNanos {
+            let cue = setup.script.raw[nextRaw]
+            nextRaw += 1
+            guard cue.atMs < setup.script.endMs else { continue }
+            var buffer = makeBuffer(context, capacity: cue.text.utf8.count)
+            buffer.writeString(cue.text)
+            sendText(buffer)
+        }
         playout.advance(to: nowNanos)
         sendEchoes(atNanos: nowNanos)
         if nowNanos >= endNanos {
@@ -216,6 +225,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         var wake = gridOffsetNanos + Int64(nextChunk) * interval
         wake = min(wake, gridOffsetNanos + Int64(setup.script.endMs) * 1_000_000)
         if nextDTMF < setup.script.dtmf.count { wake = min(wake, Int64(setup.script.dtmf[nextDTMF].atMs) * 1_000_000) }
+        if nextRaw < setup.script.raw.count { wake = min(wake, Int64(setup.script.raw[nextRaw].atMs) * 1_000_000) }
         if let due = playout.nextMarkDueNanos { wake = min(wake, due) }
         let deadline = t0 + .nanoseconds(wake)
         if let armed = timerDeadline, armed <= deadline { return }

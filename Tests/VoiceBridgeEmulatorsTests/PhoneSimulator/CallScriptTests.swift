@@ -32,6 +32,12 @@ import Testing
         #expect(throws: CallScriptError.self) { try CallScript.parseSpeak(spec) }
     }
 
+    @Test func parsesRawCues() throws {
+        #expect(try CallScript.parseRaw(#"2:{"event":"media""#) == .init(atMs: 2000, text: #"{"event":"media""#))
+        #expect(throws: CallScriptError.self) { try CallScript.parseRaw("2:") }
+        #expect(throws: CallScriptError.self) { try CallScript.parseRaw("x:{}") }
+    }
+
     @Test func endIsTheEarlierOfHangupAndMaxDuration() {
         #expect(CallScript(hangupAtMs: 5000, maxDurationMs: 60_000).endMs == 5000)
         #expect(CallScript(hangupAtMs: 90_000, maxDurationMs: 60_000).endMs == 60_000)

@@ -1,19 +1,19 @@
 import NIOWebSocket
-import VoiceBridgeCarriers
 
 /// Decides, event by event, whether a Media Streams socket may go on: the order rules
 /// (`connected`, then one `start`, then the rest) and the bindings checked at `start`.
 ///
-/// A value type with no I/O, so each rule is tested without sockets; `MediaStreamHandler` carries
-/// out the verdicts.
-struct MediaStreamGate {
-    enum Phase: Equatable {
+/// A value type with no I/O, so each rule is tested without sockets; the server's media handler
+/// carries out the verdicts, and a replay (VoiceBridgeRecording) applies the same rules to recorded
+/// messages, which is why it lives here with the codec rather than in the server.
+public struct MediaStreamGate: Sendable {
+    public enum Phase: Equatable, Sendable {
         case awaitingStart
         case streaming(streamSid: String)
         case stopped
     }
 
-    enum Verdict: Equatable {
+    public enum Verdict: Equatable, Sendable {
         /// Pass the event to the call.
         case forward
         /// Pass `start` to the call; outbound messages now carry this streamSid.
@@ -23,17 +23,17 @@ struct MediaStreamGate {
     }
 
     /// The CallSid the stream token was minted for.
-    let callSid: String
+    public let callSid: String
     /// When set, `start.accountSid` must equal it.
-    let accountSid: String?
-    private(set) var phase = Phase.awaitingStart
+    public let accountSid: String?
+    public private(set) var phase = Phase.awaitingStart
 
-    init(callSid: String, accountSid: String?) {
+    public init(callSid: String, accountSid: String?) {
         self.callSid = callSid
         self.accountSid = accountSid
     }
 
-    mutating func admit(_ event: CarrierEvent) -> Verdict {
+    public mutating func admit(_ event: CarrierEvent) -> Verdict {
         switch (phase, event) {
         case (.awaitingStart, .connected):
             return .forward
@@ -61,7 +61,7 @@ struct MediaStreamGate {
     }
 
     /// The close code for a message the decoder refused.
-    static func closeCode(for error: TwilioProtocolError) -> WebSocketErrorCode {
+    public static func closeCode(for error: TwilioProtocolError) -> WebSocketErrorCode {
         switch error {
         case .messageTooLarge: .messageTooLarge
         case .binaryFrame: .unacceptableData
@@ -71,7 +71,7 @@ struct MediaStreamGate {
     }
 
     /// A bounded label for `voicebridge_errors_total{kind=...}`.
-    static func errorKind(for error: TwilioProtocolError) -> String {
+    public static func errorKind(for error: TwilioProtocolError) -> String {
         switch error {
         case .messageTooLarge: "message_too_large"
         case .binaryFrame: "binary_frame"
@@ -85,7 +85,8 @@ struct MediaStreamGate {
 }
 
 extension CarrierEvent {
-    var name: String {
+    /// The message's `event` value.
+    public var name: String {
         switch self {
         case .connected: "connected"
         case .start: "start"

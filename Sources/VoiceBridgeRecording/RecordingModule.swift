@@ -1,1 +1,0 @@
-// The VoiceBridgeRecording module; see Package.swift for its one job.

@@ -1,0 +1,273 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import VoiceBridgeCalls
+import VoiceBridgeCarriers
+
+/// Names a flow: the header's `flow` → a fresh flow object. The CLI maps `demo` to the demo menu;
+/// others can be added as flows are (the resolver is the caller's).
+public typealias FlowResolver = (String) throws -> any CallFlow
+
+/// A flow name the resolver does not know.
+public struct UnknownFlowError: Error, CustomStringConvertible {
+    public var name: String
+    public init(name: String) { self.name = name }
+    public var description: String { "unknown flow \"\(name)\"" }
+}
+
+/// Runs a recorded call again through the current `Call` on a virtual clock and compares what
+/// it sends with what the recording expects.
+///
+/// Everything happens on one `EmbeddedEventLoop` on the calling thread: inbound events at their
+/// recorded times, recorded speech chunks at their offsets, the call's ticks and timers at their
+/// deadlines. No wall clock and no other thread is involved, so a replay gives the same result
+/// every time and a 60 s call takes milliseconds.
+public struct ReplayEngine {
+    public struct Options {
+        /// Applied to the header's configuration before the call is made (e.g. to try a setting).
+        public var configure: (inout CallConfiguration) -> Void = { _ in }
+        public init() {}
+    }
+
+    /// Simulated (hand-written) files without `durationMs` run this long past their last line.
+    public static let simulatedSettleMs: Double = 10_000
+
+    private let resolveFlow: FlowResolver
+    private let options: Options
+
+    public init(flows: @escaping FlowResolver, options: Options = .init()) {
+        self.resolveFlow = flows
+        self.options = options
+    }
+
+    public func replay(_ recording: RecordedCall, path: String? = nil) throws -> ReplayResult {
+        let started = NIODeadline.now()
+        let run = try ReplayRun(recording: recording, flow: try resolveFlow(recording.header.flow), options: options)
+        run.execute()
+        let expected = recording.expected
+        let actual = recording.checksMedia || !recording.hasExpectations ? run.sink.sent : run.sink.sent.filter { !$0.isMedia }
+        let divergence = recording.hasExpectations
+            ? ReplayComparison.firstDivergence(expected: expected, actual: actual, toleranceMs: recording.header.effectiveToleranceMs)
+            : nil
+        return ReplayResult(
+            path: path, recording: recording, actual: run.sink.sent, information: run.information, divergence: divergence,
+            notes: run.notes, virtualMs: run.endMs,
+            wallSeconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+    }
+}
+
+/// One replay's state: the loop, the call and the carrier's side.
+private final class ReplayRun {
+    let loop = EmbeddedEventLoop()
+    let recording: RecordedCall
+    let sink: ReplaySink
+    let speech: ReplaySpeechSource
+    let info: CallRecorder
+    let call: Call
+    var decoder = TwilioMediaStreamDecoder()
+    var gate: MediaStreamGate
+    /// The socket is closed or closing: inbound is ignored, as the server's handler does.
+    var socketClosed = false
+    var carrier: SimulatedCarrier?
+    let endMs: Double
+    var notes: [String] = []
+
+    init(recording: RecordedCall, flow base: any CallFlow, options: ReplayEngine.Options) throws {
+        self.recording = recording
+        var configuration = recording.header.configuration
+        options.configure(&configuration)
+        sink = ReplaySink(loop: loop)
+        speech = ReplaySpeechSource(loop: loop, turns: recording.turns, anchorMs: recording.header.effectiveToleranceMs)
+        let clock = LoopClock(loop: loop)
+        info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
+        let flow = RecordingCallFlow(base, recorder: info)
+        let observer = RecordingCallObserver(nil, recorder: info)
+        var logger = Logger(label: "voicebridge.replay", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger.logLevel = .critical
+        call = Call(
+            eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow,
+            parameters: recording.header.parameters, observer: observer, logger: logger)
+        speech.call = call
+        gate = MediaStreamGate(callSid: recording.header.callSid ?? Self.firstStartCallSid(recording) ?? "", accountSid: recording.header.accountSid)
+        switch recording.header.carrier {
+        case .recorded:
+            endMs = recording.header.durationMs ?? recording.lastTime
+        case .simulated:
+            endMs = recording.header.durationMs ?? (recording.inputs.last?.t ?? 0) + ReplayEngine.simulatedSettleMs
+            carrier = SimulatedCarrier(frameMs: configuration.frameMs)
+        }
+        sink.onSend = { [unowned self] event in self.outboundSent(event) }
+    }
+
+    /// When the header names no CallSid, the stream URL is taken to have been issued for the one
+    /// the first `start` carries.
+    static func firstStartCallSid(_ recording: RecordedCall) -> String? {
+        var decoder = TwilioMediaStreamDecoder()
+        for input in recording.inputs {
+            switch input.input {
+            case let .start(callSid, _, _, _): return callSid ?? SimulatedCarrier.defaultCallSid
+            case let .message(text):
+                if case let .start(start)? = try? decoder.decode(ByteBuffer(string: text)) { return start.callSid }
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    var information: [String] { info.lines }
+
+    private func at(_ ms: Double) -> NIODeadline { .uptimeNanoseconds(UInt64((max(0, ms) * 1_000_000).rounded())) }
+
+    func execute() {
+        var next = 0
+        let inputs = recording.inputs
+        while true {
+            let frameDue = carrier?.nextFrameMs(callActive: !socketClosed && call.phase != .ended)
+            let inputDue = next < inputs.count ? inputs[next].t : nil
+            let due: Double
+            let isFrame: Bool
+            switch (inputDue, frameDue) {
+            case (nil, nil): due = endMs; isFrame = false
+            case let (i?, nil): due = i; isFrame = false
+            case let (nil, f?): due = f; isFrame = true
+            case let (i?, f?): (due, isFrame) = i <= f ? (i, false) : (f, true)
+            }
+            if due > endMs || (inputDue == nil && frameDue == nil) { break }
+            loop.advanceTime(to: at(due))
+            if isFrame {
+                if let text = carrier?.takeFrame() { receive(text) }
+            } else {
+                apply(inputs[next])
+                next += 1
+            }
+        }
+        loop.advanceTime(to: at(endMs))
+        notes += speech.notes
+    }
+
+    private func apply(_ input: RecordedCall.TimedInput) {
+        switch input.input {
+        case let .message(text):
+            receive(text)
+        case .binary:
+            guard !socketClosed else { return }
+            refuse(MediaStreamGate.closeCode(for: .binaryFrame), TwilioProtocolError.binaryFrame.description)
+        case .socketClosed:
+            closeSocket()
+        case let .start(callSid, streamSid, accountSid, parameters):
+            guard let carrier else { return }
+            for text in carrier.start(callSid: callSid, streamSid: streamSid, accountSid: accountSid, parameters: parameters, atMs: input.t) {
+                receive(text)
+            }
+        case let .dtmf(digit, inBand):
+            guard let carrier else { return }
+            if let text = carrier.dtmf(digit, inBand: inBand, atMs: input.t) { receive(text) }
+        case let .speech(ms, level):
+            carrier?.mix(CallerSignal.speech(ms: ms, levelDBm0: level), atMs: input.t)
+        case let .noise(ms, level):
+            carrier?.mix(CallerSignal.noise(ms: ms, levelDBm0: level), atMs: input.t)
+        case .hangup:
+            guard let carrier else { return }
+            receive(carrier.stop())
+            closeSocket()
+        }
+    }
+
+    /// One inbound message through the server's decoder and gate, as `MediaStreamHandler` does.
+    private func receive(_ text: String) {
+        guard !socketClosed else { return }
+        let event: CarrierEvent
+        do {
+            event = try decoder.decode(ByteBuffer(string: text))
+        } catch {
+            return refuse(MediaStreamGate.closeCode(for: error), error.description)
+        }
+        switch gate.admit(event) {
+        case .startStream:
+            alignGrid()
+            call.receive(event)
+        case .forward:
+            call.receive(event)
+        case let .refuse(code, reason):
+            refuse(code, reason)
+        }
+    }
+
+    /// The call anchors its grid on the next whole millisecond after `start`; the recorded call
+    /// read its clock a little after the message was recorded. Delivering `start` up to a
+    /// millisecond later puts the replay's grid where the recorded one was.
+    private func alignGrid() {
+        guard let grid = recording.gridOriginMs, grid >= 1 else { return }
+        let target = NIODeadline.uptimeNanoseconds(UInt64(((grid - 1) * 1_000_000).rounded()) + 1)
+        if loop.now < target { loop.advanceTime(to: target) }
+    }
+
+    private func refuse(_ code: WebSocketErrorCode, _ reason: String) {
+        sink.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: reason)
+        closeSocket()
+    }
+
+    private func closeSocket() {
+        guard !socketClosed else { return }
+        socketClosed = true
+        call.socketClosed()
+    }
+
+    /// The simulated carrier plays what is sent and echoes marks; a call that closes the socket
+    /// gets no more input.
+    private func outboundSent(_ event: OutboundEvent) {
+        switch event.kind {
+        case .end, .close:
+            socketClosed = true
+        default:
+            break
+        }
+        guard let carrier else { return }
+        for (name, dueMs) in carrier.played(event) {
+            loop.scheduleTask(deadline: at(dueMs)) { [weak self] in
+                guard let self, let text = self.carrier?.echo(name) else { return }
+                self.receive(text)
+            }
+        }
+    }
+}
+
+/// The virtual clock, readable from a recorder's clock closure (only ever on the loop's thread).
+private final class LoopClock: @unchecked Sendable {
+    let loop: EmbeddedEventLoop
+    init(loop: EmbeddedEventLoop) { self.loop = loop }
+    var nanoseconds: UInt64 { loop.now.uptimeNanoseconds }
+}
+
+/// The carrier socket in a replay: collects what the call sends, with the virtual time.
+final class ReplaySink: CarrierSink {
+    private let loop: EmbeddedEventLoop
+    private(set) var sent: [OutboundEvent] = []
+    /// The server refused a message: nothing more reaches the wire.
+    private var wireClosed = false
+    var onSend: (OutboundEvent) -> Void = { _ in }
+
+    init(loop: EmbeddedEventLoop) { self.loop = loop }
+
+    private var nowMs: Double { Double(loop.now.uptimeNanoseconds) / 1_000_000 }
+
+    private func record(_ kind: OutboundEvent.Kind) {
+        guard !wireClosed else { return }
+        let event = OutboundEvent(t: nowMs, kind: kind)
+        sent.append(event)
+        onSend(event)
+    }
+
+    func sendMedia(_ frame: UnsafeRawBufferPointer) { record(.media(Array(frame))) }
+    func sendMark(_ name: String) { record(.mark(name)) }
+    func sendClear() { record(.clear) }
+    func flush() {}
+    var isWritable: Bool { true }
+    func close(_ reason: CallEndReason) { record(.end(RecordedEndReason.text(reason))) }
+
+    func refused(code: Int, reason: String) {
+        record(.close(code: code, reason: reason))
+        wireClosed = true
+    }
+}

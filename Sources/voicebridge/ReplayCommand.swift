@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import VoiceBridgeCalls
+import VoiceBridgeRecording
+import VoiceBridgeServer
+
+/// `voicebridge replay FILE|DIR`: runs recorded calls again through the current call engine on a
+/// virtual clock and compares what the bridge sends with the recording.
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay recorded calls on a virtual clock and diff what the bridge sends against the recording.",
+        discussion: """
+            FILE is a recording (.jsonl) made by `serve --record DIR` or written by hand \
+            (docs/recording-format.md); a DIR replays every .jsonl in it. Frames must match byte \
+            for byte; frames, marks, clears and the hang-up must be in the same order and each \
+            within the tolerance (one frame, 20 ms, unless the header sets toleranceMs). \
+            Exits 1 on any divergence, or for a file with no expectations yet.
+            """
+    )
+
+    @Argument(help: "Recordings (.jsonl files) or directories of them.")
+    var paths: [String]
+
+    @Flag(help: "Rewrite each file's expectations with what the call sends now (deliberately accepting the change).")
+    var update = false
+
+    @Flag(help: "Print only failures and the summary.")
+    var quiet = false
+
+    func run() throws {
+        let files = try Self.recordings(in: paths)
+        guard !files.isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
+        let engine = ReplayEngine(flows: ReplayFlows.resolve)
+        var failed = 0
+        for file in files {
+            let recording: RecordedCall
+            do {
+                recording = try RecordedCall(contentsOf: file)
+            } catch {
+                print("ERROR \(file): \(error)")
+                failed += 1
+                continue
+            }
+            let result = try engine.replay(recording, path: file)
+            if update {
+                try result.updatedText.write(toFile: file, atomically: true, encoding: .utf8)
+                print("updated \(file) (\(result.actual.count) outbound events)")
+                continue
+            }
+            if !result.passed { failed += 1 }
+            if !result.passed || !quiet { print(result.report, terminator: "") }
+        }
+        if !update {
+            print("\(files.count - failed) of \(files.count) replayed as recorded")
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Files as given; directories expand to their .jsonl files, sorted.
+    static func recordings(in paths: [String]) throws -> [String] {
+        var out: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ValidationError("no such file or directory: \(path)")
+            }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".jsonl") }.sorted()
+                out += names.map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                out.append(path)
+            }
+        }
+        return out
+    }
+}
+
+/// The flows a replay can run, by the name in the recording's header. `serve` records the demo
+/// menu as "demo"; declarative flows get their names here as they land.
+enum ReplayFlows {
+    static func resolve(_ name: String) throws -> any CallFlow {
+        switch name {
+        case "demo", "DemoMenuFlow":
+            return DemoCalls.makeDemoFlow()
+        default:
+            throw UnknownFlowError(name: name)
+        }
+    }
+}
