@@ -311,7 +311,7 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeRecordingTests",
             dependencies: [
-                "VoiceBridgeRecording",
+                "VoiceBridgeRecording", "VoiceBridgeServer",
                 "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -3,8 +3,12 @@
 /// Declarative flows from config/ replace it when configured.
 public final class DemoMenuFlow: CallFlow {
     public struct Script: Sendable, Equatable {
-        public var greeting = "Welcome to VoiceBridge. Press 1 to hear how this bridge works. Press 2 to hear a test tone. Press 9 to end the call."
-        public var menu = "Press 1 to hear how this bridge works, 2 for a test tone, or 9 to end the call."
+        public var greeting = "Welcome to VoiceBridge. Press 1 to hear how this bridge works. Press 2 to hear a test tone. Press 3 for a long answer, streamed word by word. Press 9 to end the call."
+        public var menu = "Press 1 to hear how this bridge works, 2 for a test tone, 3 for a streamed answer, or 9 to end the call."
+        /// Sent one word at a time, like a language model's reply, while the first words already play.
+        public var streamed = "Here is a long answer that arrives one word at a time, the way a language model writes it. The bridge hands the words to the voice as they come, so you hear the first sentence while the rest is still being written. Press any key to interrupt me."
+        /// The pace of the streamed answer: one word every this many milliseconds.
+        public var streamedTokenMs = 30
         public var about = "VoiceBridge cuts speech into twenty millisecond frames and paces them on a drift free clock. When you press a key or speak, it stops talking at once."
         public var tone = "Here is a test tone."
         public var invalid = "Sorry, that is not an option."
@@ -22,6 +26,7 @@ public final class DemoMenuFlow: CallFlow {
     private var saidGoodbye = false
     /// Tone audio for digit 2 (μ-law); supplied by whoever builds the flow, so this type stays pure.
     private let toneAudio: [UInt8]
+    private var stream: (prompt: any StreamedPrompt, words: ArraySlice<Substring>)?
 
     public init(script: Script = .init(), toneAudio: [UInt8] = []) {
         self.script = script
@@ -37,6 +42,10 @@ public final class DemoMenuFlow: CallFlow {
         switch event {
         case let .digit(d, _):
             call.cancelTimer("noinput")
+            if stream != nil {
+                stream = nil
+                call.cancelTimer("stream")
+            }
             awaitingKey = false
             noInputCount = 0
             switch d {
@@ -47,6 +56,8 @@ public final class DemoMenuFlow: CallFlow {
                 call.play(.text(script.tone), id: "tone-intro", interruptible: .any)
                 if !toneAudio.isEmpty { call.play(.audio(toneAudio, text: ""), id: "tone", interruptible: .any) }
                 offerMenu(call)
+            case "3":
+                startStreamedAnswer(call)
             case "9", "#":
                 goodbye(call)
             default:
@@ -60,6 +71,11 @@ public final class DemoMenuFlow: CallFlow {
         case let .promptFinished(id) where id == "menu" || id == "greeting":
             awaitingKey = true
             call.setTimer("noinput", afterMs: script.noInputTimeoutMs)
+        case .timer("stream"):
+            sendNextWord(call)
+        case let .promptInterrupted(id, _) where id == "streamed":
+            stream = nil
+            call.cancelTimer("stream")
         case .timer("noinput"):
             guard awaitingKey else { return }
             noInputCount += 1
@@ -74,6 +90,25 @@ public final class DemoMenuFlow: CallFlow {
         default:
             break
         }
+    }
+
+    /// A reply whose text is still being written: one word per timer tick into a streamed prompt.
+    private func startStreamedAnswer(_ call: any CallControl) {
+        let prompt = call.startStreamedPrompt(id: "streamed", interruptible: .any)
+        stream = (prompt, ArraySlice(script.streamed.split(separator: " ")))
+        sendNextWord(call)
+    }
+
+    private func sendNextWord(_ call: any CallControl) {
+        guard var (prompt, words) = stream else { return }
+        guard let word = words.popFirst() else {
+            prompt.finish()
+            stream = nil
+            return offerMenu(call)
+        }
+        prompt.send(text: (words.count == script.streamed.split(separator: " ").count - 1 ? "" : " ") + word)
+        stream = (prompt, words)
+        call.setTimer("stream", afterMs: script.streamedTokenMs)
     }
 
     private func offerMenu(_ call: any CallControl) {

@@ -99,6 +99,13 @@ final class RecordingCallControl: CallControl {
     var isPlaying: Bool { base?.isPlaying ?? false }
 
     func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible) {
+        play(content, id: id, interruptible: interruptible, voice: nil)
+    }
+
+    func deferInput() { base?.deferInput() }
+    func resumeInput() { base?.resumeInput() }
+
+    func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
         let text: String
         let audioBytes: Int?
         switch content {
@@ -112,8 +119,9 @@ final class RecordingCallControl: CallControl {
             line.string("interruptible", interruptible.rawValue)
             line.string("text", kept)
             if let audioBytes { line.int("audioBytes", audioBytes) }
+            if let voice { line.string("voice", voice) }
         }
-        base?.play(content, id: id, interruptible: interruptible)
+        base?.play(content, id: id, interruptible: interruptible, voice: voice)
     }
 
     func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt {

@@ -211,9 +211,6 @@ struct ConfiguredVoiceOnly: SpeechSource {
     }
 }
 
-/// The name a recording's header gives the flow, for `voicebridge replay` to find it again.
-public enum RecordedFlowName {
-    public static func name(of flow: any CallFlow) -> String {
-        flow is DemoMenuFlow ? "demo" : String(describing: type(of: flow))
-    }
-}
+/// The name a recording's header gives the flow, for `voicebridge replay` to find it again
+/// (see ReplayFlows.swift).
+public enum RecordedFlowName {}

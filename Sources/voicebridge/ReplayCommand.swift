@@ -28,10 +28,16 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Print only failures and the summary.")
     var quiet = false
 
+    @Option(help: "Where recordings' declarative flows are found, by name (empty: only the demo menu).")
+    var flows = "config/flows"
+
+    @Option(help: "The prompt catalogue: `play:` steps speak its texts (replays use the recorded speech).")
+    var prompts = "config/prompts.yaml"
+
     func run() throws {
         let files = try Self.recordings(in: paths)
         guard !files.isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
-        let engine = ReplayEngine(flows: ReplayFlows.resolve)
+        let engine = ReplayEngine(flows: try ReplayFlows(flowsDirectory: flows.isEmpty ? nil : flows, catalogPath: prompts).resolve)
         var failed = 0
         for file in files {
             let recording: RecordedCall
@@ -73,18 +79,5 @@ struct ReplayCommand: ParsableCommand {
             }
         }
         return out
-    }
-}
-
-/// The flows a replay can run, by the name in the recording's header. `serve` records the demo
-/// menu as "demo"; declarative flows get their names here as they land.
-enum ReplayFlows {
-    static func resolve(_ name: String) throws -> any CallFlow {
-        switch name {
-        case "demo", "DemoMenuFlow":
-            return DemoCalls.makeDemoFlow()
-        default:
-            throw UnknownFlowError(name: name)
-        }
     }
 }

@@ -2,12 +2,16 @@ import Foundation
 import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeRecording
+import VoiceBridgeServer
 
-/// What the tests replay with: the demo flow as `serve` runs it ("demo").
+/// What the tests replay with: what `voicebridge replay` runs, the demo menu ("demo") and the
+/// declarative flows of config/flows, found from this file's path.
 enum TestFlows {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let flows = try! ReplayFlows(flowsDirectory: root + "/config/flows", catalogPath: root + "/config/prompts.yaml")
+
     static func resolve(_ name: String) throws -> any CallFlow {
-        guard name == "demo" else { throw UnknownFlowError(name: name) }
-        return DemoMenuFlow(script: .init(), toneAudio: ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 600)))
+        try flows.resolve(name)
     }
 
     static var engine: ReplayEngine { ReplayEngine(flows: resolve) }
