@@ -63,6 +63,12 @@ public final class SpeechDetector {
 
     public var isSpeaking: Bool { phase == .speaking }
 
+    /// While speaking: from the onset to the latest loud sample, in ms. A blip stops growing when
+    /// its energy ends, even though `isSpeaking` holds through the hangover.
+    public var voicedMs: Int? {
+        phase == .speaking ? (lastLoud + 1 - onset) / 8 : nil
+    }
+
     /// The meter's current level, for diagnostics and calibration.
     public var levelDBm0: Double { Double(power_meter_current_dbm0(meter)) }
 

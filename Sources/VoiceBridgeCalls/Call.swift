@@ -45,6 +45,11 @@ public final class Call: CallControl {
     private var heldInput: [HeldInput] = []
     private var heldInputBytes = 0
     private var speechOnsetNanos: Int64?
+    /// Onset of speech the detector confirmed while a prompt plays but which is still shorter
+    /// than the barge-in minimum: the decision (and the flow's news of it) waits until the speech
+    /// has lasted that long, and a blip that stops first is rejected as too short.
+    private var speechAwaitingMinimum: Int64?
+    private var speechAnnounced = false
     /// Prompts whose first frame went out during this pump; the flow hears of them after it,
     /// so a flow reacting with `play` never re-enters the send loop.
     private var startedPrompts: [PromptID] = []
@@ -117,8 +122,21 @@ public final class Call: CallControl {
             case let .speechStopped(atMs):
                 let duration = speechOnsetNanos.map { Int((now - $0) / 1_000_000) } ?? atMs
                 speechOnsetNanos = nil
-                flow.handle(.callerSpeechStopped(durationMs: duration), self)
+                if let onset = speechAwaitingMinimum {
+                    speechAwaitingMinimum = nil
+                    observer?.bargeIn(latencyNanos: now - onset, accepted: false, reason: BargeInPolicy.Reason.tooShort.rawValue)
+                    logger.debug("barge-in rejected", metadata: ["reason": "\(BargeInPolicy.Reason.tooShort.rawValue)"])
+                } else if speechAnnounced {
+                    speechAnnounced = false
+                    flow.handle(.callerSpeechStopped(durationMs: duration), self)
+                }
             }
+        }
+        if let onset = speechAwaitingMinimum, let voicedMs = listener.voicedMs,
+            voicedMs >= configuration.bargeIn.minSpeechMs || !isPlaying
+        {
+            speechAwaitingMinimum = nil
+            announceSpeech(onset: onset, heardForMs: voicedMs)
         }
     }
 
@@ -209,6 +227,15 @@ public final class Call: CallControl {
     private func receiveSpeechStart(heardForMs: Int) {
         let onset = now - Int64(heardForMs) * 1_000_000
         speechOnsetNanos = onset
+        if heardForMs < configuration.bargeIn.minSpeechMs, isPlaying {
+            speechAwaitingMinimum = onset
+            return
+        }
+        announceSpeech(onset: onset, heardForMs: heardForMs)
+    }
+
+    private func announceSpeech(onset: Int64, heardForMs: Int) {
+        speechAnnounced = true
         let interrupted = tryBargeIn(.speech(onsetNanos: onset, durationMs: heardForMs), onset: onset)
         flow.handle(.callerSpeechStarted(interrupted: interrupted), self)
     }

@@ -22,6 +22,8 @@ public final class CallListener {
     }
 
     public var isCallerSpeaking: Bool { speech.isSpeaking }
+    /// How long the caller's current speech has been voiced (see `SpeechDetector.voicedMs`).
+    public var voicedMs: Int? { speech.voicedMs }
 
     /// Decodes one inbound payload and runs both detectors over it.
     public func process(_ payload: UnsafeRawBufferPointer, _ report: (Event) -> Void) {
