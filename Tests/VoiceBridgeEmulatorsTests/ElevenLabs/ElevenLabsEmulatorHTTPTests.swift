@@ -189,9 +189,10 @@ import VoiceBridgeSpeech
     @Test func concurrencyLimitRefusesTheRequestOverIt() async throws {
         // One slot, and real-time pacing so the first request holds it.
         let configuration = ElevenLabsEmulatorConfiguration(maxConcurrentRequests: 1, faults: .init(speed: 1))
-        try await withEmulator(configuration) { _, port in
+        try await withEmulator(configuration) { emulator, port in
             async let first = TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"A long enough text to stream for a while."}"#)
-            try await Task.sleep(for: .milliseconds(300))
+            // Until the first request holds the slot: a loaded machine may take a while to send it.
+            for _ in 0..<500 where emulator.counters.audioMessagesSent == 0 { try await Task.sleep(for: .milliseconds(10)) }
             let second = try await TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"Hi"}"#)
             #expect(second.status == 429)
             #expect(second.text.contains("too_many_concurrent_requests"))

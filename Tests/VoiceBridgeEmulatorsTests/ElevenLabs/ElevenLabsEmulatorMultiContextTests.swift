@@ -143,12 +143,14 @@ import VoiceBridgeEmulators
     }
 
     @Test func anIdleContextIsClosedWhileAnotherIsKeptAlive() async throws {
-        try await withEmulator(ElevenLabsEmulatorConfiguration(inactivityTimeout: 1)) { _, port in
+        // Keep-alives every 300 ms against a 2 s timeout: a loaded machine that oversleeps by a
+        // second still keeps the socket and the busy context open.
+        try await withEmulator(ElevenLabsEmulatorConfiguration(inactivityTimeout: 2)) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
             try await socket.send(#"{"text":" ","context_id":"idle"}"#)
             try await socket.send(#"{"text":" ","context_id":"busy"}"#)
             var events: [TestWebSocket.Event] = []
-            for _ in 0..<6 {
+            for _ in 0..<9 {
                 try await Task.sleep(for: .milliseconds(300))
                 try await socket.send(#"{"text":"","context_id":"busy"}"#)
                 events += await socket.quietMessages(for: .milliseconds(1))
