@@ -2,7 +2,17 @@ import NIOCore
 
 /// The few JSON-writing primitives the encoders need; the encoders lay out the rest of each
 /// message as fixed bytes so that field order and spelling are exactly what the carrier expects.
-enum JSONWriting {
+/// Every module that writes JSON by hand (relay codec, recordings, emulators) quotes with it.
+public enum JSONWriting {
+    /// `text` as a quoted JSON string; UTF-8 above ASCII is kept as is.
+    public static func quoted(_ text: String) -> String {
+        var output: [UInt8] = [UInt8(ascii: "\"")]
+        output.reserveCapacity(text.utf8.count + 2)
+        appendEscaped(text, to: &output)
+        output.append(UInt8(ascii: "\""))
+        return String(decoding: output, as: UTF8.self)
+    }
+
     @inline(__always)
     static func needsEscape(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeCarriers
 
 /// Builds one JSON object as text, fields in the order they are added, so a recording reads
 /// naturally top to bottom (`t` first, then what happened). Values are written directly: the
@@ -80,23 +81,7 @@ struct JSONLine {
     }
 
     static func appendQuoted(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    text += String(format: "\\u%04x", scalar.value)
-                } else {
-                    text.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        text += "\""
+        text += JSONWriting.quoted(value)
     }
 
     static func quoted(_ value: String) -> String {

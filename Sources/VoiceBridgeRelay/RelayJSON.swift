@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 /// A JSON value, kept exactly as the app sent it: the codec must tell `true` from `1` and a
 /// missing field from `null`, which `JSONSerialization` on Linux blurs.
 enum RelayJSON: Equatable, Sendable {
@@ -242,26 +243,5 @@ struct RelayJSONWriter {
 
     func finished() -> String { text + "}" }
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ s: String) -> String { JSONWriting.quoted(s) }
 }

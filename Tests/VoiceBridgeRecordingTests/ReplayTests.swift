@@ -161,13 +161,18 @@ import VoiceBridgeRecording
     }
 }
 
-@Suite struct ReplayDeterminismTests {
+/// Serialized: three hundred replays back to back would hold both of a 2-core machine's test
+/// threads for seconds.
+@Suite(.serialized) struct ReplayDeterminismTests {
     @Test(arguments: ["02-barge-in-speech.jsonl", "10-goodbye-waits-for-mark.jsonl"])
-    func aRecordedFixtureReplaysIdenticallyAHundredTimes(_ name: String) throws {
+    func aRecordedFixtureReplaysIdenticallyAHundredTimes(_ name: String) async throws {
         let recording = try Fixtures.load(name)
         let first = try TestFlows.engine.replay(recording)
         #expect(first.passed, "\(first.report)")
         for _ in 0..<100 {
+            // Replays are CPU-bound: give the shared test threads back between them, so the
+            // suites that run on the wall clock meanwhile are not starved.
+            await Task.yield()
             let again = try TestFlows.engine.replay(recording)
             #expect(again.actual == first.actual)
             #expect(again.information == first.information)
@@ -175,11 +180,14 @@ import VoiceBridgeRecording
         }
     }
 
-    @Test func theSameFileReplaysIdenticallyAHundredTimes() throws {
+    @Test func theSameFileReplaysIdenticallyAHundredTimes() async throws {
         let recording = try HandWritten.updated(HandWritten.speechBargeIn)
         let first = try TestFlows.engine.replay(recording)
         #expect(first.passed)
         for _ in 0..<100 {
+            // Replays are CPU-bound: give the shared test threads back between them, so the
+            // suites that run on the wall clock meanwhile are not starved.
+            await Task.yield()
             let again = try TestFlows.engine.replay(recording)
             #expect(again.actual == first.actual)
             #expect(again.information == first.information)

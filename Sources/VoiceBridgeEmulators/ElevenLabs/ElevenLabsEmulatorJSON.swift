@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeCarriers
 
 /// A parsed JSON value, for the client's messages and request bodies.
 ///
@@ -78,30 +79,7 @@ enum ElevenLabsEmulatorJSON: Equatable, Sendable, Decodable {
 /// Writes compact JSON (no spaces, like Starlette's `send_json`) with fields in the order given.
 enum ElevenLabsEmulatorJSONWriter {
     /// `text` as a quoted JSON string. UTF-8 above ASCII is kept as is (`ensure_ascii=False`).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-        return out
-    }
+    static func quoted(_ text: String) -> String { JSONWriting.quoted(text) }
 
     /// A float the way Python's `json` prints it: shortest round-trip form, always with a point.
     static func number(_ value: Double) -> String {

@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 /// The relay-app emulator's own JSON: written from the published protocol, independently of the
 /// bridge's codec, so a shape bug in one is caught by the other. Integers and decimals stay apart
 /// (`durationUntilInterruptMs` must be an integer).
@@ -141,17 +142,5 @@ enum RelayAppJSON: Equatable, Sendable {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if u.value < 0x20 { out += "\\u00" + (u.value < 0x10 ? "0" : "") + String(u.value, radix: 16) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONWriting.quoted(s) }
 }

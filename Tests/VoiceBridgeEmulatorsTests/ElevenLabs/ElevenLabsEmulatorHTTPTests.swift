@@ -192,7 +192,7 @@ import VoiceBridgeSpeech
         try await withEmulator(configuration) { emulator, port in
             async let first = TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"A long enough text to stream for a while."}"#)
             // Until the first request holds the slot: a loaded machine may take a while to send it.
-            for _ in 0..<500 where emulator.counters.audioMessagesSent == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<500 where emulator.counters.peakConcurrentHTTP == 0 { try await Task.sleep(for: .milliseconds(10)) }
             let second = try await TestHTTP.request(port: port, path: Paths.stream(), headers: validKey, body: #"{"text":"Hi"}"#)
             #expect(second.status == 429)
             #expect(second.text.contains("too_many_concurrent_requests"))

@@ -150,10 +150,12 @@ import VoiceBridgeEmulators
 
     @Test func keepAliveSpacesPreventTheInactivityClose() async throws {
         try await withEmulator { _, port in
+            // Keep-alives every 250 ms against a 2 s timeout, so a loaded machine that oversleeps
+            // by a second and a half still keeps the socket.
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput("output_format=ulaw_8000&inactivity_timeout=2"), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
-            for _ in 0..<6 {
-                try await Task.sleep(for: .milliseconds(500))
+            for _ in 0..<12 {
+                try await Task.sleep(for: .milliseconds(250))
                 try await socket.send(#"{"text":" "}"#)
             }
             // 3 s in, past the 2 s timeout, and still open.
@@ -292,11 +294,14 @@ import VoiceBridgeEmulators
         try await withEmulator(configuration) { emulator, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.streamInput(), headers: validKey)
             try await socket.send(#"{"text":" "}"#)
-            try await socket.send(#"{"text":"This sentence lasts for several seconds of audio. ","flush":true}"#)
+            // Long enough (over ten seconds of audio) that the drop lands mid-stream even if a
+            // loaded machine delays the first audio.
+            let text = String(repeating: "This sentence lasts for several seconds of audio. ", count: 4)
+            try await socket.send(#"{"text":"\#(text)","flush":true}"#)
             let (messages, end) = await socket.collect()
             #expect(end == .ended)  // No close frame: the client sees 1006.
             #expect(!messages.isEmpty)
-            #expect(try audioMessages(messages).flatMap(\.audioBytes).count < KnownVoice().audio(for: "This sentence lasts for several seconds of audio. ").count)
+            #expect(try audioMessages(messages).flatMap(\.audioBytes).count < KnownVoice().audio(for: text).count)
             #expect(emulator.counters.injectedDisconnects == 1)
             #expect(emulator.requests.first?.closeCode == 1006)
 
