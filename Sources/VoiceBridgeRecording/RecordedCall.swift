@@ -73,6 +73,20 @@ public struct RecordedCall: Sendable {
     /// Whether the file holds any expectation at all; without one a replay has nothing to check.
     public var hasExpectations: Bool { !expected.isEmpty }
 
+    /// The audio of the built prompts the flow played, by the text they speak (`play` decisions
+    /// with `audio`): what a replay plays for a `play:` step whose text is unchanged.
+    public var promptAudioByText: [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for line in lines where line.role == .information && line.text.contains(#""audio":"#) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.text.utf8)) as? [String: Any],
+                object["flow"] as? String == "play", let text = object["text"] as? String,
+                let encoded = object["audio"] as? String, let data = Data(base64Encoded: encoded)
+            else { continue }
+            out[text] = [UInt8](data)
+        }
+        return out
+    }
+
     /// Whether frames are checked: only when the file lists any (a hand-written file may list only
     /// marks, clears and the end).
     public var checksMedia: Bool { expected.contains { $0.isMedia } }

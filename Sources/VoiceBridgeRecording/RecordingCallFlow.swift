@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import VoiceBridgeCalls
 
@@ -119,6 +120,11 @@ final class RecordingCallControl: CallControl {
             line.string("interruptible", interruptible.rawValue)
             line.string("text", kept)
             if let audioBytes { line.int("audioBytes", audioBytes) }
+            // A built prompt's audio, so a replay plays what the caller heard even where the
+            // prompt files have since changed or are not built (see ReplayFlows).
+            if case let .audio(bytes, promptText) = content, !promptText.isEmpty {
+                line.string("audio", Data(bytes).base64EncodedString())
+            }
             if let voice { line.string("voice", voice) }
         }
         base?.play(content, id: id, interruptible: interruptible, voice: voice)

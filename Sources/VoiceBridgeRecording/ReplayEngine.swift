@@ -33,17 +33,23 @@ public struct ReplayEngine {
     /// Simulated (hand-written) files without `durationMs` run this long past their last line.
     public static let simulatedSettleMs: Double = 10_000
 
-    private let resolveFlow: FlowResolver
+    private let resolveFlow: (RecordedCall) throws -> any CallFlow
     private let options: Options
 
     public init(flows: @escaping FlowResolver, options: Options = .init()) {
-        self.resolveFlow = flows
+        self.resolveFlow = { try flows($0.header.flow) }
+        self.options = options
+    }
+
+    /// A resolver that sees the whole recording, e.g. to play its built prompts' audio.
+    public init(flowsForRecording: @escaping (RecordedCall) throws -> any CallFlow, options: Options = .init()) {
+        self.resolveFlow = flowsForRecording
         self.options = options
     }
 
     public func replay(_ recording: RecordedCall, path: String? = nil) throws -> ReplayResult {
         let started = NIODeadline.now()
-        let run = try ReplayRun(recording: recording, flow: try resolveFlow(recording.header.flow), options: options)
+        let run = try ReplayRun(recording: recording, flow: try resolveFlow(recording), options: options)
         run.execute()
         let expected = recording.expected
         let actual = recording.checksMedia || !recording.hasExpectations ? run.sink.sent : run.sink.sent.filter { !$0.isMedia }

@@ -31,8 +31,18 @@ public struct ReplayFlows: Sendable {
     }
 
     public func resolve(_ name: String) throws -> any CallFlow {
+        try resolve(name, promptAudio: [:])
+    }
+
+    /// The recording's flow, playing the built prompts' audio the recording kept.
+    public func resolve(recording: RecordedCall) throws -> any CallFlow {
+        try resolve(recording.header.flow, promptAudio: recording.promptAudioByText)
+    }
+
+    private func resolve(_ name: String, promptAudio: [String: [UInt8]]) throws -> any CallFlow {
         if name == "demo" || name == "DemoMenuFlow" { return DemoCalls.makeDemoFlow() }
         if let flow = library?.flow(named: name) {
+            let prompts = RecordedPrompts(catalog: prompts, audioByText: promptAudio)
             // A replay's output is its diff: the flow's own log stays quiet below warnings.
             var logger = Logger(label: "voicebridge.replay.flow")
             logger.logLevel = .warning
@@ -40,6 +50,19 @@ public struct ReplayFlows: Sendable {
         }
         throw UnknownFlowError(name: name)
     }
+}
+
+/// Prompts as a recording heard them: the audio it kept for a prompt whose catalogue text is
+/// unchanged, else the text (spoken by the recorded or stand-in voice).
+struct RecordedPrompts: FlowPromptSource {
+    let catalog: PromptLibrary
+    let audioByText: [String: [UInt8]]
+
+    func audio(forPrompt id: String) -> [UInt8]? {
+        catalog.text(for: id).flatMap { audioByText[$0] }
+    }
+
+    func text(forPrompt id: String) -> String? { catalog.text(for: id) }
 }
 
 extension RecordedFlowName {

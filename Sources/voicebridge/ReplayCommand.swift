@@ -37,7 +37,8 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let files = try Self.recordings(in: paths)
         guard !files.isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
-        let engine = ReplayEngine(flows: try ReplayFlows(flowsDirectory: flows.isEmpty ? nil : flows, catalogPath: prompts).resolve)
+        let replayFlows = try ReplayFlows(flowsDirectory: flows.isEmpty ? nil : flows, catalogPath: prompts)
+        let engine = ReplayEngine(flowsForRecording: replayFlows.resolve(recording:))
         var failed = 0
         for file in files {
             let recording: RecordedCall

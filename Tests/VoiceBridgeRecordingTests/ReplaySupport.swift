@@ -14,12 +14,12 @@ enum TestFlows {
         try flows.resolve(name)
     }
 
-    static var engine: ReplayEngine { ReplayEngine(flows: resolve) }
+    static var engine: ReplayEngine { ReplayEngine(flowsForRecording: flows.resolve(recording:)) }
 
     static func engine(_ configure: @escaping (inout CallConfiguration) -> Void) -> ReplayEngine {
         var options = ReplayEngine.Options()
         options.configure = configure
-        return ReplayEngine(flows: resolve, options: options)
+        return ReplayEngine(flowsForRecording: flows.resolve(recording:), options: options)
     }
 }
 

@@ -1,6 +1,10 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
+import VoiceBridgeEmulators
+import VoiceBridgeFlows
+import VoiceBridgePrompts
 import VoiceBridgeCarriers
 import VoiceBridgeRecording
 @testable import VoiceBridgeServer
@@ -73,6 +77,49 @@ import VoiceBridgeRecording
         recording.expected.removeAll { $0.isMedia }
         recording.header.toleranceMs = 200
         let result = try ReplayEngine(flows: { _ in DemoCalls.makeDemoFlow() }).replay(recording)
+        #expect(result.passed, "\(result.report)")
+    }
+}
+
+/// A declarative flow with built prompts, recorded and replayed: the recording keeps the built
+/// prompts' audio, so the replay plays exactly what the caller heard, whatever is built now.
+@Suite struct RecordedBuiltPromptsTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aSupportLineCallWithBuiltPromptsReplaysWithTheirRecordedAudio() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let catalog = try PromptCatalog.load(path: root + "/config/prompts.yaml")
+        // "Built" prompts: each id its own byte, half a second long.
+        var audio: [String: [UInt8]] = [:]
+        for (i, prompt) in catalog.prompts.enumerated() { audio[prompt.id] = [UInt8](repeating: UInt8(0x20 + i), count: 4_000) }
+        let prompts = PromptLibrary(audio: audio, texts: Dictionary(uniqueKeysWithValues: catalog.prompts.map { ($0.id, $0.text) }))
+        let flows = ServedFlows(
+            library: try FlowLibrary.load(directory: root + "/config/flows", knownPrompts: Set(catalog.ids)),
+            environment: FlowEnvironment(prompts: prompts))
+        let directory = NSTemporaryDirectory() + "voicebridge-built-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await LiveServer.with(configure: { $0.publicURL = nil; $0.recordDirectory = directory }, flows: flows) { server in
+            let simulator = try PhoneSimulator(configuration: .init(
+                webhookURL: "http://127.0.0.1:\(server.port)/twiml", authToken: LiveServer.authToken,
+                script: CallScript(dtmf: [.init(atMs: 800, digit: "2")], maxDurationMs: 10_000)))
+            let result = await simulator.runCall(on: MultiThreadedEventLoopGroup.singleton.next(), recordHeard: false)
+            #expect(result.timeline.twimlAfterStream == ["<Dial>+15551230002</Dial>"])
+            try await server.waitForActiveCalls(0)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        func files() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") } }
+        while (files().isEmpty || !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasSuffix(".bridge.wav") }),
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        var recording = try RecordedCall(contentsOf: directory + "/" + (files().first ?? "missing"))
+        #expect(recording.header.flow == "support-line")
+        #expect(recording.promptAudioByText[catalog["welcome"]!.text] == audio["welcome"])
+        // Replayed with nothing built: the recorded audio stands in, byte for byte.
+        let replayFlows = try ReplayFlows(flowsDirectory: root + "/config/flows", catalogPath: root + "/config/prompts.yaml")
+        recording.header.toleranceMs = 200
+        let result = try ReplayEngine(flowsForRecording: replayFlows.resolve(recording:)).replay(recording)
         #expect(result.passed, "\(result.report)")
     }
 }
