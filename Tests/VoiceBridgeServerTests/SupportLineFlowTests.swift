@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -24,15 +27,27 @@ import VoiceBridgeSpeech
         return (ServedFlows(library: library, environment: FlowEnvironment(prompts: prompts)), prompts)
     }
 
-    /// Where `needle` starts in `haystack` at or after `from`, if anywhere.
+    /// Where `needle` starts in `haystack` at or after `from`, if anywhere. It scans for the
+    /// needle's first sound rather than its first byte: prompts open with silence, and so does
+    /// most of the heard audio, so a first-byte scan would compare at nearly every position.
     static func find(_ needle: ArraySlice<UInt8>, in haystack: [UInt8], from: Int) -> Int? {
-        guard let first = needle.first, needle.count <= haystack.count else { return nil }
-        var i = from
-        while i + needle.count <= haystack.count {
-            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
+        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+        let anchor = needle.firstIndex { $0 != 0xFF && $0 != 0x7F } ?? needle.startIndex
+        let lead = anchor - needle.startIndex
+        let key = needle[anchor]
+        return haystack.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                var i = from + lead
+                while i + n.count - lead <= h.count {
+                    if h[i] == key {
+                        let start = i - lead
+                        if memcmp(h.baseAddress! + start, n.baseAddress!, n.count) == 0 { return start }
+                    }
+                    i += 1
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     @Test func billingByDTMFReachesTheTransferAfterThePromptsInOrder() async throws {

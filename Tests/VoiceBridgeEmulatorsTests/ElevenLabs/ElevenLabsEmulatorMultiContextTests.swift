@@ -138,10 +138,12 @@ import VoiceBridgeEmulators
 
     @Test func emptyTextIsAKeepAliveNotAnEnd() async throws {
         try await withEmulator { _, port in
-            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi("output_format=ulaw_8000&inactivity_timeout=2"), headers: validKey)
+            // Keep-alives every 250 ms for 4.5 s against a 4 s timeout: wide margins, because a
+            // loaded machine can stall a test's task for well over a second.
+            let socket = try await TestWebSocket.connect(port: port, path: Paths.multi("output_format=ulaw_8000&inactivity_timeout=4"), headers: validKey)
             try await socket.send(#"{"text":" ","context_id":"a"}"#)
-            for _ in 0..<6 {
-                try await Task.sleep(for: .milliseconds(500))
+            for _ in 0..<18 {
+                try await Task.sleep(for: .milliseconds(250))
                 try await socket.send(#"{"text":"","context_id":"a"}"#)
             }
             #expect(await socket.quietMessages(for: .milliseconds(200)).isEmpty)
@@ -151,15 +153,15 @@ import VoiceBridgeEmulators
     }
 
     @Test func anIdleContextIsClosedWhileAnotherIsKeptAlive() async throws {
-        // Keep-alives every 300 ms against a 2 s timeout: a loaded machine that oversleeps by a
-        // second still keeps the socket and the busy context open.
-        try await withEmulator(ElevenLabsEmulatorConfiguration(inactivityTimeout: 2)) { _, port in
+        // Keep-alives every 250 ms against a 4 s timeout: a loaded machine that stalls the test
+        // for seconds still keeps the socket and the busy context open.
+        try await withEmulator(ElevenLabsEmulatorConfiguration(inactivityTimeout: 4)) { _, port in
             let socket = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
             try await socket.send(#"{"text":" ","context_id":"idle"}"#)
             try await socket.send(#"{"text":" ","context_id":"busy"}"#)
             var events: [TestWebSocket.Event] = []
-            for _ in 0..<9 {
-                try await Task.sleep(for: .milliseconds(300))
+            for _ in 0..<18 {
+                try await Task.sleep(for: .milliseconds(250))
                 try await socket.send(#"{"text":"","context_id":"busy"}"#)
                 events += await socket.quietMessages(for: .milliseconds(1))
             }
