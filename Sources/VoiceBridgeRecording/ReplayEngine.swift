@@ -4,6 +4,7 @@ import NIOEmbedded
 import NIOWebSocket
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
+import VoiceBridgeAudio
 
 /// Names a flow: the header's `flow` → a fresh flow object. The CLI maps `demo` to the demo menu;
 /// others can be added as flows are (the resolver is the caller's).

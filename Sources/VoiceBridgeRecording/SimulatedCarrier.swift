@@ -1,5 +1,6 @@
 import NIOCore
 import VoiceBridgeCarriers
+import VoiceBridgeAudio
 
 /// The carrier's side of a hand-written replay, as Twilio behaves: after `start` the caller's
 /// audio arrives as one 20 ms `media` message every 20 ms (silence unless speech, noise or an

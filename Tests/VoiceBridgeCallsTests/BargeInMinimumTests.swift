@@ -1,4 +1,5 @@
 import Testing
+import VoiceBridgeAudio
 import VoiceBridgeCarriers
 @testable import VoiceBridgeCalls
 
@@ -19,7 +20,7 @@ import VoiceBridgeCarriers
     @Test func speechLongerThanThePolicyMinimumBargesInOnceItHasLastedIt() {
         let h = Self.harness()
         let onset = h.now
-        h.caller(Signals.speechLike(ms: 700))
+        h.caller(CallerSignal.speech(ms: 700))
         #expect(h.sink.clears.count == 1)
         let latency = h.sink.clears[0] - onset
         #expect(latency >= Int64(400 - 20) * h.ms && latency <= Int64(400 + 40) * h.ms, "cleared \(latency / h.ms) ms after onset")
@@ -29,7 +30,7 @@ import VoiceBridgeCarriers
 
     @Test func aBurstShorterThanThePolicyMinimumIsRejectedAndTheFlowHearsNothing() {
         let h = Self.harness()
-        h.caller(Signals.speechLike(ms: 300))
+        h.caller(CallerSignal.speech(ms: 300))
         h.silence(ms: 1_000)
         #expect(h.sink.clears.isEmpty)
         #expect(h.observer.bargeIns.map(\.2) == [BargeInPolicy.Reason.tooShort.rawValue])
@@ -42,7 +43,7 @@ import VoiceBridgeCarriers
         configuration.bargeIn = BargeInPolicy(minSpeechMs: 400, echoGuardMs: 150)
         let h = CallHarness(configuration: configuration)
         h.start()
-        h.caller(Signals.speechLike(ms: 300))
+        h.caller(CallerSignal.speech(ms: 300))
         #expect(h.flow.events.contains(.callerSpeechStarted(interrupted: false)))
         h.silence(ms: 1_000)
         #expect(h.flow.events.contains { if case .callerSpeechStopped = $0 { true } else { false } })

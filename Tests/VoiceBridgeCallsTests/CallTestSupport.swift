@@ -158,19 +158,6 @@ final class CallHarness {
 }
 
 enum Signals {
-    /// A harmonic-rich, speech-like tone (150 Hz with harmonics), μ-law, at about -20 dBm0.
-    static func speechLike(ms duration: Int) -> [UInt8] {
-        let n = duration * 8
-        var pcm = [Int16](repeating: 0, count: n)
-        for i in 0..<n {
-            let t = Double(i) / 8000
-            var v = 0.0
-            for h in 1...8 { v += sin(2 * .pi * 150 * Double(h) * t) / Double(h) }
-            pcm[i] = Int16(max(-32767, min(32767, v * 2200)))
-        }
-        return G711.encode(pcm, law: .ulaw)
-    }
-
     static func dtmf(_ digits: String) -> [UInt8] {
         G711.encode(try! ToneGenerator.dtmf(digits, toneMs: 100, gapMs: 100, levelDBm0: -10), law: .ulaw)
     }

@@ -126,7 +126,7 @@ import VoiceBridgeSpeech
         h.speak(turn: "1", ms: 10_000, last: false)
         h.silence(ms: 1_000)
         let onset = h.now
-        h.caller(Signals.speechLike(ms: 400))
+        h.caller(CallerSignal.speech(ms: 400))
         #expect(h.sink.clears.count == 1)
         let latency = h.sink.clears[0] - onset
         #expect(latency <= Int64(200 + 40) * h.ms)
@@ -140,7 +140,7 @@ import VoiceBridgeSpeech
         h.start()
         h.speak(turn: "1", ms: 5_000, last: false)
         h.silence(ms: 500)
-        h.caller(Signals.speechLike(ms: 100))
+        h.caller(CallerSignal.speech(ms: 100))
         h.silence(ms: 600)
         #expect(h.sink.clears.isEmpty)
         #expect(h.sink.mediaFrames.count > 50)

@@ -226,15 +226,7 @@ final class FlowHarness {
 
     /// The caller talks: a speech-like signal, frame by frame.
     func talk(ms duration: Int) {
-        let n = duration * 8
-        var pcm = [Int16](repeating: 0, count: n)
-        for i in 0..<n {
-            let t = Double(i) / 8000
-            var v = 0.0
-            for h in 1...8 { v += sin(2 * .pi * 150 * Double(h) * t) / Double(h) }
-            pcm[i] = Int16(max(-32767, min(32767, v * 2200)))
-        }
-        let ulaw = G711.encode(pcm, law: .ulaw)
+        let ulaw = CallerSignal.speech(ms: duration)
         var i = 0
         while i + 160 <= ulaw.count {
             frame(Array(ulaw[i..<(i + 160)]))

@@ -14,15 +14,7 @@ func withEmulator<T>(
     _ body: (ElevenLabsEmulator, Int) async throws -> T
 ) async throws -> T {
     let emulator = ElevenLabsEmulator(configuration: configuration, speech: voice, logger: quietLogger("emulator"))
-    let port = try await emulator.start()
-    do {
-        let result = try await body(emulator, port)
-        try await emulator.stop()
-        return result
-    } catch {
-        try? await emulator.stop()
-        throw error
-    }
+    return try await emulator.whileRunning(body)
 }
 
 func quietLogger(_ label: String) -> Logger {

@@ -64,7 +64,7 @@ import VoiceBridgeCarriers
         h.transport.app(#"{"type":"text","token":"Sentence one of twelve, "}"#)
         h.speak(turn: "1", text: "Sentence one of twelve, ", last: false)
         h.advance(ms: 400)
-        h.caller(Signals.speechLike(ms: 400))
+        h.caller(CallerSignal.speech(ms: 400))
         #expect(h.sink.clears == 1)
         let events = h.events
         let interrupt = try #require(events.first { $0.hasPrefix(#"{"type":"interrupt""#) })
@@ -216,7 +216,7 @@ import VoiceBridgeCarriers
         let h = try RelayHarness(configure: { $0.events = [.speakerEvents, .voiceBridgeTurns] })
         h.start()
         #expect(h.sent[1] == #"{"type":"info","name":"x-voicebridge.capabilities","value":"stt=none;tts=offline;vad=on"}"#)
-        h.caller(Signals.speechLike(ms: 600))
+        h.caller(CallerSignal.speech(ms: 600))
         h.caller([UInt8](repeating: 0xFF, count: 8 * 800))
         let events = Array(h.sent.dropFirst(2))
         #expect(events.count == 3)
@@ -228,7 +228,7 @@ import VoiceBridgeCarriers
     @Test func extensionEventsStayOffUnlessEnabledAndUnsubscribedInfoIsNotSent() throws {
         let h = try RelayHarness(configure: { $0.events = [] })
         h.start()
-        h.caller(Signals.speechLike(ms: 600))
+        h.caller(CallerSignal.speech(ms: 600))
         h.caller([UInt8](repeating: 0xFF, count: 8 * 800))
         h.transport.app(#"{"type":"text","token":"Hi.","last":true}"#)
         h.speak(turn: "1", text: "Hi.")

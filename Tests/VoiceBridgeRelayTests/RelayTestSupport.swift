@@ -189,21 +189,6 @@ final class RelayHarness {
     }
 }
 
-enum Signals {
-    /// A speech-like harmonic tone, μ-law, loud enough for the speech detector.
-    static func speechLike(ms duration: Int) -> [UInt8] {
-        let n = duration * 8
-        var pcm = [Int16](repeating: 0, count: n)
-        for i in 0..<n {
-            let t = Double(i) / 8000
-            var v = 0.0
-            for h in 1...8 { v += sin(2 * .pi * 150 * Double(h) * t) / Double(h) }
-            pcm[i] = Int16(max(-32767, min(32767, v * 2200)))
-        }
-        return G711.encode(pcm, law: .ulaw)
-    }
-}
-
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -67,6 +67,20 @@ public final class ElevenLabsEmulator: Sendable {
         recorder = ElevenLabsEmulatorRecorder(faults: configuration.faults)
     }
 
+    /// Runs `body` against this emulator on a free loopback port, and stops it afterwards
+    /// whether `body` returns or throws.
+    public func whileRunning<T>(_ body: (ElevenLabsEmulator, Int) async throws -> T) async throws -> T {
+        let port = try await start()
+        do {
+            let result = try await body(self, port)
+            try await stop()
+            return result
+        } catch {
+            try? await stop()
+            throw error
+        }
+    }
+
     /// Starts listening and returns the port (useful with port 0).
     @discardableResult
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> Int {

@@ -29,9 +29,7 @@ public final class KnownVoice: SpeechSource {
 
     /// The audio the voice produces for `text`.
     public func audio(for text: String) -> [UInt8] {
-        text.enumerated().flatMap { index, _ in
-            [UInt8](repeating: UInt8(truncatingIfNeeded: 0x20 + index % 64), count: msPerCharacter * 8)
-        }
+        KnownSpeech.audio(for: text, msPerCharacter: msPerCharacter)
     }
 }
 
@@ -55,28 +53,8 @@ private final class KnownTurn: SpeechTurn {
     func finish() {
         let text = text.withLock { $0 }
         voice.record(text)
-        let audio = voice.audio(for: text)
-        let characters = Array(text)
-        let perChar = voice.msPerCharacter
-        let chunkBytes = 800
-        var offset = 0
-        var next = 0
-        while offset < audio.count {
-            let end = min(offset + chunkBytes, audio.count)
-            var chars: [String] = []
-            var starts: [Int] = []
-            var durations: [Int] = []
-            while next < characters.count, next * perChar * 8 < end {
-                chars.append(String(characters[next]))
-                starts.append(next * perChar - offset / 8)
-                durations.append(perChar)
-                next += 1
-            }
-            continuation.yield(SpeechChunk(
-                turnID: id, audio: Array(audio[offset..<end]),
-                alignment: Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: durations)
-            ))
-            offset = end
+        for chunk in KnownSpeech.chunks(for: text, turnID: id, msPerCharacter: voice.msPerCharacter) {
+            continuation.yield(chunk)
         }
         continuation.finish()
     }

@@ -11,15 +11,7 @@ func withEmulator<T>(
     _ body: (ElevenLabsEmulator, Int) async throws -> T
 ) async throws -> T {
     let emulator = ElevenLabsEmulator(configuration: configuration, speech: speech)
-    let port = try await emulator.start()
-    do {
-        let result = try await body(emulator, port)
-        try await emulator.stop()
-        return result
-    } catch {
-        try? await emulator.stop()
-        throw error
-    }
+    return try await emulator.whileRunning(body)
 }
 
 enum Paths {

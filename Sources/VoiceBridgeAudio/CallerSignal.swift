@@ -1,7 +1,6 @@
 import Foundation
-import VoiceBridgeAudio
 
-/// The caller audio a hand-written replay plays: μ-law 8 kHz, deterministic.
+/// Caller audio for hand-written replays and tests: μ-law 8 kHz, deterministic.
 public enum CallerSignal {
     /// A voiced, speech-like signal: 150 Hz with its first eight harmonics (1/h), scaled so its
     /// level is about `levelDBm0`. Comfortably above the detector's -35 dBm0 at the default -20.
