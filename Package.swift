@@ -195,6 +195,17 @@ let package = Package(
             swiftSettings: upcoming
         ),
 
+        // Test doubles for the call's transport boundaries, shared by the test targets below.
+        .target(
+            name: "VoiceBridgeCallTesting",
+            dependencies: [
+                "VoiceBridgeCalls", "VoiceBridgeSpeech",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Tests/Support/VoiceBridgeCallTesting",
+            swiftSettings: upcoming
+        ),
         .testTarget(name: "VoiceBridgeAudioTests", dependencies: ["VoiceBridgeAudio"], swiftSettings: upcoming),
         .testTarget(
             name: "VoiceBridgeCarriersTests",
@@ -222,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeCallsTests",
             dependencies: [
-                "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
+                "VoiceBridgeCalls", "VoiceBridgeCallTesting", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -295,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeRelayTests",
             dependencies: [
-                "VoiceBridgeRelay",
+                "VoiceBridgeRelay", "VoiceBridgeCallTesting",
                 "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Testing
+import VoiceBridgeCallTesting
 import VoiceBridgeAudio
 import VoiceBridgeCarriers
 @testable import VoiceBridgeCalls

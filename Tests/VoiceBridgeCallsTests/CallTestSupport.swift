@@ -2,69 +2,10 @@ import NIOCore
 import NIOEmbedded
 import Synchronization
 import VoiceBridgeAudio
+import VoiceBridgeCallTesting
 import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 @testable import VoiceBridgeCalls
-
-/// The carrier socket as a recording: every command with the virtual time it went out.
-final class RecordingSink: CarrierSink {
-    enum Sent: Equatable {
-        case media([UInt8], at: Int64)
-        case mark(String, at: Int64)
-        case clear(at: Int64)
-    }
-    let loop: EmbeddedEventLoop
-    var sent: [Sent] = []
-    var closed: [CallEndReason] = []
-    var flushes = 0
-    var isWritable = true
-
-    init(loop: EmbeddedEventLoop) { self.loop = loop }
-
-    var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
-    func sendMedia(_ frame: UnsafeRawBufferPointer) { sent.append(.media(Array(frame), at: now)) }
-    func sendMark(_ name: String) { sent.append(.mark(name, at: now)) }
-    func sendClear() { sent.append(.clear(at: now)) }
-    func flush() { flushes += 1 }
-    func close(_ reason: CallEndReason) { closed.append(reason) }
-
-    var mediaTimes: [Int64] { sent.compactMap { if case let .media(_, t) = $0 { t } else { nil } } }
-    var mediaFrames: [[UInt8]] { sent.compactMap { if case let .media(b, _) = $0 { b } else { nil } } }
-    var marks: [String] { sent.compactMap { if case let .mark(n, _) = $0 { n } else { nil } } }
-    var clears: [Int64] { sent.compactMap { if case let .clear(t) = $0 { t } else { nil } } }
-}
-
-/// A speech source whose audio the test hands to the call itself, at chosen virtual times.
-/// It sits at the transport boundary: the call sees an ordinary `SpeechSource`.
-final class ManualSpeechSource: SpeechSource, @unchecked Sendable {
-    let name = "manual"
-    let turns = Mutex<[ManualTurn]>([])
-    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
-        let t = ManualTurn(id: options.id)
-        turns.withLock { $0.append(t) }
-        return t
-    }
-    func turn(_ id: String) -> ManualTurn? { turns.withLock { $0.first { $0.id == id } } }
-}
-
-final class ManualTurn: SpeechTurn, @unchecked Sendable {
-    let id: String
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
-    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
-    let state = Mutex<(text: String, finished: Bool, cancelled: Bool)>(("", false, false))
-    init(id: String) {
-        self.id = id
-        (chunks, continuation) = AsyncThrowingStream.makeStream()
-    }
-    func send(text: String) { state.withLock { $0.text += text } }
-    func finish() { state.withLock { $0.finished = true } }
-    func cancel() {
-        state.withLock { $0.cancelled = true }
-        continuation.finish()
-    }
-    var cancelled: Bool { state.withLock { $0.cancelled } }
-    var text: String { state.withLock { $0.text } }
-}
 
 /// A flow the test scripts: it records what it is told and runs closures on events.
 final class ScriptedFlow: CallFlow {

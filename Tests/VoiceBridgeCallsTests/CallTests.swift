@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 import VoiceBridgeAudio
+import VoiceBridgeCallTesting
 import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 @testable import VoiceBridgeCalls

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 import VoiceBridgeAudio
 import VoiceBridgeCalls
+import VoiceBridgeCallTesting
 import VoiceBridgeCarriers
 @testable import VoiceBridgeRelay
 
@@ -65,7 +66,7 @@ import VoiceBridgeCarriers
         h.speak(turn: "1", text: "Sentence one of twelve, ", last: false)
         h.advance(ms: 400)
         h.caller(CallerSignal.speech(ms: 400))
-        #expect(h.sink.clears == 1)
+        #expect(h.sink.clears.count == 1)
         let events = h.events
         let interrupt = try #require(events.first { $0.hasPrefix(#"{"type":"interrupt""#) })
         let i = try #require(events.firstIndex(of: interrupt))
@@ -182,7 +183,7 @@ import VoiceBridgeCarriers
         h.speak(turn: "1", text: "Please hold while I check.")
         h.advance(ms: 300)
         h.transport.app(#"{"type":"text","token":"Found it.","last":true}"#)
-        #expect(h.sink.clears == 1)
+        #expect(h.sink.clears.count == 1)
         #expect(h.events == [Self.info("agentSpeaking", "on"), Self.info("tokensPlayed", "Please")])
         #expect(h.speech.turn("2")?.text == "Found it.")
         h.speak(turn: "2", text: "Found it.")
@@ -200,7 +201,7 @@ import VoiceBridgeCarriers
         h.speak(turn: "1", text: "First.")
         h.advance(ms: 100)
         h.transport.app(#"{"type":"text","token":"Second.","last":true,"preemptible":true}"#)
-        #expect(h.sink.clears == 0)
+        #expect(h.sink.clears.isEmpty)
         #expect(h.speech.turn("2")?.text == "Second.")
     }
 

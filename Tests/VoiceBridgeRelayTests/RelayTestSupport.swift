@@ -4,68 +4,10 @@ import NIOEmbedded
 import Synchronization
 import VoiceBridgeAudio
 import VoiceBridgeCalls
+import VoiceBridgeCallTesting
 import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 @testable import VoiceBridgeRelay
-
-/// The carrier socket as a recording, with the virtual time of each command.
-final class RecordingSink: CarrierSink {
-    enum Sent: Equatable {
-        case media([UInt8], at: Int64)
-        case mark(String, at: Int64)
-        case clear(at: Int64)
-    }
-    let loop: EmbeddedEventLoop
-    var sent: [Sent] = []
-    var closed: [CallEndReason] = []
-    var isWritable = true
-
-    init(loop: EmbeddedEventLoop) { self.loop = loop }
-
-    var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
-    func sendMedia(_ frame: UnsafeRawBufferPointer) { sent.append(.media(Array(frame), at: now)) }
-    func sendMark(_ name: String) { sent.append(.mark(name, at: now)) }
-    func sendClear() { sent.append(.clear(at: now)) }
-    func flush() {}
-    func close(_ reason: CallEndReason) { closed.append(reason) }
-
-    var mediaBytes: [UInt8] {
-        var out: [UInt8] = []
-        for case let .media(b, _) in sent { out += b }
-        return out
-    }
-    var marks: [String] { sent.compactMap { if case let .mark(n, _) = $0 { n } else { nil } } }
-    var clears: Int { sent.filter { if case .clear = $0 { true } else { false } }.count }
-}
-
-/// Speech whose audio the test hands to the call at chosen virtual times.
-final class ManualSpeechSource: SpeechSource, @unchecked Sendable {
-    let name = "manual"
-    let turns = Mutex<[ManualTurn]>([])
-    func startTurn(_ options: TurnOptions) -> any SpeechTurn {
-        let t = ManualTurn(id: options.id)
-        turns.withLock { $0.append(t) }
-        return t
-    }
-    func turn(_ id: String) -> ManualTurn? { turns.withLock { $0.first { $0.id == id } } }
-}
-
-final class ManualTurn: SpeechTurn, @unchecked Sendable {
-    let id: String
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
-    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
-    let state = Mutex<(text: String, finished: Bool, cancelled: Bool)>(("", false, false))
-    init(id: String) {
-        self.id = id
-        (chunks, continuation) = AsyncThrowingStream.makeStream()
-    }
-    func send(text: String) { state.withLock { $0.text += text } }
-    func finish() { state.withLock { $0.finished = true } }
-    func cancel() { state.withLock { $0.cancelled = true } }
-    var text: String { state.withLock { $0.text } }
-    var finished: Bool { state.withLock { $0.finished } }
-    var cancelled: Bool { state.withLock { $0.cancelled } }
-}
 
 /// The app's socket as a test double: records what the bridge sends; the test plays the app.
 final class FakeTransport: RelayTransport, @unchecked Sendable {
