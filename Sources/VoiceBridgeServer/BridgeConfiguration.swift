@@ -20,6 +20,12 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var publicURL: String?
     /// After SIGTERM: how long live calls get to finish before their sockets are closed.
     public var drainSeconds: Double = 10
+    /// Event-loop threads that carry calls. nil: one per CPU this process may use (its affinity
+    /// mask and cgroup quota, `CPUBudget`), so `taskset -c 0,1` gives two loops.
+    public var eventLoops: Int?
+    /// Connections the kernel queues before they are accepted: a burst of calls ramping up
+    /// opens two connections each (capped by net.core.somaxconn).
+    public var listenBacklog = 4096
 
     // MARK: TLS (optional; plain ws:// on loopback or behind a TLS proxy otherwise)
     public var tlsCertificatePath: String?
@@ -203,6 +209,10 @@ extension BridgeConfiguration {
         case ("server", "port"): port = try reader.port(key, value)
         case ("server", "public_url"): publicURL = try reader.optionalString(key, value)
         case ("server", "drain_seconds"): drainSeconds = try reader.nonNegativeDouble(key, value)
+        case ("server", "listen_backlog"): listenBacklog = try reader.positiveInt(key, value)
+        case ("server", "event_loops"):
+            let n = try reader.nonNegativeInt(key, value)
+            eventLoops = n == 0 ? nil : n
         case ("tls", "certificate_path"): tlsCertificatePath = try reader.optionalString(key, value)
         case ("tls", "key_path"): tlsKeyPath = try reader.optionalString(key, value)
         case ("twilio", "auth_token"): twilioAuthToken = try reader.optionalString(key, value)
@@ -284,6 +294,7 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_HOST", "server.host"),
         ("VOICEBRIDGE_PORT", "server.port"),
         ("VOICEBRIDGE_DRAIN_SECONDS", "server.drain_seconds"),
+        ("VOICEBRIDGE_EVENT_LOOPS", "server.event_loops"),
         ("VOICEBRIDGE_SIGNATURE_MODE", "twilio.signature_mode"),
         ("VOICEBRIDGE_TOKEN_SECRET", "media.token_secret"),
         ("VOICEBRIDGE_TOKEN_TTL_SECONDS", "media.token_ttl_seconds"),
@@ -341,6 +352,7 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_TLS_CERT") { tlsCertificatePath = v }
         if let v = value("VOICEBRIDGE_TLS_KEY") { tlsKeyPath = v }
         if let v = try int("VOICEBRIDGE_LEAD_MS", minimum: 0) { leadMs = v }
+        if let v = try int("VOICEBRIDGE_EVENT_LOOPS", minimum: 0) { eventLoops = v == 0 ? nil : v }
         if let v = value("VOICEBRIDGE_FLOWS_DIR") { flowsDirectory = v }
         if let v = value("VOICEBRIDGE_PROMPTS_DIR") { promptDirectory = v }
         if let v = value("VOICEBRIDGE_RELAY_URL") { relayURL = v }
@@ -385,6 +397,7 @@ extension BridgeConfiguration {
         return [
             "host": host,
             "port": String(port),
+            "eventLoops": eventLoops.map(String.init) ?? "auto",
             "publicURL": publicURL ?? "unset (derived for local use)",
             "tls": tlsCertificatePath == nil ? "off" : "on",
             "signatureMode": signatureMode.rawValue,

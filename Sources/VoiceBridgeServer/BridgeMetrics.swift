@@ -99,9 +99,33 @@ public final class BridgeMetrics: Sendable {
     }
 
     /// Prometheus text exposition (format 0.0.4).
-    public func render(activeCallCount: Int) -> String {
+    public func render(activeCallCount: Int, placement: LoopPlacement? = nil) -> String {
         activeCalls.set(Double(activeCallCount))
+        if let placement {
+            let gauges = loopGauges(count: placement.loops.count)
+            for (i, calls) in placement.callsPerLoop.enumerated() { gauges.calls[i].set(Double(calls)) }
+            for (i, open) in placement.connectionsPerLoop.enumerated() { gauges.connections[i].set(Double(open)) }
+        }
         return registry.emitToString()
+    }
+
+    private let loopGaugeBox = NIOLockedValueBox<(calls: [Gauge], connections: [Gauge])?>(nil)
+
+    /// `voicebridge_loop_calls{loop="i"}` and `voicebridge_loop_connections{loop="i"}`, made once.
+    private func loopGauges(count: Int) -> (calls: [Gauge], connections: [Gauge]) {
+        loopGaugeBox.withLockedValue { box in
+            if let box, box.calls.count == count { return box }
+            let calls = (0..<count).map {
+                registry.makeGauge(descriptor: .bridge("loop_calls", "", "Live calls on each event loop."), labels: [("loop", "\($0)")])
+            }
+            let connections = (0..<count).map {
+                registry.makeGauge(
+                    descriptor: .bridge("loop_connections", "", "Open connections (HTTP and media) on each event loop."),
+                    labels: [("loop", "\($0)")])
+            }
+            box = (calls, connections)
+            return (calls, connections)
+        }
     }
 }
 

@@ -24,6 +24,8 @@ final class LiveCalls: Sendable {
         let callSid: String
         let control: NIOLoopBound<any LiveCallControl>
         let startedAt: Date
+        /// The call's loop in `placement`, when it runs on one of the server's loops.
+        let loopIndex: Int?
     }
 
     private struct State {
@@ -34,6 +36,13 @@ final class LiveCalls: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let placementBox = NIOLockedValueBox<LoopPlacement?>(nil)
+
+    /// Where the server's connections go; calls are counted per loop there.
+    var placement: LoopPlacement? {
+        get { placementBox.withLockedValue { $0 } }
+        set { placementBox.withLockedValue { $0 = newValue } }
+    }
 
     var count: Int { state.withLockedValue { $0.entries.count } }
     var isDraining: Bool { state.withLockedValue { $0.draining } }
@@ -41,21 +50,27 @@ final class LiveCalls: Sendable {
     /// Adds a socket; nil when the server is draining (the caller then closes the socket).
     func register(callSid: String, control: any LiveCallControl, eventLoop: any EventLoop) -> UInt64? {
         let bound = NIOLoopBound(control, eventLoop: eventLoop)
-        return state.withLockedValue { state in
+        let placement = self.placement
+        let loopIndex = placement?.index(of: eventLoop)
+        let id: UInt64? = state.withLockedValue { state in
             guard !state.draining else { return nil }
             let id = state.nextID
             state.nextID += 1
-            state.entries[id] = Entry(callSid: callSid, control: bound, startedAt: Date())
+            state.entries[id] = Entry(callSid: callSid, control: bound, startedAt: Date(), loopIndex: loopIndex)
             state.byCallSid[callSid] = id
             return id
         }
+        if id != nil, let placement, let loopIndex { placement.callStarted(onLoop: loopIndex) }
+        return id
     }
 
     func remove(_ id: UInt64) {
-        state.withLockedValue { state in
-            guard let entry = state.entries.removeValue(forKey: id) else { return }
+        let entry = state.withLockedValue { state -> Entry? in
+            guard let entry = state.entries.removeValue(forKey: id) else { return nil }
             if state.byCallSid[entry.callSid] == id { state.byCallSid[entry.callSid] = nil }
+            return entry
         }
+        if let index = entry?.loopIndex { placement?.callEnded(onLoop: index) }
     }
 
     /// Ends the live call of `callSid`, if any, on its own loop. Returns whether one was found.

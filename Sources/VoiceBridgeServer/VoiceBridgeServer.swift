@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
@@ -24,7 +25,9 @@ public struct VoiceBridgeServer: Service {
     public let metrics: BridgeMetrics
     let liveCalls: LiveCalls
     let tokens: StreamTokens
-    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let listener: BridgeListener<BridgeChildChannel>
+    /// Where connections go: every loop of the group, by load.
+    public let placement: LoopPlacement
     private let logger: Logger
     /// The offline voice when the default calls are used: loaded at start so a missing
     /// espeak-ng installation fails the start, not the first call.
@@ -151,15 +154,18 @@ public struct VoiceBridgeServer: Service {
         }
 
         let tls = try Self.makeTLSContext(configuration)
-        let port = configuration.port
-        application = Application(
-            router: router,
-            server: HTTPServerBuilder { responder in
-                BridgeChildChannel(responder: responder, endpoint: endpoint, tls: tls, idleTimeout: .seconds(75))
-            },
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
-            onServerRunning: { channel in
-                let bound = channel.localAddress?.port ?? port
+        let placement = LoopPlacement(group: eventLoopGroup)
+        self.placement = placement
+        liveCalls.placement = placement
+        let responder = Self.httpResponder(router.buildResponder(), logger: logger)
+        listener = BridgeListener(
+            host: configuration.host,
+            port: configuration.port,
+            backlog: Int32(clamping: configuration.listenBacklog),
+            childChannel: BridgeChildChannel(responder: responder, endpoint: endpoint, tls: tls, idleTimeout: .seconds(75)),
+            placement: placement,
+            logger: logger,
+            onServerRunning: { bound in
                 if publicURL == nil {
                     verifier.publicURL = .local(port: bound)
                     logger.warning(
@@ -167,10 +173,31 @@ public struct VoiceBridgeServer: Service {
                     )
                 }
                 await onServerRunning(bound)
-            },
-            eventLoopGroupProvider: .shared(eventLoopGroup),
-            logger: logger
+            }
         )
+    }
+
+    /// Hummingbird's router behind the HTTP connections: what `Application` does for a request,
+    /// without its server (the listener places connections itself).
+    private static func httpResponder(
+        _ router: RouterResponder<BasicRequestContext>,
+        logger: Logger
+    ) -> HTTPChannelHandler.Responder {
+        let dates = HTTPDate()
+        return { request, writer, channel in
+            let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await router.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                logger.debug("unhandled error in a route", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = dates.now
+            try await writer.write(response: response.head, body: response.body)
+        }
     }
 
     public func run() async throws {
@@ -183,7 +210,7 @@ public struct VoiceBridgeServer: Service {
             logger.info("offline voice ready", metadata: ["voice": "\(offlineVoice.configuration.voice)"])
         }
         try await withGracefulShutdownHandler {
-            try await application.run()
+            try await listener.run()
         } onGracefulShutdown: {
             logger.info("shutting down: no new calls; draining live calls", metadata: ["live": "\(liveCalls.count)"])
             liveCalls.beginDrain()

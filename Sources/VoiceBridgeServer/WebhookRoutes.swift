@@ -41,7 +41,7 @@ struct WebhookRoutes: Sendable {
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render(activeCallCount: liveCalls.count)))
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render(activeCallCount: liveCalls.count, placement: liveCalls.placement)))
             )
         }
         // Reaching the router means no upgrade happened: a plain GET on a media URL.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import NIOCore
+import NIOPosix
 import VoiceBridgeServer
 
 /// `voicebridge serve`: the webhook, status callback, health, metrics and media sockets on one port.
@@ -65,7 +67,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "voicebridge")
         let served = try ServedFlows.load(configuration: configuration, logger: logger)
-        let server = try VoiceBridgeServer(configuration: configuration, flows: served, logger: logger)
+        // One loop per CPU this process may use (taskset, cgroup quota), unless configured.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? CPUBudget.available)
+        let server = try VoiceBridgeServer(configuration: configuration, flows: served, eventLoopGroup: group, logger: logger)
         try await server.runUntilSignalled()
+        try? await group.shutdownGracefully()
     }
 }

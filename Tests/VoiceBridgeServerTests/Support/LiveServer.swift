@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Testing
 import VoiceBridgeSpeech
@@ -28,9 +29,12 @@ struct LiveServer: Sendable {
         demoCalls: Bool = false,
         flows: ServedFlows? = nil,
         speech: (any SpeechSource)? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         _ body: (LiveServer) async throws -> Void
     ) async throws {
-        let server = try await start(configure: configure, callFactory: callFactory, demoCalls: demoCalls, flows: flows, speech: speech)
+        let server = try await start(
+            configure: configure, callFactory: callFactory, demoCalls: demoCalls, flows: flows, speech: speech,
+            eventLoopGroup: eventLoopGroup)
         do {
             try await body(server)
         } catch {
@@ -45,7 +49,8 @@ struct LiveServer: Sendable {
         callFactory: MediaCallFactory? = nil,
         demoCalls: Bool = false,
         flows: ServedFlows? = nil,
-        speech: (any SpeechSource)? = nil
+        speech: (any SpeechSource)? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil
     ) async throws -> LiveServer {
         var configuration = BridgeConfiguration()
         configuration.host = "127.0.0.1"
@@ -66,6 +71,7 @@ struct LiveServer: Sendable {
             callFactory: demoCalls || flows != nil ? nil : (callFactory ?? EchoCall.factory(log: calls)),
             flows: flows,
             speech: speech,
+            eventLoopGroup: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton,
             logger: logger,
             onServerRunning: { port in continuation.yield(port) }
         )
