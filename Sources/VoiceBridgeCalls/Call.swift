@@ -35,7 +35,9 @@ public final class Call: CallControl {
     private var prompts: [String: PromptInfo] = [:]  // by turn id, until the prompt is done
     private var droppedTurns: Set<String> = []
     private var turnCounter = 0
-    private var tickTimer: NIOScheduledCallback?
+    /// The playout tick this call waits for on its loop's wheel; nil while idle.
+    private var wheelDeadline: Int64?
+    private let wheel: PlayoutWheel
     private var timers: [String: NIOScheduledCallback] = [:]
     private var lastFrameAt: Int64?
     private var utteranceStart: Int64?
@@ -74,6 +76,7 @@ public final class Call: CallControl {
         self.logger = logger
         self.listener = CallListener(speech: configuration.speechDetector)
         self.clock = PlayoutClock(origin: eventLoop.now.uptimeNanoseconds.int64, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
+        self.wheel = PlayoutWheel.shared(on: eventLoop)
     }
 
     private var now: Int64 { eventLoop.now.uptimeNanoseconds.int64 }
@@ -585,19 +588,20 @@ public final class Call: CallControl {
     }
 
     private func scheduleTick(after t: Int64) {
-        guard tickTimer == nil else { return }
-        let k = clock.tick(after: t)
-        let deadline = NIODeadline.uptimeNanoseconds(UInt64(clock.deadline(ofTick: k)))
-        tickTimer = try? eventLoop.scheduleCallback(at: deadline, handler: TickHandler(call: NIOLoopBound(self, eventLoop: eventLoop)))
+        guard wheelDeadline == nil else { return }
+        let deadline = clock.deadline(ofTick: clock.tick(after: t))
+        wheelDeadline = deadline
+        wheel.schedule(self, at: deadline)
     }
 
     private func stopTicking() {
-        tickTimer?.cancel()
-        tickTimer = nil
+        wheelDeadline = nil
     }
 
-    fileprivate func tick() {
-        tickTimer = nil
+    /// The wheel's wake-up for `deadline`; stale if the call stopped or moved its tick since.
+    func wheelFired(_ deadline: Int64) {
+        guard wheelDeadline == deadline else { return }
+        wheelDeadline = nil
         pump()
     }
 }
@@ -621,11 +625,6 @@ struct PromptInfo {
     let id: PromptID
     let turnID: String
     let interruptible: Interruptible
-}
-
-private struct TickHandler: NIOScheduledCallbackHandler {
-    let call: NIOLoopBound<Call>
-    func handleScheduledCallback(eventLoop: some EventLoop) { call.value.tick() }
 }
 
 private struct TimerHandler: NIOScheduledCallbackHandler {
