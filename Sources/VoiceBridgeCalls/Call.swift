@@ -83,6 +83,9 @@ public final class Call: CallControl {
 
     public var isPlaying: Bool { !queue.isEmpty || clock.depth(at: now) > 0 }
 
+    /// Where the call's frames go (for tests).
+    var sinkForTests: any CarrierSink { sink }
+
     /// The playout clock, for inspection by tests and metrics.
     public var playout: PlayoutClock { clock }
 

@@ -1,0 +1,53 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+import VoiceBridgeCallTesting
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
+@testable import VoiceBridgeCalls
+
+/// Calls on one loop share the loop's playout timers: one per grid deadline, not one per call.
+@Suite struct PlayoutWheelTests {
+    @Test func callsOnOnePhaseShareOneTimerAndEachKeepsItsGrid() {
+        let a = CallHarness()
+        let b = Call(
+            eventLoop: a.loop, sink: RecordingSink(loop: a.loop), speech: ManualSpeechSource(), flow: ScriptedFlow())
+        let bSink = try! #require(b.sinkForTests as? RecordingSink)
+        a.start()
+        b.receive(.connected(protocolName: "Call", version: "1.0.0"))
+        b.receive(.start(StreamStart(
+            sequenceNumber: 1, streamSid: "MZ00000000000000000000000000000002", accountSid: "AC00000000000000000000000000000001",
+            callSid: "CA00000000000000000000000000000002", tracks: ["inbound"], customParameters: [:],
+            mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+        a.call.play(.audio([UInt8](repeating: 0x55, count: 8000), text: "one second"), id: "a", interruptible: .any)
+        b.play(.audio([UInt8](repeating: 0x66, count: 8000), text: "one second"), id: "b", interruptible: .any)
+        let wheel = PlayoutWheel.shared(on: a.loop)
+        #expect(wheel.armedDeadlines == 1, "both calls started on the same millisecond: one timer")
+        a.advance(ms: 1100)
+        #expect(a.sink.mediaFrames.count == 50)
+        #expect(bSink.mediaFrames.count == 50)
+        // Each frame after the opening lead goes out on its call's 20 ms grid.
+        let origin = a.call.playout.origin
+        for t in a.sink.mediaTimes.dropFirst(3) { #expect((t - origin) % 20_000_000 == 0) }
+        #expect(wheel.armedDeadlines == 0, "idle calls leave no timer behind")
+    }
+
+    @Test func aStoppedCallIsNotTickedAgain() {
+        let h = CallHarness()
+        h.start()
+        h.call.play(.audio([UInt8](repeating: 0x55, count: 8000), text: "one second"), id: "a", interruptible: .any)
+        h.advance(ms: 200)
+        let sent = h.sink.mediaFrames.count
+        h.call.stopSpeaking()
+        h.advance(ms: 500)
+        #expect(h.sink.mediaFrames.count == sent)
+        #expect(h.sink.clears.count == 1)
+    }
+
+    @Test func eachLoopHasItsOwnWheel() {
+        let one = EmbeddedEventLoop()
+        let two = EmbeddedEventLoop()
+        #expect(PlayoutWheel.shared(on: one) === PlayoutWheel.shared(on: one))
+        #expect(PlayoutWheel.shared(on: one) !== PlayoutWheel.shared(on: two))
+    }
+}
