@@ -457,19 +457,15 @@ public final class Call: CallControl {
         TurnOptions(id: turnID, voice: configuration.voice, model: configuration.model, language: configuration.language)
     }
 
-    /// Consumes a turn's chunks in a task, hopping to the loop once per chunk.
+    /// Takes a turn's audio on this loop: straight from a source whose socket lives here, one
+    /// hop per chunk from one that produces on another thread, never a task in between.
     private func consume(_ turn: any SpeechTurn) {
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let loop = eventLoop
         let turnID = turn.id
-        Task {
-            do {
-                for try await chunk in turn.chunks {
-                    loop.execute { bound.value.speechChunk(chunk, turnID: turnID) }
-                }
-                loop.execute { bound.value.speechFinished(turnID: turnID, error: nil) }
-            } catch {
-                loop.execute { bound.value.speechFinished(turnID: turnID, error: error) }
+        turn.deliver(on: eventLoop) { [self] delivery in
+            switch delivery {
+            case let .chunk(chunk): speechChunk(chunk, turnID: turnID)
+            case .finished: speechFinished(turnID: turnID, error: nil)
+            case let .failed(error): speechFinished(turnID: turnID, error: error)
             }
         }
     }

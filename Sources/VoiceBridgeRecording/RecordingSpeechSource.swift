@@ -7,8 +7,8 @@ import VoiceBridgeSpeech
 /// and every chunk the call receives (audio and alignment), with the turn's end, error or cancel.
 ///
 /// A chunk's time is when the call's loop handles it, which is what a replay has to reproduce:
-/// the call consumes chunks in a task and hops onto its loop once per chunk, and the loop may be
-/// busy. So the recorder hops too, just before the call does (the loop runs them in order).
+/// the recorder sits in the turn's delivery to the call, on the call's loop, and writes each
+/// chunk just before the call takes it.
 public struct RecordingSpeechSource: SpeechSource {
     private let base: any SpeechSource
     private let recorder: CallRecorder
@@ -53,58 +53,78 @@ public struct RecordingSpeechSource: SpeechSource {
 /// Records one turn's traffic in both directions.
 final class RecordingSpeechTurn: SpeechTurn, @unchecked Sendable {
     let id: String
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
     private let base: any SpeechTurn
     private let recorder: CallRecorder
+    private let loop: any EventLoop
     private let streamed: Bool
 
     init(_ base: any SpeechTurn, recorder: CallRecorder, loop: any EventLoop, streamed: Bool) {
         self.id = base.id
         self.base = base
         self.recorder = recorder
+        self.loop = loop
         self.streamed = streamed
+    }
+
+    /// The call's way: each delivery is recorded on the call's loop the moment the call gets it.
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        let (recorder, id) = (recorder, id)
+        base.deliver(on: loop) { delivery in
+            Self.record(delivery, turn: id, recorder: recorder)
+            receiver(delivery)
+        }
+    }
+
+    var chunks: AsyncThrowingStream<SpeechChunk, any Error> {
         let iterator = IteratorBox(base.chunks.makeAsyncIterator())
-        let id = base.id
-        // Unfolding pulls from the base stream on the consumer's own task: no extra task or hop.
-        chunks = AsyncThrowingStream(unfolding: {
+        let (recorder, loop, id) = (recorder, loop, id)
+        // Unfolding pulls from the base stream on the consumer's own task: no extra task; the
+        // recorder hops to the call's loop, as a consumer there would.
+        return AsyncThrowingStream(unfolding: {
             do {
                 guard let chunk = try await iterator.next() else {
-                    loop.execute {
-                        recorder.speech { line in
-                            line.string("tts", "done")
-                            line.string("turn", id)
-                        }
-                    }
+                    loop.execute { Self.record(.finished, turn: id, recorder: recorder) }
                     return nil
                 }
-                let audio = Base64Fast.encode(chunk.audio)
-                loop.execute {
-                    recorder.speech { line in
-                        line.string("tts", "chunk")
-                        line.string("turn", id)
-                        line.string("audio", audio)
-                        if let a = chunk.alignment {
-                            var alignment = JSONLine()
-                            alignment.strings("chars", a.chars)
-                            alignment.ints("startsMs", a.charStartTimesMs)
-                            alignment.ints("durationsMs", a.charDurationsMs)
-                            line.raw("alignment", alignment.json)
-                        }
-                    }
-                }
+                loop.execute { Self.record(.chunk(chunk), turn: id, recorder: recorder) }
                 return chunk
             } catch {
-                let text = recorder.redact(String(describing: error))
-                loop.execute {
-                    recorder.speech { line in
-                        line.string("tts", "error")
-                        line.string("turn", id)
-                        line.string("error", text)
-                    }
-                }
+                let failure = ReplayedSpeechError(message: String(describing: error))
+                loop.execute { Self.record(.failed(failure), turn: id, recorder: recorder) }
                 throw error
             }
         })
+    }
+
+    private static func record(_ delivery: SpeechDelivery, turn id: String, recorder: CallRecorder) {
+        switch delivery {
+        case let .chunk(chunk):
+            let audio = Base64Fast.encode(chunk.audio)
+            recorder.speech { line in
+                line.string("tts", "chunk")
+                line.string("turn", id)
+                line.string("audio", audio)
+                if let a = chunk.alignment {
+                    var alignment = JSONLine()
+                    alignment.strings("chars", a.chars)
+                    alignment.ints("startsMs", a.charStartTimesMs)
+                    alignment.ints("durationsMs", a.charDurationsMs)
+                    line.raw("alignment", alignment.json)
+                }
+            }
+        case .finished:
+            recorder.speech { line in
+                line.string("tts", "done")
+                line.string("turn", id)
+            }
+        case let .failed(error):
+            let text = recorder.redact(String(describing: error))
+            recorder.speech { line in
+                line.string("tts", "error")
+                line.string("turn", id)
+                line.string("error", text)
+            }
+        }
     }
 
     func send(text: String) {

@@ -256,7 +256,7 @@ public struct VoiceBridgeServer: Service {
         return DemoCalls.factory(configuration: configuration, flow: flow) { context in
             // The call's logger: its lines carry the callSid.
             let logger = context.logger
-            let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, logger: logger) { turn in
+            let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, eventLoop: context.eventLoop, logger: logger) { turn in
                 guard let ttfb = turn.timeToFirstAudio else { return }
                 logger.debug("ElevenLabs turn", metadata: [
                     "turn": "\(turn.turnID)", "ttfb": "\(ttfb)", "chunks": "\(turn.chunks)",

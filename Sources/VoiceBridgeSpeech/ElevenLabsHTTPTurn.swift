@@ -1,3 +1,4 @@
+import NIOCore
 import Logging
 import Synchronization
 
@@ -34,6 +35,12 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
                 cancel()  // A consumer that stops listening is a barge-in too.
             }
         }
+    }
+
+    /// Chunks reach `receiver` on `loop`: one hop each from the producing thread, none when the
+    /// producer runs on `loop` itself (the ElevenLabs socket on the call's loop).
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        queue.deliver(on: loop, to: receiver)
     }
 
     func send(text: String) {

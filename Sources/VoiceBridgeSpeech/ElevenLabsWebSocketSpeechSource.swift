@@ -31,16 +31,21 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
     private let session: NIOLoopBoundBox<ElevenLabsWebSocketSession>
     private let loop: any EventLoop
     private let nextKey = Atomic<Int>(1)
+    /// How this source's chunks reached the call: directly on the socket's loop, or by a hop.
+    public let deliveries = SpeechDeliveryCounters()
 
     /// - Parameters:
+    ///   - eventLoop: where the socket lives: the call's own loop, so that each chunk reaches the
+    ///     call in the event-loop turn it arrived in. nil: the client's next loop.
     ///   - onMetrics: called on the socket's event loop once per turn, when it ends.
     public init(
         client: ElevenLabsWebSocketClient,
+        eventLoop: (any EventLoop)? = nil,
         logger: Logger = Logger(label: "voicebridge.speech.elevenlabs-ws"),
         onMetrics: (@Sendable (ElevenLabsTurnMetrics) -> Void)? = nil
     ) {
         self.client = client
-        let loop = client.nextEventLoop()
+        let loop = eventLoop ?? client.nextEventLoop()
         self.loop = loop
         session = .makeBoxSendingValue(
             ElevenLabsWebSocketSession(client: client, loop: loop, logger: logger, onMetrics: onMetrics),
@@ -80,7 +85,7 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
 
     private func makeTurn(_ id: String) -> ElevenLabsWebSocketTurn {
         let key = nextKey.add(1, ordering: .relaxed).oldValue
-        let turn = ElevenLabsWebSocketTurn(id: id, key: key, session: session, loop: loop)
+        let turn = ElevenLabsWebSocketTurn(id: id, key: key, session: session, loop: loop, counters: deliveries)
         let session = session
         let queue = turn.queue
         loop.execute { session.value.startTurn(key: key, id: id, queue: queue) }
@@ -92,11 +97,12 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
 final class ElevenLabsWebSocketTurn: SpeechTurn {
     let id: String
     let key: Int
-    let queue = SpeechChunkQueue()
+    let queue: SpeechChunkQueue
     private let session: NIOLoopBoundBox<ElevenLabsWebSocketSession>
     private let loop: any EventLoop
 
-    init(id: String, key: Int, session: NIOLoopBoundBox<ElevenLabsWebSocketSession>, loop: any EventLoop) {
+    init(id: String, key: Int, session: NIOLoopBoundBox<ElevenLabsWebSocketSession>, loop: any EventLoop, counters: SpeechDeliveryCounters) {
+        self.queue = SpeechChunkQueue(counters: counters)
         self.id = id
         self.key = key
         self.session = session
@@ -111,6 +117,12 @@ final class ElevenLabsWebSocketTurn: SpeechTurn {
                 cancel()  // A consumer that stops listening is a barge-in too.
             }
         }
+    }
+
+    /// Chunks reach `receiver` on `loop`: one hop each from the producing thread, none when the
+    /// producer runs on `loop` itself (the ElevenLabs socket on the call's loop).
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        queue.deliver(on: loop, to: receiver)
     }
 
     func send(text: String) {

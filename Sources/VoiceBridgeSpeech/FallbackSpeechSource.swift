@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// Speaks with the first source that works: ElevenLabs WebSocket → ElevenLabs HTTP → the offline
@@ -131,7 +132,11 @@ public final class FallbackSpeechSource: ClosableSpeechSource {
     }
 }
 
-/// One turn across the chain: a driver task runs it on one source after another.
+/// One turn across the chain, on one source after another.
+///
+/// The first source starts at once. A call takes the audio with `deliver(on:to:)`: each source's
+/// chunks pass straight through on the call's loop, and a failure moves to the next source right
+/// there. `chunks` (for everything else) runs the same moves from a driver task.
 private final class FallbackTurn: SpeechTurn {
     let id: String
     private let options: TurnOptions
@@ -143,10 +148,19 @@ private final class FallbackTurn: SpeechTurn {
     private struct State {
         /// Text given to the current source (or waiting for the first one), and what of it was spoken.
         var tracker = SpokenTextTracker()
+        var index: Int?
         var inner: (any SpeechTurn)?
         var finished: Bool
         var cancelled = false
         var wholeText: Bool
+    }
+
+    /// What follows a source's failure.
+    private enum Next {
+        case retry(any SpeechTurn)
+        /// The turn is over: nil, everything was said; else it failed with this error.
+        case end((any Error)?)
+        case cancelled
     }
 
     init(options: TurnOptions, chain: FallbackSpeechSource, wholeText: String?) {
@@ -155,17 +169,50 @@ private final class FallbackTurn: SpeechTurn {
         self.chain = chain
         var initial = State(finished: wholeText != nil, wholeText: wholeText != nil)
         if let wholeText { initial.tracker.sent(wholeText) }
+        initial.index = chain.nextSource(after: nil)
         state = Mutex(initial)
-        let task = Task { [self] in await run() }
-        driver.withLock { $0 = task }
+        _ = startCurrent()
     }
 
     var chunks: AsyncThrowingStream<SpeechChunk, any Error> {
-        AsyncThrowingStream { [self] in
+        driver.withLock { task in
+            if task == nil { task = Task { [self] in await run() } }
+        }
+        return AsyncThrowingStream { [self] in
             try await withTaskCancellationHandler {
                 try await output.next()
             } onCancel: {
                 cancel()
+            }
+        }
+    }
+
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        let inner = state.withLock { s -> (any SpeechTurn)?? in s.cancelled ? nil : .some(s.inner) }
+        guard let inner else { return }
+        guard let inner else { return receiver(.failed(Self.noSource)) }
+        attach(inner, on: loop, to: receiver)
+    }
+
+    /// Passes `inner`'s audio on; on its failure, goes on with the next source.
+    private func attach(_ inner: any SpeechTurn, on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        var deliveredAudio = false
+        inner.deliver(on: loop) { [self] delivery in
+            switch delivery {
+            case let .chunk(chunk):
+                guard took(chunk) else { return }
+                if !chunk.audio.isEmpty { deliveredAudio = true }
+                receiver(.chunk(chunk))
+            case .finished:
+                // A source that stops early without an error has said all it will: done.
+                if !isCancelled { receiver(.finished) }
+            case let .failed(error):
+                switch failover(error, deliveredAudio: deliveredAudio) {
+                case let .retry(next): attach(next, on: loop, to: receiver)
+                case .end(nil): receiver(.finished)
+                case let .end(error?): receiver(.failed(error))
+                case .cancelled: break
+                }
             }
         }
     }
@@ -197,68 +244,85 @@ private final class FallbackTurn: SpeechTurn {
         driver.withLock { $0?.cancel() }
     }
 
-    private func run() async {
-        var index = chain.nextSource(after: nil)
-        while let current = index {
-            let source = chain.sources[current]
-            // Start the source with everything not yet spoken; later text follows through `send`.
-            let started = state.withLock { s -> (any SpeechTurn)? in
-                guard !s.cancelled else { return nil }
-                let text = s.tracker.text
-                let inner: any SpeechTurn
-                if s.wholeText {
-                    inner = source.speak(text, options: options)
-                } else {
-                    inner = source.startTurn(options)
-                    if !text.isEmpty { inner.send(text: text) }
-                    if s.finished { inner.finish() }
-                }
-                s.inner = inner
-                return inner
+    private var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Counts a chunk as spoken; false once the turn is cancelled.
+    private func took(_ chunk: SpeechChunk) -> Bool {
+        state.withLock { s in
+            guard !s.cancelled else { return false }
+            s.tracker.delivered(chunk)
+            return true
+        }
+    }
+
+    /// Starts the current source with everything not yet spoken; later text follows through `send`.
+    private func startCurrent() -> (any SpeechTurn)? {
+        state.withLock { s -> (any SpeechTurn)? in
+            guard !s.cancelled, let index = s.index else { return nil }
+            let source = chain.sources[index]
+            let text = s.tracker.text
+            let inner: any SpeechTurn
+            if s.wholeText {
+                inner = source.speak(text, options: options)
+            } else {
+                inner = source.startTurn(options)
+                if !text.isEmpty { inner.send(text: text) }
+                if s.finished { inner.finish() }
             }
-            guard let inner = started else { return }
+            s.inner = inner
+            return inner
+        }
+    }
+
+    /// The current source failed: on to the next one with the unspoken rest, or the end.
+    private func failover(_ error: any Error, deliveredAudio: Bool) -> Next {
+        let moved = state.withLock { s -> (current: Int, rest: String, next: Int?, finished: Bool)? in
+            guard !s.cancelled, let current = s.index else { return nil }
+            let rest = s.tracker.unspoken
+            s.tracker = SpokenTextTracker()
+            s.tracker.sent(rest)
+            s.inner = nil
+            let next = chain.nextSource(after: current)
+            s.index = next
+            return (current, rest, next, s.finished)
+        }
+        guard let moved else { return .cancelled }
+        chain.failed(moved.current, error: error, fallback: .init(
+            turnID: id, from: chain.sources[moved.current].name, to: moved.next.map { chain.sources[$0].name },
+            error: "\(error)", afterAudio: deliveredAudio, remainingCharacters: moved.rest.count, trippedBreaker: false
+        ))
+        if moved.finished && moved.rest.isEmpty { return .end(nil) }  // It failed after its last word.
+        guard moved.next != nil else { return .end(error) }
+        guard let next = startCurrent() else { return .cancelled }
+        return .retry(next)
+    }
+
+    private static let noSource = ElevenLabsWebSocketError.invalidConfiguration("no speech source available")
+
+    /// `chunks`' driver: the same moves, reading each source's stream.
+    private func run() async {
+        guard var inner = state.withLock({ $0.inner }) else {
+            if !isCancelled { output.fail(Self.noSource) }
+            return
+        }
+        while true {
             var deliveredAudio = false
             do {
                 for try await chunk in inner.chunks {
-                    let live = state.withLock { s -> Bool in
-                        guard !s.cancelled else { return false }
-                        s.tracker.delivered(chunk)
-                        return true
-                    }
-                    guard live else { return }
+                    guard took(chunk) else { return }
                     if !chunk.audio.isEmpty { deliveredAudio = true }
                     output.push(chunk)
                 }
-                // A source that stops early without an error has said all it will: done.
                 output.finish()
                 return
             } catch {
-                let next = chain.nextSource(after: current)
-                let rest = state.withLock { s -> String? in
-                    guard !s.cancelled else { return nil }
-                    let rest = s.tracker.unspoken
-                    s.tracker = SpokenTextTracker()
-                    s.tracker.sent(rest)
-                    s.inner = nil
-                    return rest
+                switch failover(error, deliveredAudio: deliveredAudio) {
+                case let .retry(next): inner = next
+                case .end(nil): return output.finish()
+                case let .end(error?): return output.fail(error)
+                case .cancelled: return
                 }
-                guard let rest else { return }
-                chain.failed(current, error: error, fallback: .init(
-                    turnID: id, from: source.name, to: next.map { chain.sources[$0].name }, error: "\(error)",
-                    afterAudio: deliveredAudio, remainingCharacters: rest.count, trippedBreaker: false
-                ))
-                let finishedAndSaid = state.withLock { $0.finished } && rest.isEmpty
-                if finishedAndSaid {
-                    output.finish()  // It failed after its last word: nothing left to say.
-                    return
-                }
-                guard next != nil else {
-                    output.fail(error)
-                    return
-                }
-                index = next
             }
         }
-        output.fail(ElevenLabsWebSocketError.invalidConfiguration("no speech source available"))
     }
 }

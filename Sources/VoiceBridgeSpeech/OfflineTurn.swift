@@ -1,3 +1,4 @@
+import NIOCore
 import Logging
 import Synchronization
 
@@ -40,6 +41,12 @@ final class OfflineTurn: SpeechTurn {
 
     var chunks: AsyncThrowingStream<SpeechChunk, any Error> {
         AsyncThrowingStream { [self] in try await next() }
+    }
+
+    /// Chunks reach `receiver` on `loop`: one hop each from the producing thread, none when the
+    /// producer runs on `loop` itself (the ElevenLabs socket on the call's loop).
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        queue.deliver(on: loop, to: receiver)
     }
 
     func send(text: String) {

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// Remembers finished utterances so that a prompt every caller hears (a greeting, a menu) is
@@ -81,37 +82,62 @@ public final class SpeechMemo: SpeechSource {
 /// A memoised utterance played back as a turn: every chunk at once, stamped with this turn's id.
 private final class ReplayedTurn: SpeechTurn {
     let id: String
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
-    private let continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
+    private let recorded: [SpeechChunk]
+    private let cancelled = CancelFlag()
 
     init(id: String, chunks recorded: [SpeechChunk]) {
         self.id = id
-        (chunks, continuation) = AsyncThrowingStream.makeStream()
-        for var chunk in recorded {
-            chunk.turnID = id
-            continuation.yield(chunk)
-        }
+        self.recorded = recorded
+    }
+
+    var chunks: AsyncThrowingStream<SpeechChunk, any Error> {
+        let (chunks, continuation) = AsyncThrowingStream<SpeechChunk, any Error>.makeStream()
+        for chunk in stamped() where !cancelled.isSet { continuation.yield(chunk) }
         continuation.finish()
+        return chunks
+    }
+
+    /// All of it, in this event-loop turn: the audio is already here.
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        let bound = NIOLoopBound(receiver, eventLoop: loop)
+        let chunks = stamped()
+        let cancelled = self.cancelled
+        let send = {
+            for chunk in chunks where !cancelled.isSet { bound.value(.chunk(chunk)) }
+            if !cancelled.isSet { bound.value(.finished) }
+        }
+        if loop.inEventLoop { send() } else { loop.execute(send) }
+    }
+
+    private func stamped() -> [SpeechChunk] {
+        recorded.map { chunk in
+            var chunk = chunk
+            chunk.turnID = id
+            return chunk
+        }
     }
 
     func send(text: String) {}
     func finish() {}
-    func cancel() { continuation.finish() }
+    func cancel() { cancelled.set() }
 }
 
 /// Passes an upstream turn through and, if it ends normally (not cancelled, no error), hands
 /// the whole utterance to `onComplete`.
 private final class RecordingTurn: SpeechTurn {
     let inner: any SpeechTurn
-    let chunks: AsyncThrowingStream<SpeechChunk, any Error>
+    private let onComplete: @Sendable ([SpeechChunk]) -> Void
     private let cancelled = CancelFlag()
     var id: String { inner.id }
 
     init(inner: any SpeechTurn, onComplete: @escaping @Sendable ([SpeechChunk]) -> Void) {
         self.inner = inner
+        self.onComplete = onComplete
+    }
+
+    var chunks: AsyncThrowingStream<SpeechChunk, any Error> {
         let (stream, continuation) = AsyncThrowingStream<SpeechChunk, any Error>.makeStream()
-        self.chunks = stream
-        let cancelled = self.cancelled
+        let (inner, cancelled, onComplete) = (inner, cancelled, onComplete)
         let task = Task {
             var recorded: [SpeechChunk] = []
             do {
@@ -127,6 +153,21 @@ private final class RecordingTurn: SpeechTurn {
         }
         continuation.onTermination = { reason in
             if case .cancelled = reason { inner.cancel(); task.cancel() }
+        }
+        return stream
+    }
+
+    /// The inner turn's own delivery, remembered on the way past: no task added.
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        var recorded: [SpeechChunk] = []
+        let (cancelled, onComplete) = (cancelled, onComplete)
+        inner.deliver(on: loop) { delivery in
+            switch delivery {
+            case let .chunk(chunk): recorded.append(chunk)
+            case .finished: if !cancelled.isSet { onComplete(recorded) }
+            case .failed: break
+            }
+            receiver(delivery)
         }
     }
 

@@ -1,11 +1,16 @@
+import NIOCore
+
 /// Where a call's speech comes from.
 ///
 /// A source speaks in *turns*. A turn takes text, possibly a token at a time (an LLM reply), and
 /// yields μ-law 8 kHz chunks as soon as they exist. One-shot utterances are a turn that gets all
 /// its text and `finish()` at once (see `SpeechSource.speak`).
 ///
-/// Sources never touch the call's event loop: the call consumes `chunks` from a task and hops to
-/// its loop once per chunk, never per frame.
+/// A call takes a turn's audio with `deliver(on:to:)`: on its own event loop, with no task in
+/// between. A source whose socket lives on the call's loop (the ElevenLabs WebSocket) hands each
+/// chunk over in the same event-loop turn it arrived in; a source producing on another thread
+/// (libcurl, espeak-ng) hops to the loop once per chunk. `chunks` is the same audio as an async
+/// stream, for everything that is not a call (prompt builds, `say`).
 public protocol SpeechSource: Sendable {
     /// A short name for logs and metrics ("offline", "elevenlabs-ws", "elevenlabs-http", "cache").
     var name: String { get }
@@ -27,6 +32,10 @@ public protocol SpeechTurn: Sendable {
     /// on an upstream failure, and finishes early after `cancel()`.
     var chunks: AsyncThrowingStream<SpeechChunk, any Error> { get }
 
+    /// Hands this turn's audio to `receiver` on `loop`, in order, ending with `.finished` or
+    /// `.failed`; nothing after `cancel()`. Use it or `chunks`, once.
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void)
+
     /// Appends text to the turn. Tokens may be partial words; the source decides when to generate.
     func send(text: String)
 
@@ -35,6 +44,34 @@ public protocol SpeechTurn: Sendable {
 
     /// Barge-in: stop generating at once and end `chunks`. Idempotent.
     func cancel()
+}
+
+/// What a turn hands its consumer, on the consumer's event loop.
+public enum SpeechDelivery {
+    case chunk(SpeechChunk)
+    /// Everything was delivered.
+    case finished
+    /// The source failed; no more chunks follow.
+    case failed(any Error)
+}
+
+extension SpeechTurn {
+    /// For turns whose audio comes only as `chunks`: a task reads the stream and hops to `loop`
+    /// once per chunk. Sources on the call path override it to deliver without the task.
+    public func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {
+        let bound = NIOLoopBound(receiver, eventLoop: loop)
+        let chunks = self.chunks
+        Task {
+            do {
+                for try await chunk in chunks {
+                    loop.execute { bound.value(.chunk(chunk)) }
+                }
+                loop.execute { bound.value(.finished) }
+            } catch {
+                loop.execute { bound.value(.failed(error)) }
+            }
+        }
+    }
 }
 
 /// Per-turn choices. Anything nil falls back to the source's configuration.

@@ -2,6 +2,8 @@ import Foundation
 import NIOCore
 import Testing
 import VoiceBridgeEmulators
+import NIOPosix
+import Synchronization
 import VoiceBridgeSpeech
 
 /// The WebSocket source against the in-process emulator over real loopback sockets.
@@ -311,4 +313,59 @@ struct ElevenLabsWebSocketClientTests {
             ])
         }
     }
+}
+
+/// The socket lives on the call's loop, and its chunks reach the call there without a hop.
+@Suite(.timeLimit(.minutes(2)))
+struct ElevenLabsOneLoopTests {
+    @Test func chunksReachTheConsumerOnTheSocketsLoopWithoutAHop() async throws {
+        let voice = KnownVoice()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        try await withElevenLabsEmulator(voice: voice) { _, port in
+            let callLoop = group.next()
+            let client = try ElevenLabsWebSocketClient(configuration: webSocketConfiguration(port: port), group: group, logger: quietLogger("ws"))
+            let ws = ElevenLabsWebSocketSpeechSource(client: client, eventLoop: callLoop, logger: quietLogger("ws"))
+            // The production chain: the WebSocket first, behind the fallback.
+            let source = FallbackSpeechSource([ws], logger: quietLogger("fallback"))
+            defer { source.close() }
+            let text = "Hello there, this is a test of the bridge. It has two sentences."
+            let log = DeliveryLog()
+            try await callLoop.submit {
+                let turn = source.speak(text, options: TurnOptions(id: "1"))
+                turn.deliver(on: callLoop) { delivery in log.append(delivery, onLoop: callLoop.inEventLoop) }
+            }.get()
+            try await eventually("turn finished") { log.finished }
+            #expect(log.audio == voice.audio(for: text + " "))
+            #expect(log.chunks > 0)
+            #expect(log.allOnLoop, "every delivery ran on the call's loop")
+            #expect(ws.deliveries.hoppedDeliveries == 0)
+            #expect(ws.deliveries.directDeliveries == log.chunks + 1, "each chunk and the end, in the socket's own event-loop turn")
+        }
+        try await group.shutdownGracefully()
+    }
+}
+
+private final class DeliveryLog: Sendable {
+    private struct State {
+        var audio: [UInt8] = []
+        var chunks = 0
+        var finished = false
+        var allOnLoop = true
+    }
+    private let state = Mutex(State())
+    func append(_ delivery: SpeechDelivery, onLoop: Bool) {
+        state.withLock { s in
+            s.allOnLoop = s.allOnLoop && onLoop
+            switch delivery {
+            case let .chunk(chunk):
+                s.chunks += 1
+                s.audio += chunk.audio
+            case .finished, .failed: s.finished = true
+            }
+        }
+    }
+    var audio: [UInt8] { state.withLock { $0.audio } }
+    var chunks: Int { state.withLock { $0.chunks } }
+    var finished: Bool { state.withLock { $0.finished } }
+    var allOnLoop: Bool { state.withLock { $0.allOnLoop } }
 }
