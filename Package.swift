@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "VoiceBridgeSpeech",
             dependencies: [
-                "VoiceBridgeAudio", "CEspeakNG", "CCurl",
+                "VoiceBridgeAudio", "VoiceBridgeCarriers", "CEspeakNG", "CCurl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 // The ElevenLabs WebSocket client: a raw NIO client over NIOSSL.
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -206,6 +206,8 @@ let package = Package(
             path: "Tests/Support/VoiceBridgeCallTesting",
             swiftSettings: upcoming
         ),
+        // Counts heap allocations on armed threads: a malloc interposer linked into the test executable.
+        .target(name: "CAllocationCounter", path: "Tests/Support/CAllocationCounter"),
         .testTarget(name: "VoiceBridgeAudioTests", dependencies: ["VoiceBridgeAudio"], swiftSettings: upcoming),
         .testTarget(
             name: "VoiceBridgeCarriersTests",
@@ -245,7 +247,9 @@ let package = Package(
                 "VoiceBridgeServer", "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers",
                 "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 "VoiceBridgePrompts", "VoiceBridgeFlows", "VoiceBridgeRelay", "VoiceBridgeRecording",
+                "CAllocationCounter",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -1,13 +1,13 @@
 /// A string value's content bytes (between the quotes), still JSON-escaped when `hasEscapes`.
-struct JSONStringSpan: Equatable {
-    var start: Int
-    var end: Int
-    var hasEscapes: Bool
+public struct JSONStringSpan: Equatable, Sendable {
+    public var start: Int
+    public var end: Int
+    public var hasEscapes: Bool
 }
 
 /// Where a value sits in the message. Containers are kept as spans and re-scanned on demand,
 /// so reading a message never builds a tree.
-enum JSONValueSpan: Equatable {
+public enum JSONValueSpan: Equatable, Sendable {
     case string(JSONStringSpan)
     case number(start: Int, end: Int)
     case object(start: Int)
@@ -15,7 +15,7 @@ enum JSONValueSpan: Equatable {
     case bool(Bool)
     case null
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .string: return "string"
         case .number: return "number"
@@ -31,15 +31,15 @@ enum JSONValueSpan: Equatable {
 /// skipping, reports value positions, and never allocates unless it has to report an error.
 ///
 /// Only valid while the bytes it points at are alive (inside a `withUnsafeReadableBytes`).
-struct JSONScanner {
+public struct JSONScanner {
     /// Deep nesting is never legitimate in a Media Streams message; the cap keeps a hostile
     /// `[[[[…` from exhausting the stack.
     static let maxDepth = 32
 
-    let bytes: UnsafeRawBufferPointer
-    var position: Int
+    public let bytes: UnsafeRawBufferPointer
+    public var position: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
+    public init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
         self.bytes = bytes
         self.position = position
     }
@@ -63,13 +63,13 @@ struct JSONScanner {
         }
     }
 
-    mutating func expectEnd() throws(TwilioProtocolError) {
+    public mutating func expectEnd() throws(TwilioProtocolError) {
         skipWhitespace()
         guard position == bytes.count else { throw failure("unexpected data after the top-level value") }
     }
 
     /// Consumes `{`; pair with `nextKey(isFirst:)`.
-    mutating func beginObject() throws(TwilioProtocolError) {
+    public mutating func beginObject() throws(TwilioProtocolError) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
             throw failure("expected '{'")
@@ -79,7 +79,7 @@ struct JSONScanner {
 
     /// Moves to the next member and returns its key, leaving the scanner at the value.
     /// Returns nil once the closing brace is consumed.
-    mutating func nextKey(isFirst: inout Bool) throws(TwilioProtocolError) -> JSONStringSpan? {
+    public mutating func nextKey(isFirst: inout Bool) throws(TwilioProtocolError) -> JSONStringSpan? {
         skipWhitespace()
         guard position < bytes.count else { throw failure("unterminated object") }
         if bytes[position] == UInt8(ascii: "}") {
@@ -103,7 +103,7 @@ struct JSONScanner {
     }
 
     /// Scans one value of any type (validating containers completely) and returns where it is.
-    mutating func scanValue(depth: Int = 0) throws(TwilioProtocolError) -> JSONValueSpan {
+    public mutating func scanValue(depth: Int = 0) throws(TwilioProtocolError) -> JSONValueSpan {
         skipWhitespace()
         guard position < bytes.count else { throw failure("expected a value") }
         let start = position
@@ -309,7 +309,7 @@ struct JSONScanner {
 // MARK: - Reading string content
 
 extension JSONScanner {
-    func rawContent(_ span: JSONStringSpan) -> UnsafeRawBufferPointer {
+    public func rawContent(_ span: JSONStringSpan) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.end])
     }
 
@@ -383,7 +383,7 @@ extension JSONScanner {
 
     /// Compares the decoded content with an ASCII literal without allocating in the usual
     /// (unescaped) case.
-    func content(_ span: JSONStringSpan, equals literal: StaticString) -> Bool {
+    public func content(_ span: JSONStringSpan, equals literal: StaticString) -> Bool {
         let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
         return content(span, equals: expected)
     }
@@ -399,7 +399,7 @@ extension JSONScanner {
 
     /// The decoded content as a Swift string; invalid UTF-8 is an error rather than being
     /// silently repaired, because these strings are identifiers and names.
-    func string(_ span: JSONStringSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> String {
+    public func string(_ span: JSONStringSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> String {
         let decoded: String?
         if span.hasEscapes {
             var buffer: [UInt8] = []
@@ -413,7 +413,7 @@ extension JSONScanner {
     }
 
     /// Best-effort text for error messages.
-    func lossyString(_ span: JSONStringSpan) -> String {
+    public func lossyString(_ span: JSONStringSpan) -> String {
         if let exact = try? string(span, field: "") { return exact }
         return String(decoding: rawContent(span), as: UTF8.self)
     }
@@ -443,5 +443,48 @@ extension JSONScanner {
             value = value &* 10 &+ Int(byte &- UInt8(ascii: "0"))
         }
         return value
+    }
+
+    /// Calls `body` with each element of the array that starts at `start` (a `.array` span);
+    /// the array was validated when it was scanned.
+    public func forEachElement(
+        ofArrayAt start: Int, _ body: (JSONValueSpan, JSONScanner) throws(TwilioProtocolError) -> Void
+    ) throws(TwilioProtocolError) {
+        var scanner = JSONScanner(bytes, position: start + 1)
+        scanner.skipWhitespace()
+        if scanner.position < bytes.count, bytes[scanner.position] == UInt8(ascii: "]") { return }
+        while true {
+            let value = try scanner.scanValue(depth: 1)
+            try body(value, scanner)
+            scanner.skipWhitespace()
+            guard scanner.position < bytes.count else { throw scanner.failure("unterminated array") }
+            if bytes[scanner.position] == UInt8(ascii: "]") { return }
+            scanner.position += 1  // ','
+        }
+    }
+
+    /// A JSON number as an integer: digits with an optional sign; a fraction or exponent is
+    /// rounded (timings a service may send as 12.0).
+    public func integer(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> Int {
+        guard case let .number(start, end) = value else { throw .wrongType(field: field(), expected: "number") }
+        var negative = false
+        var i = start
+        if bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        var result = 0
+        while i < end, Self.isDigit(bytes[i]), i - start < 18 {
+            result = result &* 10 &+ Int(bytes[i] &- UInt8(ascii: "0"))
+            i += 1
+        }
+        if i < end {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+            guard let double = Double(text), double.isFinite, abs(double) < 1e15 else {
+                throw .invalidValue(field: field(), reason: "not an integer")
+            }
+            return Int(double.rounded())
+        }
+        return negative ? -result : result
     }
 }

@@ -269,9 +269,11 @@ private final class ElevenLabsWebSocketFrameHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text:
-            let text = String(buffer: frame.unmaskedData)
             do {
-                let message = try ElevenLabsWebSocketServerMessage(parsing: text)
+                // Server frames are unmasked: the frame's own bytes are parsed in place.
+                let message = try frame.unmaskedData.withUnsafeReadableBytes { bytes throws(ElevenLabsWebSocketError) in
+                    try ElevenLabsWebSocketServerMessage(scanning: bytes)
+                }
                 if message.isError {
                     lastErrorMessage = message.message ?? message.error
                     logger.warning("ElevenLabs error message", metadata: [

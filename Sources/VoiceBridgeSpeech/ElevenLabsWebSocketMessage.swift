@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 import Foundation
 
 /// A message the client sends (doc §1.4, §2.1), encoded with the exact field names and a fixed
@@ -160,38 +161,107 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
 
     /// Parses one text frame.
     public init(parsing text: String) throws(ElevenLabsWebSocketError) {
-        let object: [String: Any]
-        do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-                throw ElevenLabsWebSocketError.malformedMessage("not a JSON object")
-            }
-            object = parsed
-        } catch {
-            throw .malformedMessage("not JSON: \(String(text.prefix(80)))")
+        var text = text
+        let parsed = text.withUTF8 { bytes in
+            Result { () throws(ElevenLabsWebSocketError) in try Self(scanning: UnsafeRawBufferPointer(bytes)) }
         }
+        self = try parsed.get()
+    }
+
+    /// Parses one text frame in place: a byte scanner and the fast base64 decoder, no JSON tree
+    /// (an `audio` message is parsed many times a second per call). Keys the service and its docs
+    /// spell two ways are both accepted; unknown keys are skipped.
+    public init(scanning bytes: UnsafeRawBufferPointer) throws(ElevenLabsWebSocketError) {
         self.init()
-        if let encoded = object["audio"] as? String {
-            guard let data = Data(base64Encoded: encoded) else { throw .malformedMessage("audio is not base64") }
-            audio = [UInt8](data)
+        do {
+            var scanner = JSONScanner(bytes)
+            try scanner.beginObject()
+            var isFirst = true
+            while let key = try scanner.nextKey(isFirst: &isFirst) {
+                let value = try scanner.scanValue()
+                if case .null = value { continue }
+                if scanner.content(key, equals: "audio") {
+                    audio = try Self.audio(value, scanner)
+                } else if scanner.content(key, equals: "isFinal") || scanner.content(key, equals: "is_final") {
+                    guard case let .bool(flag) = value else { throw TwilioProtocolError.wrongType(field: "isFinal", expected: "boolean") }
+                    isFinal = flag
+                } else if scanner.content(key, equals: "contextId") || scanner.content(key, equals: "context_id") {
+                    contextID = try Self.string(value, scanner, field: "contextId")
+                } else if scanner.content(key, equals: "alignment") {
+                    alignment = try Self.alignment(value, scanner)
+                } else if scanner.content(key, equals: "normalizedAlignment") || scanner.content(key, equals: "normalized_alignment") {
+                    normalizedAlignment = try Self.alignment(value, scanner)
+                } else if scanner.content(key, equals: "message") {
+                    message = try? Self.string(value, scanner, field: "message")
+                } else if scanner.content(key, equals: "error") {
+                    error = try? Self.string(value, scanner, field: "error")
+                } else if scanner.content(key, equals: "code") {
+                    code = try? scanner.integer(value, field: "code")
+                }
+            }
+            try scanner.expectEnd()
+        } catch let failure as ElevenLabsWebSocketError {
+            throw failure
+        } catch {
+            let preview = String(decoding: UnsafeRawBufferPointer(rebasing: bytes.prefix(80)), as: UTF8.self)
+            throw .malformedMessage("not valid JSON (\(error)): \(preview)")
         }
-        isFinal = (object["isFinal"] as? Bool) ?? (object["is_final"] as? Bool) ?? false
-        contextID = (object["contextId"] as? String) ?? (object["context_id"] as? String)
-        alignment = try Self.alignment(object["alignment"])
-        normalizedAlignment = try Self.alignment(object["normalizedAlignment"] ?? object["normalized_alignment"])
-        message = object["message"] as? String
-        error = object["error"] as? String
-        code = (object["code"] as? NSNumber)?.intValue
+    }
+
+    private static func string(_ value: JSONValueSpan, _ scanner: JSONScanner, field: String) throws -> String {
+        guard case let .string(span) = value else { throw TwilioProtocolError.wrongType(field: field, expected: "string") }
+        return try scanner.string(span, field: field)
+    }
+
+    /// Base64 straight from the frame into the chunk's bytes: one allocation, no `Data`.
+    private static func audio(_ value: JSONValueSpan, _ scanner: JSONScanner) throws -> [UInt8] {
+        guard case let .string(span) = value, !span.hasEscapes else {
+            throw ElevenLabsWebSocketError.malformedMessage("audio is not base64")
+        }
+        let encoded = scanner.rawContent(span)
+        let capacity = Base64Fast.maxDecodedLength(encoded.count)
+        var failed = false
+        let audio = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            if let n = Base64Fast.decode(encoded, into: UnsafeMutableRawBufferPointer(buffer)) {
+                count = n
+            } else {
+                failed = true
+                count = 0
+            }
+        }
+        if failed { throw ElevenLabsWebSocketError.malformedMessage("audio is not base64") }
+        return audio
     }
 
     /// `{"chars","charStartTimesMs","charDurationsMs"}`; the 2025 spec's `charsDurationsMs` too.
-    private static func alignment(_ value: Any?) throws(ElevenLabsWebSocketError) -> Alignment? {
-        guard let object = value as? [String: Any] else { return nil }
-        let chars = (object["chars"] as? [Any])?.compactMap { $0 as? String } ?? []
-        let starts = (object["charStartTimesMs"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
-        let durations =
-            ((object["charDurationsMs"] ?? object["charsDurationsMs"]) as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
+    private static func alignment(_ value: JSONValueSpan, _ scanner: JSONScanner) throws -> Alignment? {
+        guard case let .object(start) = value else { return nil }
+        var chars: [String] = []
+        var starts: [Int] = []
+        var durations: [Int] = []
+        var inner = JSONScanner(scanner.bytes, position: start)
+        try inner.beginObject()
+        var isFirst = true
+        while let key = try inner.nextKey(isFirst: &isFirst) {
+            let member = try inner.scanValue(depth: 1)
+            guard case let .array(arrayStart) = member else { continue }
+            if inner.content(key, equals: "chars") {
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                    if case let .string(span) = element { chars.append(try s.string(span, field: "chars")) }
+                }
+            } else if inner.content(key, equals: "charStartTimesMs") {
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                    starts.append(try s.integer(element, field: "charStartTimesMs"))
+                }
+            } else if inner.content(key, equals: "charDurationsMs") || inner.content(key, equals: "charsDurationsMs") {
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                    durations.append(try s.integer(element, field: "charDurationsMs"))
+                }
+            }
+        }
         guard chars.count == starts.count, chars.count == durations.count else {
-            throw .malformedMessage("alignment arrays differ in length (\(chars.count), \(starts.count), \(durations.count))")
+            throw ElevenLabsWebSocketError.malformedMessage(
+                "alignment arrays differ in length (\(chars.count), \(starts.count), \(durations.count))")
         }
         return Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: durations)
     }

@@ -150,4 +150,21 @@ import VoiceBridgeSpeech
         #expect(throws: ElevenLabsWebSocketError.self) { _ = try ElevenLabsChunkSchedule([]) }
         #expect(throws: ElevenLabsWebSocketError.self) { _ = try ElevenLabsChunkSchedule(parsing: "fast") }
     }
+
+    /// The in-place scanner: nulls, escapes, unknown keys, fractional timings, and bad input.
+    @Test func serverMessagesAreScannedWithoutATree() throws {
+        let m = try ElevenLabsWebSocketServerMessage(parsing:
+            #"{"audio":"/39/","is_final":null,"contextId":"ctx\u002d1","extra":{"x":[1,{"y":null}]},"#
+            + #""alignment":{"chars":["H","\"","é"],"charStartTimesMs":[0,12.0,24],"charsDurationsMs":[12,12,12]},"#
+            + #""normalizedAlignment":null}"#)
+        #expect(m.audio == [0xFF, 0x7F, 0x7F])
+        #expect(!m.isFinal)
+        #expect(m.contextID == "ctx-1")
+        #expect(m.alignment == Alignment(chars: ["H", "\"", "é"], charStartTimesMs: [0, 12, 24], charDurationsMs: [12, 12, 12]))
+        #expect(m.normalizedAlignment == nil)
+        for bad in [#"{"audio":"@@@@"}"#, #"{"audio":1}"#, #"{"isFinal":"yes"}"#, #"{"audio":"AAAA""#, #"[1]"#, "",
+                    #"{"alignment":{"chars":["a"],"charStartTimesMs":[],"charDurationsMs":[1]}}"#, #"{"a":1} x"#] {
+            #expect(throws: ElevenLabsWebSocketError.self, "\(bad)") { _ = try ElevenLabsWebSocketServerMessage(parsing: bad) }
+        }
+    }
 }
