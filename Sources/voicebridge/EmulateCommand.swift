@@ -86,7 +86,7 @@ extension EmulateCommand {
         @Option(help: "Milliseconds a closed context keeps counting against the limit after its isFinal.")
         var contextCloseDelayMs = 0
 
-        @Option(help: "espeak-ng voice for the audio.")
+        @Option(help: "espeak-ng voice for the audio, or 'known': a synthetic voice with predictable bytes that costs almost nothing (for load tests, where espeak's one thread would be the limit).")
         var voice = "en-us"
 
         @Option(help: "The espeak-ng-data directory (default: espeak's own).")
@@ -132,9 +132,15 @@ extension EmulateCommand {
         func run() async throws {
             LoggingSystem.bootstrap(StreamLogHandler.standardError)
             let configuration = emulatorConfiguration
-            let voice = OfflineVoice(configuration: .init(voice: voice, dataPath: espeakData))
-            try await voice.prepare()
-            let emulator = ElevenLabsEmulator(configuration: configuration, speech: voice)
+            let speech: any SpeechSource
+            if voice == "known" {
+                speech = KnownVoice()
+            } else {
+                let offline = OfflineVoice(configuration: .init(voice: voice, dataPath: espeakData))
+                try await offline.prepare()
+                speech = offline
+            }
+            let emulator = ElevenLabsEmulator(configuration: configuration, speech: speech)
             let bound = try await emulator.start(host: host, port: port)
             let keys = configuration.apiKeys.isEmpty ? "any non-empty key" : configuration.apiKeys.sorted().joined(separator: ", ")
             let banner = """
