@@ -273,10 +273,19 @@ public final class Call: CallControl {
 
     private func audiblePrompt(at t: Int64) -> PromptInfo? {
         let played = clock.played(at: t)
-        if let s = ledger.segments.first(where: { ($0.endNanos ?? Int64.max) > played && $0.state != .cleared }), let info = prompts[s.turnID] {
-            return info
+        // Index loops here and in the pump: a debug build allocates a frame for each generic
+        // `first(where:)`-style read, and the allocation test runs in a debug build.
+        let segments = ledger.segments
+        var i = 0
+        while i < segments.count {
+            let s = segments[i]
+            if (s.endNanos ?? Int64.max) > played && s.state != .cleared {
+                if let info = prompts[s.turnID] { return info }
+                break
+            }
+            i += 1
         }
-        return queue.first.flatMap { prompts[$0.turnID] }
+        return queue.isEmpty ? nil : prompts[queue[0].turnID]
     }
 
     /// 1. drop the local queue, 2. `clear`, 3. cancel upstream, 4. drop late chunks by turn id,
@@ -519,12 +528,12 @@ public final class Call: CallControl {
         let t = now
         if sink.isWritable {
             var wanted = clock.framesWanted(at: t, onGrid: clock.depth(at: t) > 0)
-            while let head = queue.first {
-                if head.reframer.hasFrame {
+            while !queue.isEmpty {
+                if queue[0].reframer.hasFrame {
                     guard wanted > 0 else { break }
                     sendFrame(at: t)
                     wanted -= 1
-                } else if head.inputDone {
+                } else if queue[0].inputDone {
                     finishHead()
                 } else {
                     break  // waiting for the source: an underrun if it lasts
@@ -532,7 +541,7 @@ public final class Call: CallControl {
             }
         }
         sink.flush()
-        if queue.contains(where: { $0.reframer.hasFrame }) || (!sink.isWritable && !queue.isEmpty) {
+        if queueHasFrame || (!sink.isWritable && !queue.isEmpty) {
             scheduleTick(after: t)
         } else {
             stopTicking()
@@ -543,6 +552,15 @@ public final class Call: CallControl {
             for id in started where phase != .ended { flow.handle(.promptStarted(id), self) }
         }
         checkPendingEnd()
+    }
+
+    private var queueHasFrame: Bool {
+        var i = 0
+        while i < queue.count {
+            if queue[i].reframer.hasFrame { return true }
+            i += 1
+        }
+        return false
     }
 
     private func sendFrame(at t: Int64) {

@@ -192,8 +192,10 @@ public final class CallMetricsObserver: CallObserver {
             metrics.framesSent.increment(by: Int64(pendingFrames))
             pendingFrames = 0
         }
-        for gap in pendingGaps {
-            metrics.frameGap.record(.nanoseconds(max(0, gap)))
+        var i = 0  // An index loop: a debug build allocates for a `for … in` over the array.
+        while i < pendingGaps.count {
+            metrics.frameGap.record(.nanoseconds(max(0, pendingGaps[i])))
+            i += 1
         }
         pendingGaps.removeAll(keepingCapacity: true)
     }
