@@ -27,27 +27,16 @@ import VoiceBridgeSpeech
         return (ServedFlows(library: library, environment: FlowEnvironment(prompts: prompts)), prompts)
     }
 
-    /// A prompt as `withoutLongSilences` leaves it, minus the silence at its ends (which merges
-    /// with the silence around it in what the caller heard).
+    /// A prompt as `withoutSilence` leaves it.
     static func voicedCore(_ audio: [UInt8]) -> [UInt8] {
-        let core = withoutLongSilences(audio)
-        guard let first = core.firstIndex(where: { $0 != 0xFF }), let last = core.lastIndex(where: { $0 != 0xFF }) else { return [] }
-        return Array(core[first...last])
+        withoutSilence(audio)
     }
 
-    /// The audio without runs of digital silence (0xFF) a frame long or longer.
-    static func withoutLongSilences(_ audio: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(audio.count)
-        var i = 0
-        while i < audio.count {
-            var j = i
-            while j < audio.count, audio[j] == 0xFF { j += 1 }
-            if j - i < 160 { out.append(contentsOf: audio[i..<j]) }
-            if j < audio.count { out.append(audio[j]) }
-            i = j + 1
-        }
-        return out
+    /// The audio without digital silence (0xFF). A loaded machine can make the simulator play a
+    /// few samples of silence (an underrun, 0.6 ms once) in the middle of a prompt; every other
+    /// byte must still be there, in order.
+    static func withoutSilence(_ audio: [UInt8]) -> [UInt8] {
+        audio.filter { $0 != 0xFF }
     }
 
     /// Where `needle` starts in `haystack` at or after `from`, if anywhere. It scans for the
@@ -96,9 +85,9 @@ import VoiceBridgeSpeech
             // The socket closed, Twilio asked /connect-action, and the flow's transfer came back.
             #expect(call.timeline.twimlAfterStream == ["<Dial>+15551230001</Dial>"])
 
-            // Long silences are left out on both sides: a loaded machine may make the simulator
-            // play a frame of silence (an underrun) in the middle of a prompt.
-            let heard = Self.withoutLongSilences(try #require(call.heard))
+            // Digital silence is left out on both sides: a loaded machine may make the simulator
+            // play a few samples of silence (an underrun) in the middle of a prompt.
+            let heard = Self.withoutSilence(try #require(call.heard))
             // In order, byte for byte as built: the greeting, the menu (cut off by the key), the
             // account prompt, then (after the live read-back of the digits) the transfer notice.
             var at = 0
@@ -106,7 +95,7 @@ import VoiceBridgeSpeech
                 let audio = Self.voicedCore(try #require(prompts.audio(for: id)))
                 let needle = audio.prefix(length ?? audio.count)
                 let found = Self.find(needle, in: heard, from: at)
-                #expect(found != nil, "not heard (in order): \(id)")
+                #expect(found != nil, "not heard (in order): \(id); underruns \(call.timeline.underruns.intervals.map { "\($0.startMs)-\($0.endMs)" })")
                 if let found { at = found + needle.count }
             }
             // Between the account prompt and the transfer notice, the digits were read back: live

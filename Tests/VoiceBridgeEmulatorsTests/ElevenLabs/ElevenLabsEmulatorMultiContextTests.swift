@@ -106,9 +106,16 @@ import VoiceBridgeEmulators
             for round in 0..<3 {
                 for id in 1...5 { try await socket.send(#"{"text":" ","context_id":"r\#(round)c\#(id)"}"#) }
                 for id in 1...5 { try await socket.send(#"{"context_id":"r\#(round)c\#(id)","close_context":true}"#) }
-                let events = await socket.quietMessages(for: .milliseconds(300))
-                #expect(events.count == 5)
-                for case .text(let text) in events { #expect(try TestServerMessage(text).isFinal == true) }
+                // Each round's five isFinals, read one by one (a fixed window missed them, or caught
+                // the next round's, on a loaded machine); then nothing more for the round.
+                for _ in 1...5 {
+                    guard case .text(let text) = await socket.next() else {
+                        Issue.record("round \(round): no isFinal")
+                        return
+                    }
+                    #expect(try TestServerMessage(text).isFinal == true)
+                }
+                #expect(await socket.quietMessages(for: .milliseconds(100)).isEmpty)
             }
         }
     }
