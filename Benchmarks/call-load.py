@@ -391,6 +391,23 @@ def build_prompts(binary, out_dir, env):
     return out_dir
 
 
+def key_to_clear(calls):
+    """Key press → `clear` latency, from each call's timeline: every clear against the latest
+    DTMF the simulator sent before it (within a second)."""
+    lat = []
+    for c in calls:
+        keys = sorted(d["atMs"] for d in c.get("dtmf", []))
+        for clear in c.get("clears", []):
+            before = [k for k in keys if k <= clear["atMs"] and clear["atMs"] - k < 1000]
+            if before:
+                lat.append(clear["atMs"] - before[-1])
+    if not lat:
+        return {"key_clear_p50_ms": None, "key_clear_p99_ms": None, "key_clear_count": 0}
+    lat.sort()
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    return {"key_clear_p50_ms": pick(0.5), "key_clear_p99_ms": pick(0.99), "key_clear_count": len(lat)}
+
+
 def start_emulator(binary, port, cpus, speed, n, voice="known"):
     log = f"/tmp/call-load-emulator-{n}.log"
     banner = f"/tmp/call-load-emulator-{n}.out"
@@ -597,6 +614,7 @@ def run(a, plan, n, seconds, ramp, prompts_dir):
         "failed_calls": agg.get("failedCalls", 0),
         "violations": agg.get("violations", agg.get("violationCount", 0)),
         "send_late_p99_ms": agg.get("sendLateness", {}).get("p99Ms"),
+        **key_to_clear(report.get("calls", [])),
         "end_reasons": agg.get("endReasons"),
         "active_calls_window": [metrics0.get("active_calls"), metrics1.get("active_calls")],
         "event_loops": len(loops),
@@ -736,7 +754,8 @@ def main():
         cols.append(("emulator_cpu_cores", "emulator cores"))
     cols += [("rss_kib_per_call", "RSS KiB/call"), ("talk_pct", "talk %"), ("gap_p50_ms", "gap p50"),
              ("gap_p99_ms", "gap p99"), ("gap_max_ms", "gap max"), ("first_media_p50_ms", "first p50"),
-             ("first_media_p99_ms", "first p99"), ("underruns", "underruns"), ("failed_calls", "failed"),
+             ("first_media_p99_ms", "first p99"), ("key_clear_p50_ms", "key→clear p50"),
+             ("key_clear_p99_ms", "key→clear p99"), ("underruns", "underruns"), ("failed_calls", "failed"),
              ("violations", "violations"), ("send_late_p99_ms", "sim late p99"),
              ("loop_cpu_max_dev_pct", "loop CPU max dev %"), ("loop_calls_max_dev_pct", "loop calls max dev %"),
              ("shared", "shared"), ("load_bound", "load-bound"), ("other_cores", "other cores")]
