@@ -141,8 +141,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let maskKey = frame.maskKey, var text = inbound {
                 inbound = nil  // keep `text` uniquely owned while it is written
                 text.clear()
-                text.writeImmutableBuffer(frame.data)
-                text.webSocketUnmask(maskKey)
+                WebSocketUnmasking.write(frame.data, maskedWith: maskKey, into: &text)
                 receiveText(text)
                 inbound = text
             } else {

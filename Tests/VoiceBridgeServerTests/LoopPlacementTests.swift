@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import Testing
 @testable import VoiceBridgeServer
 
@@ -106,6 +107,21 @@ import Testing
     @Test func aPortInUseIsAClearError() async throws {
         try await LiveServer.with { server in
             #expect(throws: ListenerError.self) { _ = try ListeningSocket(host: "127.0.0.1", port: server.port, backlog: 16) }
+        }
+    }
+}
+
+@Suite struct WebSocketUnmaskingTests {
+    @Test func matchesNIOsUnmaskForEveryLengthAndOffset() {
+        let key = WebSocketMaskingKey([0x12, 0x9A, 0xFF, 0x01])!
+        for length in 0..<41 {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            var expected = ByteBuffer(bytes: payload)
+            expected.webSocketUnmask(key)
+            var out = ByteBuffer(bytes: [0xAA])  // written after what is already there
+            WebSocketUnmasking.write(ByteBuffer(bytes: payload), maskedWith: key, into: &out)
+            #expect(out.readInteger(as: UInt8.self) == 0xAA)
+            #expect(out == expected, "length \(length)")
         }
     }
 }
