@@ -463,6 +463,13 @@ extension JSONScanner {
         }
     }
 
+    /// How many elements the array at `start` holds: what to reserve before reading them.
+    public func elementCount(ofArrayAt start: Int) throws(TwilioProtocolError) -> Int {
+        var n = 0
+        try forEachElement(ofArrayAt: start) { _, _ throws(TwilioProtocolError) in n += 1 }
+        return n
+    }
+
     /// A JSON number as an integer: digits with an optional sign; a fraction or exponent is
     /// rounded (timings a service may send as 12.0).
     public func integer(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> Int {
