@@ -11,8 +11,9 @@ import NIOWebSocket
 /// Hummingbird's child-channel setup with the media WebSocket spliced in.
 ///
 /// Every accepted connection gets an upgradable HTTP/1 pipeline. A WebSocket upgrade to
-/// `/media/{token}` that `MediaEndpoint` admits becomes a raw NIO pipeline (frame codec, fragment
-/// aggregator, `MediaStreamHandler`) on that connection's event loop; Hummingbird never sees it.
+/// `/media/{token}` that `MediaEndpoint` admits becomes a raw NIO pipeline (the frame encoder and
+/// `MediaStreamHandler`, which reads frames itself) on that connection's event loop; Hummingbird
+/// never sees it.
 /// Every other request falls through to Hummingbird's HTTP/1 responder (the router), exactly as
 /// in `HTTP1Channel`. A refused upgrade is answered with its status (403, 404, 503) and closed.
 struct BridgeChildChannel: ServerChildChannel, HTTPChannelHandler {
@@ -66,15 +67,7 @@ struct BridgeChildChannel: ServerChildChannel, HTTPChannelHandler {
                         guard let admission = admitted.value else {
                             throw ChannelError.inappropriateOperationForState
                         }
-                        let maxMessage = endpoint.settings.maxMessageBytes
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOWebSocketFrameAggregator(
-                                minNonFinalFragmentSize: 0,
-                                maxAccumulatedFrameCount: 64,
-                                maxAccumulatedFrameSize: maxMessage
-                            )
-                        )
-                        try channel.pipeline.syncOperations.addHandler(endpoint.makeHandler(for: admission))
+                        try endpoint.installPipeline(on: channel, for: admission)
                         return UpgradeResult.media(channel)
                     }
                 }

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import VoiceBridgeCarriers
 import VoiceBridgeRecording
 
@@ -134,6 +135,21 @@ final class MediaEndpoint: Sendable {
         case .refused(let reason):
             metrics.recordError(kind: "bad_stream_token")
             return .refuse(.forbidden, reason)
+        }
+    }
+
+    /// The media socket's pipeline after the upgrade: `MediaStreamHandler` goes in front of NIO's
+    /// frame decoder and reads the frames itself, so the decoder (and the protocol error handler
+    /// behind it) never see a byte. They are left in place rather than removed: a decoder's removal
+    /// finishes an event-loop turn later and would hand over, meanwhile, frames in NIO's type. The
+    /// frame encoder in front stays too: it writes the rare close and pong frames.
+    func installPipeline(on channel: any Channel, for admission: Admission) throws {
+        let pipeline = channel.pipeline.syncOperations
+        let handler = makeHandler(for: admission)
+        if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self) {
+            try pipeline.addHandler(handler, position: .before(decoder.handler))
+        } else {
+            try pipeline.addHandler(handler)
         }
     }
 

@@ -13,7 +13,9 @@ import VoiceBridgeRecording
 /// (1003 binary, 1007 undecodable, 1008 policy, 1009 too large); it never throws past the
 /// pipeline, so other calls on the server carry on.
 final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
+    /// The socket's bytes after the upgrade: frames are read here (`WebSocketFrameReader`), not by
+    /// NIO's decoder, so a message costs no allocation and no trip through more handlers.
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = WebSocketFrame
 
     private let endpoint: MediaEndpoint
@@ -23,9 +25,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var decoder: TwilioMediaStreamDecoder
     private var encoder: TwilioMediaStreamEncoder?
     private var batch: TextFrameBatch?
-    /// Unmasked copy of the current inbound text frame. Reused: unmasking the frame's own buffer
-    /// would copy it (the frame decoder still holds that storage) on every message.
-    private var inbound: ByteBuffer?
+    private var reader: WebSocketFrameReader?
     private let observer: CallMetricsObserver
     /// This call's recorder, when the server records calls.
     private var recorder: CallRecorder?
@@ -61,8 +61,7 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.context = context
         self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         self.batch = TextFrameBatch(allocator: context.channel.allocator)
-        // A Twilio media message is ~330 bytes; the buffer grows for the rare larger one.
-        self.inbound = context.channel.allocator.buffer(capacity: 512)
+        self.reader = WebSocketFrameReader(maxMessageBytes: endpoint.settings.maxMessageBytes, allocator: context.channel.allocator)
         guard let id = endpoint.liveCalls.register(callSid: admission.callSid, control: self, eventLoop: context.eventLoop) else {
             logger.info("media socket refused: server is draining")
             closeStream(.goingAway, "server shutting down")
@@ -134,33 +133,43 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard !closing else { return }
-        switch frame.opcode {
-        case .text:
-            if let maskKey = frame.maskKey, var text = inbound {
-                inbound = nil  // keep `text` uniquely owned while it is written
-                text.clear()
-                WebSocketUnmasking.write(frame.data, maskedWith: maskKey, into: &text)
-                receiveText(text)
-                inbound = text
-            } else {
-                receiveText(frame.data)
+        let bytes = unwrapInboundIn(data)
+        guard !closing, var reader else { return }
+        self.reader = nil  // keep its buffers uniquely owned while it reads
+        do {
+            try reader.read(bytes) { frame throws(WebSocketFrameReader.Failure) in
+                guard !closing else { return }
+                receive(frame)
             }
-        case .binary:
-            recorder?.inboundBinary(Array(frame.unmaskedData.readableBytesView))
+        } catch {
+            switch error {
+            case let .protocolError(reason):
+                endpoint.metrics.recordError(kind: "websocket_protocol")
+                closeStream(.protocolError, reason)
+            case let .tooLarge(reason):
+                endpoint.metrics.recordError(kind: "message_too_large")
+                closeStream(.messageTooLarge, reason)
+            }
+        }
+        self.reader = reader
+    }
+
+    private func receive(_ frame: WebSocketFrameReader.Frame) {
+        switch frame {
+        case let .text(text):
+            receiveText(text)
+        case let .binary(data):
+            recorder?.inboundBinary(Array(data.readableBytesView))
             reject(.binaryFrame)
-        case .ping:
-            sendControl(.pong, data: frame.unmaskedData)
+        case let .ping(data):
+            sendControl(.pong, data: data)
         case .pong:
             break
-        case .connectionClose:
-            var data = frame.unmaskedData
+        case let .close(data):
+            var data = data
             let code = data.readWebSocketErrorCode() ?? .normalClosure
             logger.info("peer closed the media socket", metadata: ["code": "\(code)"])
             closeStream(code, nil, log: false)
-        default:
-            closeStream(.protocolError, "unexpected \(frame.opcode) frame")
         }
     }
 
@@ -205,27 +214,9 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case let error as NIOWebSocketError:
-            // WebSocketProtocolErrorHandler (earlier in the pipeline) has already sent the close
-            // frame for this one (1009 for an oversized frame, 1002 otherwise) and closes.
-            closing = true
-            let kind = error == .invalidFrameLength ? "message_too_large" : "websocket_protocol"
-            endpoint.metrics.recordError(kind: kind)
-            logger.warning("media socket protocol error", metadata: ["error": "\(error)"])
-        case let error as NIOWebSocketFrameAggregator.Error:
-            endpoint.metrics.recordError(kind: "message_too_large")
-            let code: WebSocketErrorCode =
-                switch error {
-                case .accumulatedFrameSizeIsTooLarge, .tooManyFragments: .messageTooLarge
-                default: .protocolError
-                }
-            closeStream(code, "fragmented message refused: \(error)")
-        default:
-            logger.debug("media socket error", metadata: ["error": "\(error)"])
-            closing = true
-            context.close(promise: nil)
-        }
+        logger.debug("media socket error", metadata: ["error": "\(error)"])
+        closing = true
+        context.close(promise: nil)
     }
 
     // MARK: back-pressure and drain

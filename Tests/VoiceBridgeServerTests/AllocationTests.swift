@@ -196,15 +196,11 @@ final class MediaPathRig {
         try handlers.addHandler(WebSocketFrameEncoder())
         try handlers.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxMessageBytes)))
         try handlers.addHandler(WebSocketProtocolErrorHandler())
-        try handlers.addHandler(
-            NIOWebSocketFrameAggregator(
-                minNonFinalFragmentSize: 0,
-                maxAccumulatedFrameCount: 64,
-                maxAccumulatedFrameSize: configuration.maxMessageBytes
-            )
-        )
-        try handlers.addHandler(handlerProbe)
-        try handlers.addHandler(endpoint.makeHandler(for: .init(callSid: Twilio.callSid, parameters: [:])))
+        // What the upgrader leaves, then what the server makes of it (its handler in front of
+        // NIO's decoder), and the probe just in front of the handler.
+        try endpoint.installPipeline(on: channel, for: .init(callSid: Twilio.callSid, parameters: [:]))
+        let media = try handlers.context(handlerType: MediaStreamHandler.self)
+        try handlers.addHandler(handlerProbe, position: .before(media.handler))
     }
 
     static func measure(putAllocationBack: Bool) throws -> MediaPathAllocations {
