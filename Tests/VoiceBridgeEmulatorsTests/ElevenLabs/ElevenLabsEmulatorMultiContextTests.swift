@@ -121,7 +121,8 @@ import VoiceBridgeEmulators
     }
 
     @Test func asynchronousCloseStillCountsUntilFreed() async throws {
-        let configuration = ElevenLabsEmulatorConfiguration(contextCloseDelayMs: 800)
+        // 3 s: a loaded machine once took longer than 0.8 s between the isFinal and the next send.
+        let configuration = ElevenLabsEmulatorConfiguration(contextCloseDelayMs: 3_000)
         try await withEmulator(configuration) { _, port in
             // Right after its isFinal, a closed context still counts: a new one is the 6th.
             let busy = try await TestWebSocket.connect(port: port, path: Paths.multi(), headers: validKey)
@@ -137,7 +138,7 @@ import VoiceBridgeEmulators
             for id in 1...5 { try await freed.send(#"{"text":" ","context_id":"c\#(id)"}"#) }
             try await freed.send(#"{"context_id":"c1","close_context":true}"#)
             #expect(await freed.next() == .text(#"{"isFinal":true,"contextId":"c1"}"#))
-            try await Task.sleep(for: .milliseconds(1600))
+            try await Task.sleep(for: .milliseconds(3_400))
             try await freed.send(#"{"text":" ","context_id":"c6"}"#)
             #expect(await freed.quietMessages(for: .milliseconds(300)).isEmpty)
         }
