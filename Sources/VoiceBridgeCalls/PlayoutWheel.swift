@@ -39,7 +39,7 @@ public final class PlayoutWheel {
         calls.append(call)
         let timer = try? eventLoop.scheduleCallback(
             at: .uptimeNanoseconds(UInt64(deadline)),
-            handler: WheelHandler(wheel: Unmanaged.passUnretained(self), deadline: deadline)
+            handler: WheelHandler(wheel: self, deadline: deadline)
         )
         slots.append(Slot(deadline: deadline, calls: calls, timer: timer))
     }
@@ -73,31 +73,34 @@ public final class PlayoutWheel {
     /// Deadlines with a timer armed (for tests and metrics).
     public var armedDeadlines: Int { slots.count }
 
-    /// The wheel of `eventLoop`, made on first use. Wheels live as long as the process, holding
-    /// their loop, so a loop's identity is never reused for another while its wheel exists.
+    /// The wheel of `eventLoop`, made on first use and shared by its calls. The calls and pending
+    /// timers keep a wheel alive, and a wheel keeps its loop, so a loop's identity cannot pass to
+    /// another loop while its entry here still answers; a replay's or a test's short-lived loops
+    /// leave only an empty entry, swept as the registry grows.
     public static func shared(on eventLoop: any EventLoop) -> PlayoutWheel {
         let key = ObjectIdentifier(eventLoop)
         return registry.withLock { wheels in
-            if let box = wheels[key] { return box.wheel }
+            if let wheel = wheels[key]?.wheel { return wheel }
+            if wheels.count >= 64 { wheels = wheels.filter { $0.value.wheel != nil } }
             let wheel = PlayoutWheel(eventLoop: eventLoop)
-            wheels[key] = WheelBox(wheel: wheel)
+            wheels[key] = WeakWheel(wheel: wheel)
             return wheel
         }
     }
 
-    private static let registry = Mutex<[ObjectIdentifier: WheelBox]>([:])
+    private static let registry = Mutex<[ObjectIdentifier: WeakWheel]>([:])
 }
 
 /// Wheels cross threads only inside the registry; each is used on its own loop alone.
-private struct WheelBox: @unchecked Sendable {
-    let wheel: PlayoutWheel
+private struct WeakWheel: @unchecked Sendable {
+    weak var wheel: PlayoutWheel?
 }
 
-/// Two words, so NIO stores it without boxing; the wheel outlives every timer (it is never freed).
+/// Two words, so NIO stores it without boxing. It holds the wheel until the timer has fired.
 private struct WheelHandler: NIOScheduledCallbackHandler, @unchecked Sendable {
-    let wheel: Unmanaged<PlayoutWheel>
+    let wheel: PlayoutWheel
     let deadline: Int64
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        wheel.takeUnretainedValue().fire(deadline)
+        wheel.fire(deadline)
     }
 }

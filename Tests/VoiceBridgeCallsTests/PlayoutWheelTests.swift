@@ -47,7 +47,21 @@ import VoiceBridgeSpeech
     @Test func eachLoopHasItsOwnWheel() {
         let one = EmbeddedEventLoop()
         let two = EmbeddedEventLoop()
-        #expect(PlayoutWheel.shared(on: one) === PlayoutWheel.shared(on: one))
-        #expect(PlayoutWheel.shared(on: one) !== PlayoutWheel.shared(on: two))
+        let wheel = PlayoutWheel.shared(on: one)
+        #expect(PlayoutWheel.shared(on: one) === wheel)
+        #expect(PlayoutWheel.shared(on: two) !== wheel)
+    }
+
+    @Test func aWheelGoesWithItsLastCall() {
+        weak var gone: PlayoutWheel?
+        do {
+            let h = CallHarness()
+            gone = PlayoutWheel.shared(on: h.loop)
+            h.start()
+            h.call.play(.audio([UInt8](repeating: 0x55, count: 800), text: "short"), id: "a", interruptible: .any)
+            h.advance(ms: 300)
+            h.call.end(.hangUp)
+        }
+        #expect(gone == nil, "nobody holds an idle loop's wheel")
     }
 }
