@@ -250,7 +250,7 @@ let package = Package(
                 "VoiceBridgeServer", "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers",
                 "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 "VoiceBridgePrompts", "VoiceBridgeFlows", "VoiceBridgeRelay", "VoiceBridgeRecording",
-                "CAllocationCounter",
+                "CAllocationCounter", "VoiceBridgeCallTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

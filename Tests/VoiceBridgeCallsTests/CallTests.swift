@@ -299,27 +299,11 @@ import VoiceBridgeSpeech
 
 /// An event loop whose clock runs `lateness` ahead of when its timers fire: what a call sees on a
 /// busy loop. Everything else is the embedded loop's.
-final class LateEventLoop: EventLoop, @unchecked Sendable {
-    let inner: EmbeddedEventLoop
+final class LateEventLoop: ForwardingEventLoop, @unchecked Sendable {
     var lateness: Int64 = 0
-    init(_ inner: EmbeddedEventLoop) { self.inner = inner }
+    init(_ inner: EmbeddedEventLoop) { super.init(base: inner) }
 
-    var now: NIODeadline { inner.now + .nanoseconds(lateness) }
-    var inEventLoop: Bool { inner.inEventLoop }
-    func execute(_ task: @escaping @Sendable () -> Void) { inner.execute(task) }
-    @discardableResult
-    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        inner.scheduleTask(deadline: deadline, task)
-    }
-    @discardableResult
-    func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        inner.scheduleTask(in: delay, task)
-    }
-    func preconditionInEventLoop(file: StaticString, line: UInt) {}
-    func preconditionNotInEventLoop(file: StaticString, line: UInt) {}
-    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
-        inner.shutdownGracefully(queue: queue, callback)
-    }
+    override var now: NIODeadline { base.now + .nanoseconds(lateness) }
 }
 
 @Suite struct CallPacingAcrossMarksTests {

@@ -8,6 +8,7 @@ import NIOPosix
 import NIOWebSocket
 import Testing
 import VoiceBridgeAudio
+import VoiceBridgeCallTesting
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 import VoiceBridgeSpeech
@@ -496,33 +497,17 @@ final class HandlerProbe: ChannelInboundHandler {
 /// The call's event loop in these tests: the embedded loop's clock and thread, with a timer of its
 /// own that files callbacks without allocating, as `SelectableEventLoop` does, and without
 /// counting its own bookkeeping. Everything but `scheduleCallback` goes to the embedded loop.
-final class ManualTimerLoop: EventLoop, @unchecked Sendable {
-    let base: EmbeddedEventLoop
+final class ManualTimerLoop: ForwardingEventLoop, @unchecked Sendable {
     private var pending: [(id: UInt64, deadline: NIODeadline, handler: any NIOScheduledCallbackHandler)] = []
     private var nextID: UInt64 = 1
 
-    init(base: EmbeddedEventLoop) {
-        self.base = base
+    override init(base: EmbeddedEventLoop) {
+        super.init(base: base)
         pending.reserveCapacity(16)
     }
 
-    var inEventLoop: Bool { base.inEventLoop }
-    var now: NIODeadline { base.now }
-
-    func execute(_ task: @escaping @Sendable () -> Void) { base.execute(task) }
-
     @discardableResult
-    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        base.scheduleTask(deadline: deadline, task)
-    }
-
-    @discardableResult
-    func scheduleTask<T>(in amount: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        base.scheduleTask(in: amount, task)
-    }
-
-    @discardableResult
-    func scheduleCallback(
+    override func scheduleCallback(
         at deadline: NIODeadline,
         handler: some (NIOScheduledCallbackHandler & Sendable)
     ) throws -> NIOScheduledCallback {
@@ -534,15 +519,7 @@ final class ManualTimerLoop: EventLoop, @unchecked Sendable {
         return NIOScheduledCallback(self, id: id)
     }
 
-    @discardableResult
-    func scheduleCallback(
-        in amount: TimeAmount,
-        handler: some (NIOScheduledCallbackHandler & Sendable)
-    ) throws -> NIOScheduledCallback {
-        try scheduleCallback(at: now + amount, handler: handler)
-    }
-
-    func cancelScheduledCallback(_ scheduledCallback: NIOScheduledCallback) {
+    override func cancelScheduledCallback(_ scheduledCallback: NIOScheduledCallback) {
         vb_alloc_pause()
         defer { vb_alloc_resume() }
         guard let id = scheduledCallback.customCallbackID, let index = pending.firstIndex(where: { $0.id == id }) else {
@@ -570,14 +547,10 @@ final class ManualTimerLoop: EventLoop, @unchecked Sendable {
         return best
     }
 
-    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
+    override func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
         pending.removeAll()
         queue.async { callback(nil) }
     }
-
-    func next() -> any EventLoop { self }
-    func any() -> any EventLoop { self }
-    func makeIterator() -> EventLoopIterator { EventLoopIterator([self]) }
 }
 
 /// NIO's part of the call's timer on the server's real loop: a two-word callback handler (the
