@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import VoiceBridgeSpeech
 
 /// The listening socket, with every accepted connection placed on an event loop by load
 /// (`LoopPlacement`) instead of by NIO's accept round-robin.
@@ -35,12 +36,10 @@ struct BridgeListener<ChildChannel: ServerChildChannel>: Service {
         let (accepted, continuation) = AsyncStream<CInt>.makeStream()
         let open = OpenConnections()
         let logger = self.logger
-        let thread = Thread { [socket] in
+        NamedThread.start("vb-accept") { [socket] in
             socket.acceptLoop(logger: logger) { continuation.yield($0) }
             continuation.finish()
         }
-        thread.name = "voicebridge-accept"
-        thread.start()
         logger.info("listening", metadata: [
             "host": "\(host)", "port": "\(socket.port)", "eventLoops": "\(placement.loops.count)",
         ])

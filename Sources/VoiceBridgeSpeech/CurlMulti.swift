@@ -37,18 +37,9 @@ public final class CurlMulti: Sendable {
         Self.initializeGlobally()
         guard let handle = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
         multi = MultiHandle(pointer: handle)
-        let thread = Thread { [self] in
-            // Named for top, gdb and /proc. Foundation on Linux doesn't pass `Thread.name` on to
-            // the OS and Swift can't see pthread_setname_np, so the thread names itself through
-            // /proc (Linux keeps at most 15 bytes).
-            if let comm = fopen("/proc/thread-self/comm", "w") {
-                fputs("vb-curl", comm)
-                fclose(comm)
-            }
+        NamedThread.start("vb-curl") { [self] in
             CurlLoop(multi: multi.pointer).run { inbox.withLock { $0.take() } }
         }
-        thread.name = "vb-curl"
-        thread.start()
     }
 
     /// Starts a transfer and returns at once. Its events arrive on `transfer.events`; iterate them

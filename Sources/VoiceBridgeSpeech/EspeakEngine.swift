@@ -26,7 +26,7 @@ final class EspeakEngine: Sendable {
     private let available = DispatchSemaphore(value: 0)
 
     private init() {
-        let thread = Thread { [self] in
+        NamedThread.start("vb-espeak") { [self] in
             // Confined to this thread for the life of the process: espeak's globals and ours.
             let synthesizer = EspeakSynthesizer()
             while true {
@@ -35,8 +35,6 @@ final class EspeakEngine: Sendable {
                 synthesizer.run(job)
             }
         }
-        thread.name = "voicebridge.espeak"
-        thread.start()
     }
 
     func submit(_ job: Job) {
