@@ -32,10 +32,6 @@ enum WebSocketUnmasking {
         }
     }
 
-    static func write(_ payload: ByteBuffer, maskedWith key: WebSocketMaskingKey, into destination: inout ByteBuffer) {
-        write(payload, maskedWith: Key(key), into: &destination)
-    }
-
     static func write(_ payload: ByteBuffer, maskedWith key: Key, into destination: inout ByteBuffer) {
         let count = payload.readableBytes
         destination.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in

@@ -119,7 +119,7 @@ import Testing
             var expected = ByteBuffer(bytes: payload)
             expected.webSocketUnmask(key)
             var out = ByteBuffer(bytes: [0xAA])  // written after what is already there
-            WebSocketUnmasking.write(ByteBuffer(bytes: payload), maskedWith: key, into: &out)
+            WebSocketUnmasking.write(ByteBuffer(bytes: payload), maskedWith: .init(key), into: &out)
             #expect(out.readInteger(as: UInt8.self) == 0xAA)
             #expect(out == expected, "length \(length)")
         }
