@@ -10,7 +10,7 @@ import VoiceBridgeRecording
 /// call writes outbound frames straight back through `CarrierSink`.
 ///
 /// Anything wrong with the input closes this socket only, with a logged reason and a close code
-/// (1003 binary, 1007 undecodable, 1008 policy, 1009 too large); it never throws past the
+/// (1002 broken framing, 1003 binary, 1007 undecodable, 1008 policy, 1009 too large); it never throws past the
 /// pipeline, so other calls on the server carry on.
 final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The socket's bytes after the upgrade: frames are read here (`WebSocketFrameReader`), not by

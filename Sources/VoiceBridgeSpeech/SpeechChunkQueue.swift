@@ -46,12 +46,13 @@ final class SpeechChunkQueue: Sendable {
     }
 
     let counters: SpeechDeliveryCounters
+    /// Set by `cancel()`; a delivery that hopped checks it on arrival.
+    private let cancelled = Atomic<Bool>(false)
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
     init(counters: SpeechDeliveryCounters = SpeechDeliveryCounters()) {
         self.counters = counters
     }
-    private let cancelled = Atomic<Bool>(false)
-    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
     /// Switches to pushing: whatever is buffered, then every later chunk and the ending, go to
     /// `receiver` on `loop`.
