@@ -63,8 +63,6 @@ let package = Package(
             dependencies: [
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
-                // Close codes for refused messages (MediaStreamGate), shared by server and replay.
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),
@@ -138,8 +136,6 @@ let package = Package(
                 "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                // Close codes: a replay closes on a bad message as the server's media socket does.
-                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming

@@ -13,9 +13,9 @@ public final class Call: CallControl {
     public let eventLoop: any EventLoop
     public let configuration: CallConfiguration
     public private(set) var phase: Phase = .awaitingStart
-    public private(set) var callSid = ""
-    public private(set) var streamSid = ""
-    public private(set) var accountSid = ""
+    public private(set) var callID = ""
+    public private(set) var streamID = ""
+    public private(set) var accountID = ""
     public private(set) var parameters: [String: String]
     public private(set) var logger: Logger
     public private(set) var endReason: CallEndReason?
@@ -112,6 +112,9 @@ public final class Call: CallControl {
             receiveMarkEcho(echo.name)
         case .stop:
             end(.carrierStop)
+        case let .notice(notice):
+            observer?.error(kind: "carrier_\(notice.kind)")
+            logger.warning("carrier notice", metadata: ["kind": "\(notice.kind)", "detail": "\(notice.detail)"])
         }
     }
 
@@ -165,12 +168,12 @@ public final class Call: CallControl {
     }
 
     private func begin(_ start: StreamStart) {
-        streamSid = start.streamSid
-        callSid = start.callSid
-        accountSid = start.accountSid
+        streamID = start.streamID
+        callID = start.callID
+        accountID = start.accountID
         for (k, v) in start.customParameters where parameters[k] == nil { parameters[k] = v }
-        logger[metadataKey: "callSid"] = "\(callSid)"
-        logger[metadataKey: "streamSid"] = "\(streamSid)"
+        logger[metadataKey: "callID"] = "\(callID)"
+        logger[metadataKey: "streamID"] = "\(streamID)"
         // The grid is anchored once, at start, and never moved. It starts on a whole millisecond
         // so the calls of one event loop share at most 20 phases and one wake-up serves many
         // ticks; the first audio of a prompt still goes out at once, off the grid.

@@ -56,9 +56,10 @@ public protocol CallControl: AnyObject {
     /// The loop the call is confined to. A flow that waits on I/O (a webhook, an app socket)
     /// comes back here before touching the call; sockets opened on this loop need no hop at all.
     var eventLoop: any EventLoop { get }
-    var callSid: String { get }
-    var streamSid: String { get }
-    var accountSid: String { get }
+    /// The carrier's ids for this call, under neutral names (Twilio: CallSid, StreamSid, AccountSid).
+    var callID: String { get }
+    var streamID: String { get }
+    var accountID: String { get }
     /// Webhook form fields and `<Parameter>` values, for `{{variables}}` in flows.
     var parameters: [String: String] { get }
     var isPlaying: Bool { get }

@@ -10,11 +10,26 @@ public enum CarrierEvent: Sendable, Equatable {
     case dtmf(DTMFPress)
     case mark(MarkEcho)
     case stop(StreamStop)
+    /// Something the carrier reports that changes nothing in the call (Telnyx's `error` frames):
+    /// logged and counted, never a reason to close.
+    case notice(CarrierNotice)
+}
+
+public struct CarrierNotice: Sendable, Equatable {
+    /// A bounded label for metrics: `error`, …
+    public var kind: String
+    /// The carrier's own words, for the log.
+    public var detail: String
+
+    public init(kind: String, detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
 }
 
 /// What the call asks the carrier to do with its playback queue.
 public enum PlayoutCommand: Sendable, Equatable {
-    /// Raw μ-law bytes to append to the carrier's playback queue.
+    /// Raw audio in the stream's format to append to the carrier's playback queue.
     case media(ByteBuffer)
     /// A checkpoint the carrier echoes once everything queued before it has played (or was cleared).
     case mark(name: String)
@@ -22,47 +37,107 @@ public enum PlayoutCommand: Sendable, Equatable {
     case clear
 }
 
-public struct MediaFormat: Sendable, Equatable {
-    public var encoding: String
+/// How a carrier's audio is encoded on the wire. Neutral: every dialect maps its own spelling
+/// (`audio/x-mulaw`, `PCMU`, `audio/l16;rate=16000`) onto one of these.
+public enum AudioEncoding: Sendable, Hashable {
+    /// G.711 μ-law, one byte per sample.
+    case mulaw
+    /// G.711 A-law, one byte per sample.
+    case alaw
+    /// 16-bit linear PCM in the given byte order.
+    case l16(ByteOrder)
+
+    public enum ByteOrder: Sendable, Hashable {
+        case littleEndian, bigEndian
+    }
+
+    public var bytesPerSample: Int {
+        switch self {
+        case .mulaw, .alaw: 1
+        case .l16: 2
+        }
+    }
+}
+
+/// The audio format of a stream, as its start event announces it. The call's frame size follows
+/// from it: 160 B for 20 ms of μ-law or A-law, 320 B of L16 at 8 kHz, 640 B at 16 kHz.
+public struct MediaFormat: Sendable, Hashable, CustomStringConvertible {
+    public var encoding: AudioEncoding
     public var sampleRate: Int
     public var channels: Int
 
-    public init(encoding: String, sampleRate: Int, channels: Int) {
+    public init(encoding: AudioEncoding, sampleRate: Int, channels: Int = 1) {
         self.encoding = encoding
         self.sampleRate = sampleRate
         self.channels = channels
     }
 
-    /// The only format Twilio Media Streams uses, in both directions.
-    public static let mulaw8kMono = MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1)
+    /// Twilio's only format, in both directions, and the bridge's native one.
+    public static let mulaw8kMono = MediaFormat(encoding: .mulaw, sampleRate: 8000)
+    public static let alaw8kMono = MediaFormat(encoding: .alaw, sampleRate: 8000)
+
+    /// Bytes of audio in `milliseconds` of this format.
+    public func bytes(milliseconds: Int) -> Int {
+        sampleRate * milliseconds / 1000 * encoding.bytesPerSample * channels
+    }
+
+    /// Bytes in one 20 ms frame.
+    public var frameBytes: Int { bytes(milliseconds: 20) }
+
+    public var description: String {
+        let name: String
+        switch encoding {
+        case .mulaw: name = "mulaw"
+        case .alaw: name = "alaw"
+        case .l16(.littleEndian): name = "L16 (little-endian)"
+        case .l16(.bigEndian): name = "L16 (big-endian)"
+        }
+        return "\(name) \(sampleRate) Hz" + (channels == 1 ? "" : " \(channels) channels")
+    }
+}
+
+/// Who a stream belongs to, in the carrier's own ids but under neutral names: Twilio's CallSid,
+/// StreamSid and AccountSid; Telnyx's call_control_id, stream_id and user_id; and so on.
+public struct CallIdentity: Sendable, Hashable {
+    public var callID: String
+    public var streamID: String
+    public var accountID: String
+
+    public init(callID: String, streamID: String, accountID: String) {
+        self.callID = callID
+        self.streamID = streamID
+        self.accountID = accountID
+    }
 }
 
 public struct StreamStart: Sendable, Equatable {
     public var sequenceNumber: Int
-    public var streamSid: String
-    public var accountSid: String
-    public var callSid: String
+    public var streamID: String
+    public var accountID: String
+    public var callID: String
     public var tracks: [String]
     public var customParameters: [String: String]
     public var mediaFormat: MediaFormat
 
     public init(
         sequenceNumber: Int,
-        streamSid: String,
-        accountSid: String,
-        callSid: String,
+        streamID: String,
+        accountID: String,
+        callID: String,
         tracks: [String],
         customParameters: [String: String],
         mediaFormat: MediaFormat
     ) {
         self.sequenceNumber = sequenceNumber
-        self.streamSid = streamSid
-        self.accountSid = accountSid
-        self.callSid = callSid
+        self.streamID = streamID
+        self.accountID = accountID
+        self.callID = callID
         self.tracks = tracks
         self.customParameters = customParameters
         self.mediaFormat = mediaFormat
     }
+
+    public var identity: CallIdentity { CallIdentity(callID: callID, streamID: streamID, accountID: accountID) }
 }
 
 public enum MediaTrack: String, Sendable, Equatable {
@@ -76,7 +151,7 @@ public struct InboundMedia: Sendable, Equatable {
     public var chunk: Int
     /// Milliseconds since the stream started; the carrier's audio clock.
     public var timestampMs: Int
-    /// Decoded raw μ-law bytes. Owned by the decoder and reused: drop it before the next decode
+    /// Decoded raw audio in the stream's format. Owned by the decoder and reused: drop it before the next decode
     /// to keep decoding allocation-free.
     public var payload: ByteBuffer
 
@@ -113,12 +188,12 @@ public struct MarkEcho: Sendable, Equatable {
 
 public struct StreamStop: Sendable, Equatable {
     public var sequenceNumber: Int
-    public var accountSid: String
-    public var callSid: String
+    public var accountID: String
+    public var callID: String
 
-    public init(sequenceNumber: Int, accountSid: String, callSid: String) {
+    public init(sequenceNumber: Int, accountID: String, callID: String) {
         self.sequenceNumber = sequenceNumber
-        self.accountSid = accountSid
-        self.callSid = callSid
+        self.accountID = accountID
+        self.callID = callID
     }
 }

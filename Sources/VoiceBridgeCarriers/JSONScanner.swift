@@ -44,7 +44,7 @@ public struct JSONScanner {
         self.position = position
     }
 
-    func failure(_ what: String) -> TwilioProtocolError {
+    func failure(_ what: String) -> CarrierProtocolError {
         if position >= bytes.count {
             return .malformedJSON("\(what) (input ends at byte \(bytes.count))")
         }
@@ -63,13 +63,13 @@ public struct JSONScanner {
         }
     }
 
-    public mutating func expectEnd() throws(TwilioProtocolError) {
+    public mutating func expectEnd() throws(CarrierProtocolError) {
         skipWhitespace()
         guard position == bytes.count else { throw failure("unexpected data after the top-level value") }
     }
 
     /// Consumes `{`; pair with `nextKey(isFirst:)`.
-    public mutating func beginObject() throws(TwilioProtocolError) {
+    public mutating func beginObject() throws(CarrierProtocolError) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
             throw failure("expected '{'")
@@ -79,7 +79,7 @@ public struct JSONScanner {
 
     /// Moves to the next member and returns its key, leaving the scanner at the value.
     /// Returns nil once the closing brace is consumed.
-    public mutating func nextKey(isFirst: inout Bool) throws(TwilioProtocolError) -> JSONStringSpan? {
+    public mutating func nextKey(isFirst: inout Bool) throws(CarrierProtocolError) -> JSONStringSpan? {
         skipWhitespace()
         guard position < bytes.count else { throw failure("unterminated object") }
         if bytes[position] == UInt8(ascii: "}") {
@@ -103,7 +103,7 @@ public struct JSONScanner {
     }
 
     /// Scans one value of any type (validating containers completely) and returns where it is.
-    public mutating func scanValue(depth: Int = 0) throws(TwilioProtocolError) -> JSONValueSpan {
+    public mutating func scanValue(depth: Int = 0) throws(CarrierProtocolError) -> JSONValueSpan {
         skipWhitespace()
         guard position < bytes.count else { throw failure("expected a value") }
         let start = position
@@ -133,7 +133,7 @@ public struct JSONScanner {
         }
     }
 
-    private mutating func skipObject(depth: Int) throws(TwilioProtocolError) {
+    private mutating func skipObject(depth: Int) throws(CarrierProtocolError) {
         guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth)") }
         try beginObject()
         var isFirst = true
@@ -142,7 +142,7 @@ public struct JSONScanner {
         }
     }
 
-    private mutating func skipArray(depth: Int) throws(TwilioProtocolError) {
+    private mutating func skipArray(depth: Int) throws(CarrierProtocolError) {
         guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth)") }
         position += 1  // '['
         skipWhitespace()
@@ -167,7 +167,7 @@ public struct JSONScanner {
     }
 
     /// Consumes a string starting at its opening quote.
-    mutating func scanString() throws(TwilioProtocolError) -> JSONStringSpan {
+    mutating func scanString() throws(CarrierProtocolError) -> JSONStringSpan {
         position += 1  // opening quote
         let start = position
         var hasEscapes = false
@@ -217,7 +217,7 @@ public struct JSONScanner {
         throw failure("unterminated string")
     }
 
-    private mutating func scanLiteral(_ literal: StaticString) throws(TwilioProtocolError) {
+    private mutating func scanLiteral(_ literal: StaticString) throws(CarrierProtocolError) {
         let length = literal.utf8CodeUnitCount
         guard position + length <= bytes.count else {
             position = bytes.count
@@ -230,7 +230,7 @@ public struct JSONScanner {
         position += length
     }
 
-    private mutating func scanNumber() throws(TwilioProtocolError) {
+    private mutating func scanNumber() throws(CarrierProtocolError) {
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
         guard position < bytes.count else { throw failure("truncated number") }
         if bytes[position] == UInt8(ascii: "0") {
@@ -315,7 +315,7 @@ extension JSONScanner {
 
     /// Appends the decoded content of `span` to `output` (UTF-8). Surrogate pairs are joined;
     /// a lone surrogate is an error because it cannot be represented in UTF-8.
-    func unescape(_ span: JSONStringSpan, into output: inout [UInt8]) throws(TwilioProtocolError) {
+    func unescape(_ span: JSONStringSpan, into output: inout [UInt8]) throws(CarrierProtocolError) {
         var index = span.start
         while index < span.end {
             let byte = bytes[index]
@@ -399,7 +399,7 @@ extension JSONScanner {
 
     /// The decoded content as a Swift string; invalid UTF-8 is an error rather than being
     /// silently repaired, because these strings are identifiers and names.
-    public func string(_ span: JSONStringSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> String {
+    public func string(_ span: JSONStringSpan, field: @autoclosure () -> String) throws(CarrierProtocolError) -> String {
         let decoded: String?
         if span.hasEscapes {
             var buffer: [UInt8] = []
@@ -420,7 +420,7 @@ extension JSONScanner {
 
     /// Twilio's counters (`sequenceNumber`, `chunk`, `timestamp`) are decimal digits inside a
     /// JSON string.
-    func counter(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> Int {
+    func counter(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Int {
         guard case .string(let span) = value else {
             throw .wrongType(field: field(), expected: "string")
         }
@@ -432,7 +432,7 @@ extension JSONScanner {
         return try Self.parseCounter(rawContent(span), field: field())
     }
 
-    static func parseCounter(_ digits: some Collection<UInt8>, field: @autoclosure () -> String) throws(TwilioProtocolError) -> Int {
+    static func parseCounter(_ digits: some Collection<UInt8>, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Int {
         // 18 digits always fit in Int64, so no overflow check is needed per digit.
         guard !digits.isEmpty, digits.count <= 18 else {
             throw .invalidValue(field: field(), reason: digits.isEmpty ? "empty counter" : "counter out of range")
@@ -448,8 +448,8 @@ extension JSONScanner {
     /// Calls `body` with each element of the array that starts at `start` (a `.array` span);
     /// the array was validated when it was scanned.
     public func forEachElement(
-        ofArrayAt start: Int, _ body: (JSONValueSpan, JSONScanner) throws(TwilioProtocolError) -> Void
-    ) throws(TwilioProtocolError) {
+        ofArrayAt start: Int, _ body: (JSONValueSpan, JSONScanner) throws(CarrierProtocolError) -> Void
+    ) throws(CarrierProtocolError) {
         var scanner = JSONScanner(bytes, position: start + 1)
         scanner.skipWhitespace()
         if scanner.position < bytes.count, bytes[scanner.position] == UInt8(ascii: "]") { return }
@@ -464,15 +464,15 @@ extension JSONScanner {
     }
 
     /// How many elements the array at `start` holds: what to reserve before reading them.
-    public func elementCount(ofArrayAt start: Int) throws(TwilioProtocolError) -> Int {
+    public func elementCount(ofArrayAt start: Int) throws(CarrierProtocolError) -> Int {
         var n = 0
-        try forEachElement(ofArrayAt: start) { _, _ throws(TwilioProtocolError) in n += 1 }
+        try forEachElement(ofArrayAt: start) { _, _ throws(CarrierProtocolError) in n += 1 }
         return n
     }
 
     /// A JSON number as an integer: digits with an optional sign; a fraction or exponent is
     /// rounded (timings a service may send as 12.0).
-    public func integer(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(TwilioProtocolError) -> Int {
+    public func integer(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Int {
         guard case let .number(start, end) = value else { throw .wrongType(field: field(), expected: "number") }
         var negative = false
         var i = start

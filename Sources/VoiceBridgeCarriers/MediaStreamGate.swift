@@ -1,51 +1,59 @@
-import NIOWebSocket
-
-/// Decides, event by event, whether a Media Streams socket may go on: the order rules
-/// (`connected`, then one `start`, then the rest) and the bindings checked at `start`.
+/// Decides, event by event, whether a carrier's media socket may go on: the order rules
+/// (an optional `connected`, then one `start`, then the rest) and the bindings checked at `start`
+/// (the call the stream URL was issued for, the account, a format the bridge plays).
 ///
-/// A value type with no I/O, so each rule is tested without sockets; the server's media handler
-/// carries out the verdicts, and a replay (VoiceBridgeRecording) applies the same rules to recorded
-/// messages, which is why it lives here with the codec rather than in the server.
+/// A value type with no I/O, so each rule is tested without sockets; `MediaSession` applies it
+/// for the server's handler and for replay alike.
 public struct MediaStreamGate: Sendable {
     public enum Phase: Equatable, Sendable {
         case awaitingStart
-        case streaming(streamSid: String)
+        case streaming(streamID: String)
         case stopped
     }
 
     public enum Verdict: Equatable, Sendable {
         /// Pass the event to the call.
         case forward
-        /// Pass `start` to the call; outbound messages now carry this streamSid.
-        case startStream(streamSid: String)
+        /// Pass `start` to the call; outbound messages now carry this stream id.
+        case startStream(streamID: String)
         /// Close the socket with this code; the reason goes to the log and the close frame.
-        case refuse(WebSocketErrorCode, String)
+        case refuse(CarrierCloseCode, String)
     }
 
-    /// The CallSid the stream token was minted for.
-    public let callSid: String
-    /// When set, `start.accountSid` must equal it.
-    public let accountSid: String?
+    /// The call id the stream token was minted for.
+    public let callID: String
+    /// When set, the start's account id must equal it.
+    public let accountID: String?
+    /// When set, the start's format must be one of these.
+    public let supportedFormats: [MediaFormat]?
     public private(set) var phase = Phase.awaitingStart
 
-    public init(callSid: String, accountSid: String?) {
-        self.callSid = callSid
-        self.accountSid = accountSid
+    public init(callID: String, accountID: String?, supportedFormats: [MediaFormat]? = nil) {
+        self.callID = callID
+        self.accountID = accountID
+        self.supportedFormats = supportedFormats
     }
 
     public mutating func admit(_ event: CarrierEvent) -> Verdict {
         switch (phase, event) {
-        case (.awaitingStart, .connected):
+        case (.awaitingStart, .connected), (_, .notice):
             return .forward
         case (.awaitingStart, .start(let start)):
-            guard start.callSid == callSid else {
-                return .refuse(.policyViolation, "start.callSid \(start.callSid) is not the call this stream URL was issued for")
+            guard start.callID == callID else {
+                return .refuse(.policyViolation, "start names call \(start.callID), not the call this stream URL was issued for")
             }
-            if let accountSid, start.accountSid != accountSid {
-                return .refuse(.policyViolation, "start.accountSid \(start.accountSid) is not this account")
+            if let accountID, start.accountID != accountID {
+                return .refuse(.policyViolation, "start names account \(start.accountID), not this account")
             }
-            phase = .streaming(streamSid: start.streamSid)
-            return .startStream(streamSid: start.streamSid)
+            if let supportedFormats, !supportedFormats.contains(start.mediaFormat) {
+                let supported = supportedFormats.map(\.description).joined(separator: ", ")
+                return .refuse(
+                    .unacceptableData,
+                    CarrierProtocolError.unsupportedFormat("\(start.mediaFormat); this carrier's streams play \(supported)").description
+                )
+            }
+            phase = .streaming(streamID: start.streamID)
+            return .startStream(streamID: start.streamID)
         case (.awaitingStart, _):
             return .refuse(.policyViolation, "\(event.name) before start")
         case (.streaming, .connected), (.streaming, .start):
@@ -61,26 +69,13 @@ public struct MediaStreamGate: Sendable {
     }
 
     /// The close code for a message the decoder refused.
-    public static func closeCode(for error: TwilioProtocolError) -> WebSocketErrorCode {
-        switch error {
-        case .messageTooLarge: .messageTooLarge
-        case .binaryFrame: .unacceptableData
-        case .malformedJSON, .invalidBase64: .dataInconsistentWithMessage
-        default: .policyViolation
-        }
+    public static func closeCode(for error: CarrierProtocolError) -> CarrierCloseCode {
+        CarrierCloseCode(for: error)
     }
 
     /// A bounded label for `voicebridge_errors_total{kind=...}`.
-    public static func errorKind(for error: TwilioProtocolError) -> String {
-        switch error {
-        case .messageTooLarge: "message_too_large"
-        case .binaryFrame: "binary_frame"
-        case .malformedJSON: "malformed_json"
-        case .unknownEvent: "unknown_event"
-        case .invalidBase64: "invalid_base64"
-        case .wrongStreamSid: "wrong_stream_sid"
-        default: "invalid_message"
-        }
+    public static func errorKind(for error: CarrierProtocolError) -> String {
+        error.metricKind
     }
 }
 
@@ -94,6 +89,7 @@ extension CarrierEvent {
         case .dtmf: "dtmf"
         case .mark: "mark"
         case .stop: "stop"
+        case .notice: "notice"
         }
     }
 }

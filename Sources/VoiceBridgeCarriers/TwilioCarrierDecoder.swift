@@ -21,12 +21,12 @@ public struct TwilioCarrierDecoder: Sendable {
         self.payload = ByteBufferAllocator().buffer(capacity: 1024)
     }
 
-    public mutating func decode(_ text: ByteBuffer) throws(TwilioProtocolError) -> PlayoutCommand {
+    public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {
         guard text.readableBytes <= maxMessageBytes else {
             throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
         }
-        let result = text.withUnsafeReadableBytes { raw -> Result<PlayoutCommand, TwilioProtocolError> in
-            do throws(TwilioProtocolError) {
+        let result = text.withUnsafeReadableBytes { raw -> Result<PlayoutCommand, CarrierProtocolError> in
+            do throws(CarrierProtocolError) {
                 return .success(try self.decode(bytes: raw))
             } catch {
                 return .failure(error)
@@ -35,7 +35,7 @@ public struct TwilioCarrierDecoder: Sendable {
         return try result.get()
     }
 
-    private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(TwilioProtocolError) -> PlayoutCommand {
+    private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> PlayoutCommand {
         var scanner = JSONScanner(raw)
         try scanner.beginObject()
         var event: JSONStringSpan?
@@ -111,7 +111,7 @@ public struct TwilioCarrierDecoder: Sendable {
         of value: JSONValueSpan?,
         object: String,
         scanner: JSONScanner
-    ) throws(TwilioProtocolError) -> JSONStringSpan {
+    ) throws(CarrierProtocolError) -> JSONStringSpan {
         // Built only on the error paths: this runs for every outbound media frame.
         func field() -> String { "\(object).\(member)" }
         guard let value else { throw .missingField(object) }

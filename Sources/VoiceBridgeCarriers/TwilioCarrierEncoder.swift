@@ -57,7 +57,7 @@ public struct TwilioCarrierEncoder: Sendable {
             JSONWriting.writeQuoted(track, into: &buffer)
         }
         buffer.writeString(#"],"mediaFormat":{"encoding":"#)
-        JSONWriting.writeQuoted(mediaFormat.encoding, into: &buffer)
+        JSONWriting.writeQuoted(TwilioDialect.encodingName(mediaFormat.encoding), into: &buffer)
         buffer.writeString(#","sampleRate":"#)
         JSONWriting.writeDecimal(mediaFormat.sampleRate, into: &buffer)
         buffer.writeString(#","channels":"#)

@@ -71,7 +71,7 @@ enum TwilioInboundMessages {
     static func decode<Message: Decodable>(
         _ type: Message.Type,
         from json: UnsafeRawBufferPointer
-    ) throws(TwilioProtocolError) -> Message {
+    ) throws(CarrierProtocolError) -> Message {
         do {
             return try JSONDecoder().decode(type, from: Data(json))
         } catch {
@@ -79,11 +79,11 @@ enum TwilioInboundMessages {
         }
     }
 
-    static func counter(_ text: String, field: String) throws(TwilioProtocolError) -> Int {
+    static func counter(_ text: String, field: String) throws(CarrierProtocolError) -> Int {
         try JSONScanner.parseCounter(text.utf8, field: field)
     }
 
-    static func protocolError(from error: any Error) -> TwilioProtocolError {
+    static func protocolError(from error: any Error) -> CarrierProtocolError {
         guard let error = error as? DecodingError else {
             return .malformedJSON(String(describing: error))
         }

@@ -31,12 +31,12 @@ public struct TwilioMediaStreamDecoder: Sendable {
         self.scratch.reserveCapacity(512)
     }
 
-    public mutating func decode(_ text: ByteBuffer) throws(TwilioProtocolError) -> CarrierEvent {
+    public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> CarrierEvent {
         guard text.readableBytes <= maxMessageBytes else {
             throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
         }
-        let result = text.withUnsafeReadableBytes { raw -> Result<CarrierEvent, TwilioProtocolError> in
-            do throws(TwilioProtocolError) {
+        let result = text.withUnsafeReadableBytes { raw -> Result<CarrierEvent, CarrierProtocolError> in
+            do throws(CarrierProtocolError) {
                 return .success(try self.decode(bytes: raw))
             } catch {
                 return .failure(error)
@@ -45,7 +45,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
         return try result.get()
     }
 
-    private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(TwilioProtocolError) -> CarrierEvent {
+    private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> CarrierEvent {
         var scanner = JSONScanner(raw)
         try scanner.beginObject()
         var event: JSONStringSpan?
@@ -102,7 +102,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
 
         init() {}
 
-        init(scanning scanner: inout JSONScanner) throws(TwilioProtocolError) {
+        init(scanning scanner: inout JSONScanner) throws(CarrierProtocolError) {
             try scanner.beginObject()
             var isFirst = true
             while let key = try scanner.nextKey(isFirst: &isFirst) {
@@ -130,7 +130,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
         streamSid: JSONStringSpan?,
         media: JSONValueSpan?,
         fields: MediaFields
-    ) throws(TwilioProtocolError) -> InboundMedia {
+    ) throws(CarrierProtocolError) -> InboundMedia {
         guard let sequenceNumber else { throw .missingField("sequenceNumber") }
         let sequence = try scanner.counter(sequenceNumber, field: "sequenceNumber")
         guard let streamSid else { throw .missingField("streamSid") }
@@ -175,7 +175,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
         in scanner: JSONScanner,
         scratch: inout [UInt8],
         into output: inout ByteBuffer
-    ) throws(TwilioProtocolError) {
+    ) throws(CarrierProtocolError) {
         output.clear()
         let valid: Bool
         if span.hasEscapes {
@@ -192,18 +192,18 @@ public struct TwilioMediaStreamDecoder: Sendable {
         }
     }
 
-    private func checkStreamSid(_ span: JSONStringSpan, in scanner: JSONScanner) throws(TwilioProtocolError) {
+    private func checkStreamSid(_ span: JSONStringSpan, in scanner: JSONScanner) throws(CarrierProtocolError) {
         guard let expected = expectedStreamSid else { return }
         let matches = expectedStreamSidBytes.withUnsafeBytes { scanner.content(span, equals: $0) }
         guard matches else { throw .wrongStreamSid(expected: expected, got: scanner.lossyString(span)) }
     }
 
-    private func checkStreamSid(_ got: String) throws(TwilioProtocolError) {
+    private func checkStreamSid(_ got: String) throws(CarrierProtocolError) {
         guard let expected = expectedStreamSid else { return }
         guard got == expected else { throw .wrongStreamSid(expected: expected, got: got) }
     }
 
-    private mutating func decodeRareEvent(_ name: String, json: UnsafeRawBufferPointer) throws(TwilioProtocolError) -> CarrierEvent {
+    private mutating func decodeRareEvent(_ name: String, json: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> CarrierEvent {
         switch name {
         case "connected":
             let message = try TwilioInboundMessages.decode(TwilioInboundMessages.Connected.self, from: json)
@@ -217,17 +217,20 @@ public struct TwilioMediaStreamDecoder: Sendable {
             }
             try checkStreamSid(message.streamSid)
             let format = message.start.mediaFormat
+            guard let mediaFormat = TwilioDialect.format(encoding: format.encoding, sampleRate: format.sampleRate, channels: format.channels) else {
+                throw .unsupportedFormat("start.mediaFormat.encoding \"\(format.encoding)\"")
+            }
             let start = StreamStart(
                 sequenceNumber: sequence,
-                streamSid: message.start.streamSid,
-                accountSid: message.start.accountSid,
-                callSid: message.start.callSid,
+                streamID: message.start.streamSid,
+                accountID: message.start.accountSid,
+                callID: message.start.callSid,
                 tracks: message.start.tracks,
                 customParameters: message.start.customParameters ?? [:],
-                mediaFormat: MediaFormat(encoding: format.encoding, sampleRate: format.sampleRate, channels: format.channels)
+                mediaFormat: mediaFormat
             )
             if expectedStreamSid == nil {
-                expectedStreamSid = start.streamSid
+                expectedStreamSid = start.streamID
             }
             return .start(start)
 
@@ -251,7 +254,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
             let message = try TwilioInboundMessages.decode(TwilioInboundMessages.Stop.self, from: json)
             let sequence = try TwilioInboundMessages.counter(message.sequenceNumber, field: "sequenceNumber")
             try checkStreamSid(message.streamSid)
-            return .stop(StreamStop(sequenceNumber: sequence, accountSid: message.stop.accountSid, callSid: message.stop.callSid))
+            return .stop(StreamStop(sequenceNumber: sequence, accountID: message.stop.accountSid, callID: message.stop.callSid))
 
         default:
             throw .unknownEvent(name)

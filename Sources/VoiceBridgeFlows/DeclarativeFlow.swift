@@ -74,8 +74,8 @@ public final class DeclarativeFlow: CallFlow {
 
     public func start(_ call: any CallControl) {
         for (k, v) in call.parameters { variables[k] = v }
-        variables["CallSid"] = variables["CallSid"] ?? call.callSid
-        logger[metadataKey: "callSid"] = "\(call.callSid)"
+        variables["CallSid"] = variables["CallSid"] ?? call.callID
+        logger[metadataKey: "callSid"] = "\(call.callID)"
         guard let block = flow.definition.block(named: flow.definition.start) else {
             logger.error("the flow's start block is missing", metadata: ["start": "\(flow.definition.start)"])
             return call.hangUp()
@@ -162,9 +162,9 @@ public final class DeclarativeFlow: CallFlow {
             callWebhook(webhook, step, call)
         case let .redirect(redirect):
             if let dial = redirect.dial {
-                environment.transfer(call.callSid, .dial(FlowTemplate.render(dial, variables)))
+                environment.transfer(call.callID, .dial(FlowTemplate.render(dial, variables)))
             } else if let twiml = redirect.twiml {
-                environment.transfer(call.callSid, .twiml(FlowTemplate.render(twiml, variables)))
+                environment.transfer(call.callID, .twiml(FlowTemplate.render(twiml, variables)))
             }
             logger.info("redirecting the call", metadata: ["at": "\(step.location)"])
             state = .finished

@@ -14,9 +14,9 @@ struct FlowWebhookRequest: Encodable {
 
     init(flow: String, call: any CallControl, variables: [String: String], step: FlowLocation) {
         self.flow = flow
-        callSid = call.callSid
-        streamSid = call.streamSid
-        accountSid = call.accountSid
+        callSid = call.callID
+        streamSid = call.streamID
+        accountSid = call.accountID
         from = call.parameters["From"]
         to = call.parameters["To"]
         self.variables = variables

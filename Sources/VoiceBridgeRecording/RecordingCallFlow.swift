@@ -93,9 +93,9 @@ final class RecordingCallControl: CallControl {
         self.eventLoop = base.eventLoop
     }
 
-    var callSid: String { base?.callSid ?? "" }
-    var streamSid: String { base?.streamSid ?? "" }
-    var accountSid: String { base?.accountSid ?? "" }
+    var callID: String { base?.callID ?? "" }
+    var streamID: String { base?.streamID ?? "" }
+    var accountID: String { base?.accountID ?? "" }
     var parameters: [String: String] { base?.parameters ?? [:] }
     var isPlaying: Bool { base?.isPlaying ?? false }
 

@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOEmbedded
-import NIOWebSocket
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 import VoiceBridgeAudio
@@ -72,8 +71,8 @@ private final class ReplayRun {
     let speech: ReplaySpeechSource
     let info: CallRecorder
     let call: Call
-    var decoder = TwilioMediaStreamDecoder()
-    var gate: MediaStreamGate
+    /// The server's decoder and gate, as `MediaStreamHandler` runs them.
+    var session: MediaSession<TwilioDialect>
     /// The socket is closed or closing: inbound is ignored, as the server's handler does.
     var socketClosed = false
     var carrier: SimulatedCarrier?
@@ -96,7 +95,9 @@ private final class ReplayRun {
             eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow,
             parameters: recording.header.parameters, observer: observer, logger: logger)
         speech.call = call
-        gate = MediaStreamGate(callSid: recording.header.callSid ?? Self.firstStartCallSid(recording) ?? "", accountSid: recording.header.accountSid)
+        session = MediaSession(
+            callID: recording.header.callSid ?? Self.firstStartCallSid(recording) ?? "", accountID: recording.header.accountSid,
+            maxMessageBytes: TwilioMediaStreamDecoder.defaultMaxMessageBytes)
         switch recording.header.carrier {
         case .recorded:
             endMs = recording.header.durationMs ?? recording.lastTime
@@ -115,7 +116,7 @@ private final class ReplayRun {
             switch input.input {
             case let .start(callSid, _, _, _): return callSid ?? SimulatedCarrier.defaultCallSid
             case let .message(text):
-                if case let .start(start)? = try? decoder.decode(ByteBuffer(string: text)) { return start.callSid }
+                if case let .start(start)? = try? decoder.decode(ByteBuffer(string: text)) { return start.callID }
             default: continue
             }
         }
@@ -159,7 +160,7 @@ private final class ReplayRun {
             receive(text)
         case .binary:
             guard !socketClosed else { return }
-            refuse(MediaStreamGate.closeCode(for: .binaryFrame), TwilioProtocolError.binaryFrame.description)
+            receive(.binary(ByteBuffer()))
         case .socketClosed:
             closeSocket()
         case let .start(callSid, streamSid, accountSid, parameters):
@@ -181,22 +182,22 @@ private final class ReplayRun {
         }
     }
 
-    /// One inbound message through the server's decoder and gate, as `MediaStreamHandler` does.
     private func receive(_ text: String) {
+        receive(.text(ByteBuffer(string: text)))
+    }
+
+    /// One inbound message through the server's session (decoder and gate), as `MediaStreamHandler` does.
+    private func receive(_ frame: CarrierFrame) {
         guard !socketClosed else { return }
-        let event: CarrierEvent
-        do {
-            event = try decoder.decode(ByteBuffer(string: text))
-        } catch {
-            return refuse(MediaStreamGate.closeCode(for: error), error.description)
-        }
-        switch gate.admit(event) {
-        case .startStream:
+        switch session.receive(frame) {
+        case let .started(start):
             alignGrid()
+            call.receive(.start(start))
+        case let .forward(event):
             call.receive(event)
-        case .forward:
-            call.receive(event)
-        case let .refuse(code, reason):
+        case .ignore:
+            break
+        case let .close(code, reason, _):
             refuse(code, reason)
         }
     }
@@ -210,8 +211,8 @@ private final class ReplayRun {
         if loop.now < target { loop.advanceTime(to: target) }
     }
 
-    private func refuse(_ code: WebSocketErrorCode, _ reason: String) {
-        sink.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: reason)
+    private func refuse(_ code: CarrierCloseCode, _ reason: String) {
+        sink.refused(code: Int(code.rawValue), reason: reason)
         closeSocket()
     }
 

@@ -197,7 +197,7 @@ public final class RelayFlow: CallFlow {
         let p = call?.parameters ?? [:]
         let to = p["To"] ?? ""
         return RelaySetup(
-            sessionId: sessionId, accountSid: call?.accountSid ?? "", callSid: call?.callSid ?? "",
+            sessionId: sessionId, accountSid: call?.accountID ?? "", callSid: call?.callID ?? "",
             parentCallSid: p["ParentCallSid"] ?? "", from: p["From"] ?? "", to: to,
             forwardedFrom: p["ForwardedFrom"] ?? to, callerName: p["CallerName"] ?? "",
             direction: p["Direction"] ?? "inbound", callType: "PSTN", callStatus: configuration.callStatus,

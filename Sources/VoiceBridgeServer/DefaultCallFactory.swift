@@ -22,7 +22,7 @@ extension Call: MediaCall {
 
     public var liveState: LiveCallState? {
         LiveCallState(
-            callSid: callSid, streamSid: streamSid, from: parameters["From"] ?? "", to: parameters["To"] ?? "",
+            callSid: callID, streamSid: streamID, from: parameters["From"] ?? "", to: parameters["To"] ?? "",
             phase: "\(phase)", playing: isPlaying)
     }
 }

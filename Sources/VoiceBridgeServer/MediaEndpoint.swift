@@ -153,7 +153,7 @@ final class MediaEndpoint: Sendable {
         }
     }
 
-    func makeHandler(for admission: Admission) -> MediaStreamHandler {
+    func makeHandler(for admission: Admission) -> MediaStreamHandler<TwilioDialect> {
         var logger = self.logger
         logger[metadataKey: "callSid"] = "\(admission.callSid)"
         return MediaStreamHandler(endpoint: self, admission: admission, logger: logger)

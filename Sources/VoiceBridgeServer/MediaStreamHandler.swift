@@ -5,14 +5,14 @@ import VoiceBridgeCarriers
 import NIOWebSocket
 import VoiceBridgeRecording
 
-/// One Twilio Media Streams socket, as a raw NIO handler on the socket's event loop, which is
+/// One carrier media socket in `Dialect`'s protocol, as a raw NIO handler on the socket's event loop, which is
 /// also the call's loop: inbound frames are decoded and handed to the call without a hop, and the
 /// call writes outbound frames straight back through `CarrierSink`.
 ///
 /// Anything wrong with the input closes this socket only, with a logged reason and a close code
 /// (1002 broken framing, 1003 binary, 1007 undecodable, 1008 policy, 1009 too large); it never throws past the
 /// pipeline, so other calls on the server carry on.
-final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, RemovableChannelHandler {
     /// The socket's bytes after the upgrade: frames are read here (`WebSocketFrameReader`), not by
     /// NIO's decoder, so a message costs no allocation and no trip through more handlers.
     typealias InboundIn = ByteBuffer
@@ -21,9 +21,9 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let endpoint: MediaEndpoint
     private let admission: MediaEndpoint.Admission
     private var logger: Logger
-    private var gate: MediaStreamGate
-    private var decoder: TwilioMediaStreamDecoder
-    private var encoder: TwilioMediaStreamEncoder?
+    private var session: MediaSession<Dialect>
+    /// The session's encoder, once the stream started (held here: read on every outbound frame).
+    private var encoder: Dialect.Encoder?
     private var batch: TextFrameBatch?
     private var reader: WebSocketFrameReader?
     private let observer: CallMetricsObserver
@@ -50,8 +50,8 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.endpoint = endpoint
         self.admission = admission
         self.logger = logger
-        self.gate = MediaStreamGate(callSid: admission.callSid, accountSid: endpoint.settings.accountSid)
-        self.decoder = TwilioMediaStreamDecoder(maxMessageBytes: endpoint.settings.maxMessageBytes)
+        self.session = MediaSession(
+            callID: admission.callSid, accountID: endpoint.settings.accountSid, maxMessageBytes: endpoint.settings.maxMessageBytes)
         self.observer = CallMetricsObserver(metrics: endpoint.metrics)
     }
 
@@ -157,10 +157,12 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func receive(_ frame: WebSocketFrameReader.Frame) {
         switch frame {
         case let .text(text):
-            receiveText(text)
+            // Raw, before decoding, so that a malformed message is kept verbatim.
+            recorder?.inbound(String(buffer: text))
+            receive(session.receive(.text(text)))
         case let .binary(data):
             recorder?.inboundBinary(Array(data.readableBytesView))
-            reject(.binaryFrame)
+            receive(session.receive(.binary(data)))
         case let .ping(data):
             sendControl(.pong, data: data)
         case .pong:
@@ -179,38 +181,24 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
-    private func receiveText(_ text: ByteBuffer) {
-        // Raw, before decoding, so that a malformed message is kept verbatim.
-        recorder?.inbound(String(buffer: text))
-        let event: CarrierEvent
-        do {
-            event = try decoder.decode(text)
-        } catch {
-            reject(error)
-            return
-        }
-        switch gate.admit(event) {
-        case .forward:
+    private func receive(_ step: MediaSession<Dialect>.Step) {
+        switch step {
+        case .forward(let event):
             call?.receive(event)
-        case .startStream(let streamSid):
+        case .started(let start):
             startTimer?.cancel()
             startTimer = nil
-            encoder = TwilioMediaStreamEncoder(streamSid: streamSid)
-            logger[metadataKey: "streamSid"] = "\(streamSid)"
-            logger.info("stream started")
-            call?.receive(event)
-        case .refuse(let code, let reason):
-            endpoint.metrics.recordError(kind: "stream_order")
-            recorder?.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: reason)
-            closeStream(code, reason)
+            encoder = session.encoder
+            logger[metadataKey: "streamID"] = "\(start.streamID)"
+            logger.info("stream started", metadata: ["format": "\(start.mediaFormat)"])
+            call?.receive(.start(start))
+        case .ignore:
+            break
+        case .close(let code, let reason, let kind):
+            endpoint.metrics.recordError(kind: kind)
+            recorder?.refused(code: Int(code.rawValue), reason: reason)
+            closeStream(WebSocketErrorCode(codeNumber: Int(code.rawValue)), reason)
         }
-    }
-
-    private func reject(_ error: TwilioProtocolError) {
-        endpoint.metrics.recordError(kind: MediaStreamGate.errorKind(for: error))
-        let code = MediaStreamGate.closeCode(for: error)
-        recorder?.refused(code: Int(UInt16(webSocketErrorCode: code)), reason: error.description)
-        closeStream(code, error.description)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -309,13 +297,14 @@ final class MediaStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 // MARK: CarrierSink
 
+/// Flushes above this much batched output even if the call has not asked yet.
+private let mediaAutoFlushBytes = 32 * 1024
+
 extension MediaStreamHandler: CarrierSink {
-    /// Flushes above this much batched output even if the call has not asked yet.
-    private static let autoFlushBytes = 32 * 1024
 
     func sendMedia(_ frame: UnsafeRawBufferPointer) {
         guard !closing, let encoder else { return }
-        batch?.append { encoder.writeMedia(frame, into: &$0) }
+        batch?.append(binary: encoder.mediaFrameKind == .binary) { encoder.writeMedia(frame, into: &$0) }
         flushIfLarge()
     }
 
@@ -347,7 +336,7 @@ extension MediaStreamHandler: CarrierSink {
     }
 
     private func flushIfLarge() {
-        if (batch?.pendingBytes ?? 0) >= Self.autoFlushBytes { flush() }
+        if (batch?.pendingBytes ?? 0) >= mediaAutoFlushBytes { flush() }
     }
 
     /// Buffers allocated for outbound frames so far (1 while the socket keeps up).

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Outbound WebSocket text frames, written back to back into one reused buffer.
+/// Outbound WebSocket frames (text, or binary media), written back to back into one reused buffer.
 ///
 /// Why not one `WebSocketFrame` per message: each would need its own `ByteBuffer` (an allocation
 /// per 20 ms frame per call), and slices of a shared buffer don't help either, because
@@ -35,8 +35,10 @@ struct TextFrameBatch {
     /// Bytes written but not yet taken by `takeBatch()`.
     var pendingBytes: Int { buffer.readableBytes }
 
-    /// Appends one complete text frame whose payload `write` produces.
-    mutating func append(_ write: (inout ByteBuffer) -> Void) {
+    /// Appends one complete frame whose payload `write` produces: text unless `binary` (the
+    /// media of Vonage and Asterisk).
+    mutating func append(binary: Bool = false, _ write: (inout ByteBuffer) -> Void) {
+        let opcode: UInt8 = binary ? 0x82 : 0x81
         if buffer.readableBytes == 0 { reclaim() }
         let headerIndex = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
@@ -45,17 +47,17 @@ struct TextFrameBatch {
         let length = buffer.writerIndex - payloadStart
         if length <= 125 {
             move(from: payloadStart, length: length, to: headerIndex + 2)
-            buffer.setInteger(UInt8(0x81), at: headerIndex)
+            buffer.setInteger(opcode, at: headerIndex)
             buffer.setInteger(UInt8(length), at: headerIndex + 1)
             buffer.moveWriterIndex(to: headerIndex + 2 + length)
         } else if length <= Int(UInt16.max) {
-            buffer.setInteger(UInt8(0x81), at: headerIndex)
+            buffer.setInteger(opcode, at: headerIndex)
             buffer.setInteger(UInt8(126), at: headerIndex + 1)
             buffer.setInteger(UInt16(length), at: headerIndex + 2)
         } else {
             buffer.writeInteger(UInt64(0))  // 6 more bytes of room (8 written, 2 trimmed below)
             move(from: payloadStart, length: length, to: headerIndex + 10)
-            buffer.setInteger(UInt8(0x81), at: headerIndex)
+            buffer.setInteger(opcode, at: headerIndex)
             buffer.setInteger(UInt8(127), at: headerIndex + 1)
             buffer.setInteger(UInt64(length), at: headerIndex + 2)
             buffer.moveWriterIndex(to: headerIndex + 10 + length)

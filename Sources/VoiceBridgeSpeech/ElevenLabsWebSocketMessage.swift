@@ -183,7 +183,7 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
                 if scanner.content(key, equals: "audio") {
                     audio = try Self.audio(value, scanner)
                 } else if scanner.content(key, equals: "isFinal") || scanner.content(key, equals: "is_final") {
-                    guard case let .bool(flag) = value else { throw TwilioProtocolError.wrongType(field: "isFinal", expected: "boolean") }
+                    guard case let .bool(flag) = value else { throw CarrierProtocolError.wrongType(field: "isFinal", expected: "boolean") }
                     isFinal = flag
                 } else if scanner.content(key, equals: "contextId") || scanner.content(key, equals: "context_id") {
                     contextID = try Self.string(value, scanner, field: "contextId")
@@ -209,7 +209,7 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
     }
 
     private static func string(_ value: JSONValueSpan, _ scanner: JSONScanner, field: String) throws -> String {
-        guard case let .string(span) = value else { throw TwilioProtocolError.wrongType(field: field, expected: "string") }
+        guard case let .string(span) = value else { throw CarrierProtocolError.wrongType(field: field, expected: "string") }
         return try scanner.string(span, field: field)
     }
 
@@ -250,17 +250,17 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
             let count = try inner.elementCount(ofArrayAt: arrayStart)
             if inner.content(key, equals: "chars") {
                 chars.reserveCapacity(count)
-                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(CarrierProtocolError) in
                     if case let .string(span) = element { chars.append(try s.string(span, field: "chars")) }
                 }
             } else if inner.content(key, equals: "charStartTimesMs") {
                 starts.reserveCapacity(count)
-                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(CarrierProtocolError) in
                     starts.append(try s.integer(element, field: "charStartTimesMs"))
                 }
             } else if inner.content(key, equals: "charDurationsMs") || inner.content(key, equals: "charsDurationsMs") {
                 durations.reserveCapacity(count)
-                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(TwilioProtocolError) in
+                try inner.forEachElement(ofArrayAt: arrayStart) { element, s throws(CarrierProtocolError) in
                     durations.append(try s.integer(element, field: "charDurationsMs"))
                 }
             }

@@ -204,7 +204,7 @@ import VoiceBridgeSpeech
     @Test func endSignalsAreIdempotent() {
         let h = CallHarness()
         h.start()
-        h.call.receive(.stop(StreamStop(sequenceNumber: 5, accountSid: "AC", callSid: "CA")))
+        h.call.receive(.stop(StreamStop(sequenceNumber: 5, accountID: "AC", callID: "CA")))
         h.call.socketClosed()
         h.call.statusCallback("completed")
         #expect(h.observer.ended == [.carrierStop])
@@ -280,8 +280,8 @@ import VoiceBridgeSpeech
         let call = Call(eventLoop: loop, sink: sink, speech: speech, flow: flow)
         flow.onStart = { $0.play(.text("Long."), id: "p", interruptible: .any) }
         call.receive(.start(StreamStart(
-            sequenceNumber: 1, streamSid: "MZ1", accountSid: "AC1", callSid: "CA1", tracks: ["inbound"],
-            customParameters: [:], mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+            sequenceNumber: 1, streamID: "MZ1", accountID: "AC1", callID: "CA1", tracks: ["inbound"],
+            customParameters: [:], mediaFormat: .mulaw8kMono)))
         embedded.advanceTime(by: .milliseconds(21))  // audio 1 ms after a grid point: the worst phase
         call.speechChunk(SpeechChunk(turnID: "1", audio: [UInt8](repeating: 0x55, count: 40_000)), turnID: "1")
         call.speechFinished(turnID: "1", error: nil)

@@ -16,9 +16,9 @@ import VoiceBridgeSpeech
         a.start()
         b.receive(.connected(protocolName: "Call", version: "1.0.0"))
         b.receive(.start(StreamStart(
-            sequenceNumber: 1, streamSid: "MZ00000000000000000000000000000002", accountSid: "AC00000000000000000000000000000001",
-            callSid: "CA00000000000000000000000000000002", tracks: ["inbound"], customParameters: [:],
-            mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+            sequenceNumber: 1, streamID: "MZ00000000000000000000000000000002", accountID: "AC00000000000000000000000000000001",
+            callID: "CA00000000000000000000000000000002", tracks: ["inbound"], customParameters: [:],
+            mediaFormat: .mulaw8kMono)))
         a.call.play(.audio([UInt8](repeating: 0x55, count: 8000), text: "one second"), id: "a", interruptible: .any)
         b.play(.audio([UInt8](repeating: 0x66, count: 8000), text: "one second"), id: "b", interruptible: .any)
         let wheel = PlayoutWheel.shared(on: a.loop)

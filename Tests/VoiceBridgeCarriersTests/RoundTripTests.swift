@@ -42,7 +42,7 @@ import VoiceBridgeCarriers
         #expect(try server.decode(wire) == .mark(MarkEcho(sequenceNumber: expectedSequence + 1, name: "1.2 \"quoted\" ✓")))
         wire.clear()
         carrier.writeStop(into: &wire)
-        #expect(try server.decode(wire) == .stop(StreamStop(sequenceNumber: expectedSequence + 2, accountSid: sampleAccountSid, callSid: sampleCallSid)))
+        #expect(try server.decode(wire) == .stop(StreamStop(sequenceNumber: expectedSequence + 2, accountID: sampleAccountSid, callID: sampleCallSid)))
     }
 
     @Test func serverEncoderToStrictCarrierDecoder() throws {

@@ -30,7 +30,7 @@ let sampleCallSid = "CA0123456789abcdef0123456789abcdef"
 /// 160 bytes of μ-law silence (0xFF), base64: 53 × "////" + "/w==", 216 characters.
 let silencePayloadBase64 = String(repeating: "////", count: 53) + "/w=="
 
-func decodeInbound(_ json: String) throws(TwilioProtocolError) -> CarrierEvent {
+func decodeInbound(_ json: String) throws(CarrierProtocolError) -> CarrierEvent {
     var decoder = TwilioMediaStreamDecoder()
     return try decoder.decode(buffer(json))
 }

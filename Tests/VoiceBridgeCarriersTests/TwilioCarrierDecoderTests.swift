@@ -3,7 +3,7 @@ import Testing
 import VoiceBridgeCarriers
 
 @Suite struct TwilioCarrierDecoderTests {
-    func decode(_ json: String) throws(TwilioProtocolError) -> PlayoutCommand {
+    func decode(_ json: String) throws(CarrierProtocolError) -> PlayoutCommand {
         var decoder = TwilioCarrierDecoder(streamSid: sampleStreamSid)
         return try decoder.decode(buffer(json))
     }
@@ -33,56 +33,56 @@ import VoiceBridgeCarriers
             (#"{"event":"clear","streamSid":"\#(sid)","callSid":"CA1"}"#, "callSid"),
         ]
         for (json, field) in cases {
-            #expect(throws: TwilioProtocolError.unexpectedField(field), "\(json)") { try decode(json) }
+            #expect(throws: CarrierProtocolError.unexpectedField(field), "\(json)") { try decode(json) }
         }
     }
 
     @Test func rejectsMissingFields() {
         let sid = sampleStreamSid
-        #expect(throws: TwilioProtocolError.missingField("mark")) { try decode(#"{"event":"mark","streamSid":"\#(sid)"}"#) }
-        #expect(throws: TwilioProtocolError.missingField("mark.name")) { try decode(#"{"event":"mark","streamSid":"\#(sid)","mark":{}}"#) }
-        #expect(throws: TwilioProtocolError.missingField("media")) { try decode(#"{"event":"media","streamSid":"\#(sid)"}"#) }
-        #expect(throws: TwilioProtocolError.missingField("media.payload")) { try decode(#"{"event":"media","streamSid":"\#(sid)","media":{}}"#) }
-        #expect(throws: TwilioProtocolError.missingField("streamSid")) { try decode(#"{"event":"clear"}"#) }
-        #expect(throws: TwilioProtocolError.missingField("event")) { try decode(#"{"streamSid":"\#(sid)"}"#) }
+        #expect(throws: CarrierProtocolError.missingField("mark")) { try decode(#"{"event":"mark","streamSid":"\#(sid)"}"#) }
+        #expect(throws: CarrierProtocolError.missingField("mark.name")) { try decode(#"{"event":"mark","streamSid":"\#(sid)","mark":{}}"#) }
+        #expect(throws: CarrierProtocolError.missingField("media")) { try decode(#"{"event":"media","streamSid":"\#(sid)"}"#) }
+        #expect(throws: CarrierProtocolError.missingField("media.payload")) { try decode(#"{"event":"media","streamSid":"\#(sid)","media":{}}"#) }
+        #expect(throws: CarrierProtocolError.missingField("streamSid")) { try decode(#"{"event":"clear"}"#) }
+        #expect(throws: CarrierProtocolError.missingField("event")) { try decode(#"{"streamSid":"\#(sid)"}"#) }
     }
 
     @Test func rejectsWrongTypes() {
         let sid = sampleStreamSid
-        #expect(throws: TwilioProtocolError.wrongType(field: "media.payload", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media.payload", expected: "string")) {
             try decode(#"{"event":"media","streamSid":"\#(sid)","media":{"payload":123}}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "mark.name", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "mark.name", expected: "string")) {
             try decode(#"{"event":"mark","streamSid":"\#(sid)","mark":{"name":7}}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "media", expected: "object")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media", expected: "object")) {
             try decode(#"{"event":"media","streamSid":"\#(sid)","media":"AAAA"}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "streamSid", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "streamSid", expected: "string")) {
             try decode(#"{"event":"clear","streamSid":null}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "event", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "event", expected: "string")) {
             try decode(#"{"event":["clear"],"streamSid":"\#(sid)"}"#)
         }
     }
 
     @Test func rejectsUnknownEventsWrongStreamSidAndBadPayloads() {
         let sid = sampleStreamSid
-        #expect(throws: TwilioProtocolError.unknownEvent("start")) { try decode(#"{"event":"start","streamSid":"\#(sid)"}"#) }
-        #expect(throws: TwilioProtocolError.unknownEvent("CLEAR")) { try decode(#"{"event":"CLEAR","streamSid":"\#(sid)"}"#) }
-        #expect(throws: TwilioProtocolError.wrongStreamSid(expected: sid, got: "MZstale")) {
+        #expect(throws: CarrierProtocolError.unknownEvent("start")) { try decode(#"{"event":"start","streamSid":"\#(sid)"}"#) }
+        #expect(throws: CarrierProtocolError.unknownEvent("CLEAR")) { try decode(#"{"event":"CLEAR","streamSid":"\#(sid)"}"#) }
+        #expect(throws: CarrierProtocolError.wrongStreamSid(expected: sid, got: "MZstale")) {
             try decode(#"{"event":"clear","streamSid":"MZstale"}"#)
         }
-        #expect(throws: TwilioProtocolError.invalidBase64) {
+        #expect(throws: CarrierProtocolError.invalidBase64) {
             try decode(#"{"event":"media","streamSid":"\#(sid)","media":{"payload":"AA=A"}}"#)
         }
-        #expect(throws: TwilioProtocolError.invalidValue(field: "media.payload", reason: "empty payload")) {
+        #expect(throws: CarrierProtocolError.invalidValue(field: "media.payload", reason: "empty payload")) {
             try decode(#"{"event":"media","streamSid":"\#(sid)","media":{"payload":""}}"#)
         }
-        #expect(throws: TwilioProtocolError.duplicateField("streamSid")) {
+        #expect(throws: CarrierProtocolError.duplicateField("streamSid")) {
             try decode(#"{"event":"clear","streamSid":"\#(sid)","streamSid":"\#(sid)"}"#)
         }
-        #expect(throws: TwilioProtocolError.duplicateField("mark.name")) {
+        #expect(throws: CarrierProtocolError.duplicateField("mark.name")) {
             try decode(#"{"event":"mark","streamSid":"\#(sid)","mark":{"name":"a","name":"b"}}"#)
         }
         do {
@@ -96,7 +96,7 @@ import VoiceBridgeCarriers
         }
         var small = TwilioCarrierDecoder(streamSid: sid, maxMessageBytes: 10)
         let clear = #"{"event":"clear","streamSid":"\#(sid)"}"#
-        #expect(throws: TwilioProtocolError.messageTooLarge(size: clear.utf8.count, limit: 10)) {
+        #expect(throws: CarrierProtocolError.messageTooLarge(size: clear.utf8.count, limit: 10)) {
             try small.decode(buffer(clear))
         }
     }

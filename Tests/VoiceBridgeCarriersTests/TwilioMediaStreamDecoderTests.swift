@@ -29,9 +29,9 @@ import VoiceBridgeCarriers
         let event = try decodeInbound(json)
         let expected = StreamStart(
             sequenceNumber: 1,
-            streamSid: sampleStreamSid,
-            accountSid: sampleAccountSid,
-            callSid: sampleCallSid,
+            streamID: sampleStreamSid,
+            accountID: sampleAccountSid,
+            callID: sampleCallSid,
             tracks: ["inbound"],
             customParameters: ["session": "s-42", "token": "opaque-one-time-token"],
             mediaFormat: .mulaw8kMono
@@ -83,7 +83,7 @@ import VoiceBridgeCarriers
              "stop":{"accountSid":"AC0123456789abcdef0123456789abcdef","callSid":"CA0123456789abcdef0123456789abcdef"},
              "streamSid":"MZ0123456789abcdef0123456789abcdef"}
             """
-        #expect(try decodeInbound(json) == .stop(StreamStop(sequenceNumber: 900, accountSid: sampleAccountSid, callSid: sampleCallSid)))
+        #expect(try decodeInbound(json) == .stop(StreamStop(sequenceNumber: 900, accountID: sampleAccountSid, callID: sampleCallSid)))
     }
 }
 
@@ -170,19 +170,19 @@ import VoiceBridgeCarriers
 
 @Suite struct TwilioMediaStreamDecoderErrorTests {
     @Test func numberWhereACounterStringIsRequired() {
-        #expect(throws: TwilioProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
             try decodeInbound(mediaJSON(sequenceNumber: "2"))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "media.chunk", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media.chunk", expected: "string")) {
             try decodeInbound(mediaJSON(chunk: "1"))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "media.timestamp", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media.timestamp", expected: "string")) {
             try decodeInbound(mediaJSON(timestamp: "20"))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
             try decodeInbound(#"{"event":"mark","sequenceNumber":311,"streamSid":"MZ1","mark":{"name":"a"}}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "sequenceNumber", expected: "string")) {
             try decodeInbound(startJSON(sequenceNumber: "1"))
         }
     }
@@ -201,22 +201,22 @@ import VoiceBridgeCarriers
     }
 
     @Test func stringWhereANumberIsRequired() {
-        #expect(throws: TwilioProtocolError.wrongType(field: "start.mediaFormat.sampleRate", expected: "number")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "start.mediaFormat.sampleRate", expected: "number")) {
             try decodeInbound(startJSON(sampleRate: #""8000""#))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "start.mediaFormat.channels", expected: "number")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "start.mediaFormat.channels", expected: "number")) {
             try decodeInbound(startJSON(channels: #""1""#))
         }
     }
 
     @Test func startFieldTypes() throws {
-        #expect(throws: TwilioProtocolError.wrongType(field: "start.customParameters.session", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "start.customParameters.session", expected: "string")) {
             try decodeInbound(startJSON(customParameters: #"{"session":42}"#))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "start.tracks", expected: "array")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "start.tracks", expected: "array")) {
             try decodeInbound(startJSON(tracks: #""inbound""#))
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "start.callSid", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "start.callSid", expected: "string")) {
             try decodeInbound(startJSON(callSid: "null"))
         }
         // Twilio does not document that customParameters is present when empty.
@@ -228,62 +228,62 @@ import VoiceBridgeCarriers
     }
 
     @Test func missingFields() {
-        #expect(throws: TwilioProtocolError.missingField("start.callSid")) {
+        #expect(throws: CarrierProtocolError.missingField("start.callSid")) {
             try decodeInbound(startJSON(callSid: nil))
         }
-        #expect(throws: TwilioProtocolError.missingField("event")) {
+        #expect(throws: CarrierProtocolError.missingField("event")) {
             try decodeInbound(#"{"sequenceNumber":"2","streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("media.payload")) {
+        #expect(throws: CarrierProtocolError.missingField("media.payload")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"20"},"streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("media.track")) {
+        #expect(throws: CarrierProtocolError.missingField("media.track")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","media":{"chunk":"1","timestamp":"20","payload":""},"streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("streamSid")) {
+        #expect(throws: CarrierProtocolError.missingField("streamSid")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"20","payload":""}}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("sequenceNumber")) {
+        #expect(throws: CarrierProtocolError.missingField("sequenceNumber")) {
             try decodeInbound(#"{"event":"media","media":{"track":"inbound","chunk":"1","timestamp":"20","payload":""},"streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("media")) {
+        #expect(throws: CarrierProtocolError.missingField("media")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("mark")) {
+        #expect(throws: CarrierProtocolError.missingField("mark")) {
             try decodeInbound(#"{"event":"mark","sequenceNumber":"3","streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("stop.callSid")) {
+        #expect(throws: CarrierProtocolError.missingField("stop.callSid")) {
             try decodeInbound(#"{"event":"stop","sequenceNumber":"3","streamSid":"MZ1","stop":{"accountSid":"AC1"}}"#)
         }
-        #expect(throws: TwilioProtocolError.missingField("version")) {
+        #expect(throws: CarrierProtocolError.missingField("version")) {
             try decodeInbound(#"{"event":"connected","protocol":"Call"}"#)
         }
     }
 
     @Test func wrongShapes() {
-        #expect(throws: TwilioProtocolError.wrongType(field: "event", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "event", expected: "string")) {
             try decodeInbound(#"{"event":1}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "media", expected: "object")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media", expected: "object")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","media":"AAAA","streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.wrongType(field: "media.payload", expected: "string")) {
+        #expect(throws: CarrierProtocolError.wrongType(field: "media.payload", expected: "string")) {
             try decodeInbound(mediaJSON(payload: "[]"))
         }
-        #expect(throws: TwilioProtocolError.duplicateField("event")) {
+        #expect(throws: CarrierProtocolError.duplicateField("event")) {
             try decodeInbound(#"{"event":"media","event":"stop"}"#)
         }
-        #expect(throws: TwilioProtocolError.duplicateField("media.payload")) {
+        #expect(throws: CarrierProtocolError.duplicateField("media.payload")) {
             try decodeInbound(#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"20","payload":"","payload":""},"streamSid":"MZ1"}"#)
         }
     }
 
     @Test func invalidEnumeratedValues() {
-        #expect(throws: TwilioProtocolError.invalidValue(field: "media.track", reason: #"expected "inbound" or "outbound", got "both""#)) {
+        #expect(throws: CarrierProtocolError.invalidValue(field: "media.track", reason: #"expected "inbound" or "outbound", got "both""#)) {
             try decodeInbound(mediaJSON(track: #""both""#))
         }
         for digit in ["55", "x", "", "A"] {
-            #expect(throws: TwilioProtocolError.invalidValue(field: "dtmf.digit", reason: "expected one of 0-9, * or #, got \"\(digit)\"")) {
+            #expect(throws: CarrierProtocolError.invalidValue(field: "dtmf.digit", reason: "expected one of 0-9, * or #, got \"\(digit)\"")) {
                 try decodeInbound(#"{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"\#(digit)"}}"#)
             }
         }
@@ -295,10 +295,10 @@ import VoiceBridgeCarriers
     }
 
     @Test func unknownEvent() {
-        #expect(throws: TwilioProtocolError.unknownEvent("clear")) {
+        #expect(throws: CarrierProtocolError.unknownEvent("clear")) {
             try decodeInbound(#"{"event":"clear","streamSid":"MZ1"}"#)
         }
-        #expect(throws: TwilioProtocolError.unknownEvent("Media")) {
+        #expect(throws: CarrierProtocolError.unknownEvent("Media")) {
             try decodeInbound(#"{"event":"Media"}"#)
         }
     }
@@ -353,17 +353,17 @@ import VoiceBridgeCarriers
 
     @Test(arguments: [#""AAA""#, #""AA!A""#, #""A===""#, #""AAAA AAAA""#, #""AAAA\nAAAA""#, #""=AAA""#])
     func invalidBase64(_ payload: String) {
-        #expect(throws: TwilioProtocolError.invalidBase64) { try decodeInbound(mediaJSON(payload: payload)) }
+        #expect(throws: CarrierProtocolError.invalidBase64) { try decodeInbound(mediaJSON(payload: payload)) }
     }
 
     @Test func messageSizeLimit() throws {
         let big = mediaJSON(payload: "\"\(String(repeating: "AAAA", count: 17_000))\"")
-        #expect(throws: TwilioProtocolError.messageTooLarge(size: big.utf8.count, limit: 65_536)) {
+        #expect(throws: CarrierProtocolError.messageTooLarge(size: big.utf8.count, limit: 65_536)) {
             try decodeInbound(big)
         }
         var small = TwilioMediaStreamDecoder(maxMessageBytes: 100)
         let message = mediaJSON()
-        #expect(throws: TwilioProtocolError.messageTooLarge(size: message.utf8.count, limit: 100)) {
+        #expect(throws: CarrierProtocolError.messageTooLarge(size: message.utf8.count, limit: 100)) {
             try small.decode(buffer(message))
         }
         // Exactly at the limit is fine.
@@ -378,7 +378,7 @@ import VoiceBridgeCarriers
         _ = try decoder.decode(buffer(mediaJSON(streamSid: other)))
         decoder.expectedStreamSid = sampleStreamSid
         _ = try decoder.decode(buffer(mediaJSON()))
-        let wrong = TwilioProtocolError.wrongStreamSid(expected: sampleStreamSid, got: other)
+        let wrong = CarrierProtocolError.wrongStreamSid(expected: sampleStreamSid, got: other)
         #expect(throws: wrong) { try decoder.decode(buffer(mediaJSON(streamSid: other))) }
         #expect(throws: wrong) {
             try decoder.decode(buffer(#"{"event":"dtmf","streamSid":"\#(other)","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"1"}}"#))
@@ -391,7 +391,7 @@ import VoiceBridgeCarriers
         }
         // A prefix of the right sid is still the wrong sid.
         let prefix = String(sampleStreamSid.dropLast())
-        #expect(throws: TwilioProtocolError.wrongStreamSid(expected: sampleStreamSid, got: prefix)) {
+        #expect(throws: CarrierProtocolError.wrongStreamSid(expected: sampleStreamSid, got: prefix)) {
             try decoder.decode(buffer(mediaJSON(streamSid: prefix)))
         }
     }
@@ -401,20 +401,20 @@ import VoiceBridgeCarriers
         #expect(decoder.expectedStreamSid == nil)
         _ = try decoder.decode(buffer(startJSON()))
         #expect(decoder.expectedStreamSid == sampleStreamSid)
-        #expect(throws: TwilioProtocolError.wrongStreamSid(expected: sampleStreamSid, got: "MZ2")) {
+        #expect(throws: CarrierProtocolError.wrongStreamSid(expected: sampleStreamSid, got: "MZ2")) {
             try decoder.decode(buffer(mediaJSON(streamSid: "MZ2")))
         }
     }
 
     @Test func startWithMismatchedStreamSids() {
         let json = startJSON().replacingLastStreamSid(with: "MZ2")
-        #expect(throws: TwilioProtocolError.wrongStreamSid(expected: sampleStreamSid, got: "MZ2")) {
+        #expect(throws: CarrierProtocolError.wrongStreamSid(expected: sampleStreamSid, got: "MZ2")) {
             try decodeInbound(json)
         }
     }
 
     @Test func errorDescriptionsAreOneLine() {
-        let errors: [TwilioProtocolError] = [
+        let errors: [CarrierProtocolError] = [
             .messageTooLarge(size: 70_000, limit: 65_536), .binaryFrame, .malformedJSON("x at byte 3"),
             .unknownEvent("foo"), .missingField("media.payload"), .unexpectedField("media.track"),
             .duplicateField("event"), .wrongType(field: "sequenceNumber", expected: "string"),
@@ -425,7 +425,7 @@ import VoiceBridgeCarriers
             #expect(!error.description.isEmpty)
             #expect(!error.description.contains("\n"))
         }
-        #expect(TwilioProtocolError.wrongType(field: "sequenceNumber", expected: "string").description == #"field "sequenceNumber" must be a JSON string"#)
+        #expect(CarrierProtocolError.wrongType(field: "sequenceNumber", expected: "string").description == #"field "sequenceNumber" must be a JSON string"#)
     }
 }
 

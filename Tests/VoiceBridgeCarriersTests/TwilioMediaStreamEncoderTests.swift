@@ -100,7 +100,7 @@ import VoiceBridgeCarriers
     @Test func startWithoutParametersAndCustomTracks() {
         var encoder = TwilioCarrierEncoder(streamSid: "MZ1", accountSid: "AC1", callSid: "CA1")
         var output = ByteBuffer()
-        encoder.writeStart(tracks: ["inbound", "outbound"], mediaFormat: MediaFormat(encoding: "audio/x-l16", sampleRate: 16000, channels: 2), into: &output)
+        encoder.writeStart(tracks: ["inbound", "outbound"], mediaFormat: MediaFormat(encoding: .l16(.littleEndian), sampleRate: 16000, channels: 2), into: &output)
         #expect(text(output) == #"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound","outbound"],"mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000,"channels":2},"customParameters":{}},"streamSid":"MZ1"}"#)
     }
 

@@ -191,9 +191,9 @@ final class FlowHarness {
     func start() {
         call.receive(.connected(protocolName: "Call", version: "1.0.0"))
         call.receive(.start(StreamStart(
-            sequenceNumber: 1, streamSid: "MZ00000000000000000000000000000001", accountSid: "AC00000000000000000000000000000001",
-            callSid: "CA00000000000000000000000000000001", tracks: ["inbound"], customParameters: [:],
-            mediaFormat: MediaFormat(encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1))))
+            sequenceNumber: 1, streamID: "MZ00000000000000000000000000000001", accountID: "AC00000000000000000000000000000001",
+            callID: "CA00000000000000000000000000000001", tracks: ["inbound"], customParameters: [:],
+            mediaFormat: .mulaw8kMono)))
         voice.serve(call)
         loop.run()
     }

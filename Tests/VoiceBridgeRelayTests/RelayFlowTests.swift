@@ -208,7 +208,7 @@ import VoiceBridgeCarriers
     @Test func theCallerHangingUpClosesTheAppSocketAsCompleted() throws {
         let h = try RelayHarness(onEnd: true)
         h.start()
-        h.call.receive(.stop(StreamStop(sequenceNumber: 9, accountSid: "AC00000000000000000000000000000001", callSid: "CA00000000000000000000000000000001")))
+        h.call.receive(.stop(StreamStop(sequenceNumber: 9, accountID: "AC00000000000000000000000000000001", callID: "CA00000000000000000000000000000001")))
         #expect(h.transport.closed?.code == 1000 && h.transport.closed?.reason == "Closing websocket session")
         #expect(h.results.map(\.status) == [.completed])
     }

@@ -200,7 +200,7 @@ final class MediaPathRig {
         // What the upgrader leaves, then what the server makes of it (its handler in front of
         // NIO's decoder), and the probe just in front of the handler.
         try endpoint.installPipeline(on: channel, for: .init(callSid: Twilio.callSid, parameters: [:]))
-        let media = try handlers.context(handlerType: MediaStreamHandler.self)
+        let media = try handlers.context(handlerType: MediaStreamHandler<TwilioDialect>.self)
         try handlers.addHandler(handlerProbe, position: .before(media.handler))
     }
 

@@ -67,7 +67,7 @@ import VoiceBridgeCarriers
     static func start(callSid: String = Twilio.callSid, accountSid: String = Twilio.accountSid) -> CarrierEvent {
         .start(
             StreamStart(
-                sequenceNumber: 1, streamSid: Twilio.streamSid, accountSid: accountSid, callSid: callSid,
+                sequenceNumber: 1, streamID: Twilio.streamSid, accountID: accountSid, callID: callSid,
                 tracks: ["inbound"], customParameters: [:], mediaFormat: .mulaw8kMono
             )
         )
@@ -77,18 +77,18 @@ import VoiceBridgeCarriers
     )
 
     @Test func connectedThenStartThenMedia() {
-        var gate = MediaStreamGate(callSid: Twilio.callSid, accountSid: nil)
+        var gate = MediaStreamGate(callID: Twilio.callSid, accountID: nil)
         #expect(gate.admit(.connected(protocolName: "Call", version: "1.0.0")) == .forward)
-        #expect(gate.admit(Self.start()) == .startStream(streamSid: Twilio.streamSid))
+        #expect(gate.admit(Self.start()) == .startStream(streamID: Twilio.streamSid))
         #expect(gate.admit(Self.media) == .forward)
         #expect(gate.admit(.mark(MarkEcho(sequenceNumber: 3, name: "1.1"))) == .forward)
-        #expect(gate.admit(.stop(StreamStop(sequenceNumber: 4, accountSid: "", callSid: ""))) == .forward)
+        #expect(gate.admit(.stop(StreamStop(sequenceNumber: 4, accountID: "", callID: ""))) == .forward)
         #expect(gate.admit(Self.media) == .refuse(.policyViolation, "media after stop"))
     }
 
     @Test func anythingButConnectedBeforeStartIsRefused() {
         for event in [Self.media, .dtmf(DTMFPress(sequenceNumber: 2, track: "inbound_track", digit: "1")), .mark(MarkEcho(sequenceNumber: 2, name: "x"))] {
-            var gate = MediaStreamGate(callSid: Twilio.callSid, accountSid: nil)
+            var gate = MediaStreamGate(callID: Twilio.callSid, accountID: nil)
             guard case .refuse(let code, _) = gate.admit(event) else {
                 Issue.record("\(event.name) before start was admitted")
                 continue
@@ -98,12 +98,12 @@ import VoiceBridgeCarriers
     }
 
     @Test func startMustMatchTheTokensCallAndTheAccount() {
-        var gate = MediaStreamGate(callSid: Twilio.callSid, accountSid: Twilio.accountSid)
+        var gate = MediaStreamGate(callID: Twilio.callSid, accountID: Twilio.accountSid)
         guard case .refuse(.policyViolation, _) = gate.admit(Self.start(callSid: "CAother")) else {
             Issue.record("foreign callSid admitted")
             return
         }
-        var gate2 = MediaStreamGate(callSid: Twilio.callSid, accountSid: Twilio.accountSid)
+        var gate2 = MediaStreamGate(callID: Twilio.callSid, accountID: Twilio.accountSid)
         guard case .refuse(.policyViolation, _) = gate2.admit(Self.start(accountSid: "ACother")) else {
             Issue.record("foreign account admitted")
             return

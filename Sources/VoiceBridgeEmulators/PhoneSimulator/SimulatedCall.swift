@@ -137,7 +137,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         case .text:
             handleText(frame.unmaskedData)
         case .binary:
-            recordViolation(TwilioProtocolError.binaryFrame.description)
+            recordViolation(CarrierProtocolError.binaryFrame.description)
         case .ping:
             send(WebSocketFrame(fin: true, opcode: .pong, maskKey: nextMaskKey(), data: frame.unmaskedData))
             context.flush()

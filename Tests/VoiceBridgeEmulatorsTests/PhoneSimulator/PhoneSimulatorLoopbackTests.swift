@@ -153,10 +153,10 @@ import VoiceBridgeCarriers
         #expect(t.violationCount == 4)
         #expect(
             t.violations.map(\.message) == [
-                TwilioProtocolError.unexpectedField("media.track").description,
+                CarrierProtocolError.unexpectedField("media.track").description,
                 "media payload is 80 bytes, not 160",
-                TwilioProtocolError.wrongStreamSid(expected: t.streamSid ?? "", got: "MZ00000000000000000000000000000000").description,
-                TwilioProtocolError.binaryFrame.description,
+                CarrierProtocolError.wrongStreamSid(expected: t.streamSid ?? "", got: "MZ00000000000000000000000000000000").description,
+                CarrierProtocolError.binaryFrame.description,
             ])
         // The bad-shaped message is ignored; the short one still plays (Twilio plays any size).
         #expect(t.mediaReceived == 6)

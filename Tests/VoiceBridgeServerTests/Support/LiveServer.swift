@@ -208,13 +208,13 @@ final class EchoCall: MediaCall {
         case .stop:
             log.append("\(context.callSid):stop")
             sink.close(.carrierStop)
-        case .connected, .mark:
+        case .connected, .mark, .notice:
             break
         }
     }
 
     func socketClosed() {
-        if let handler = sink as? MediaStreamHandler {
+        if let handler = sink as? MediaStreamHandler<TwilioDialect> {
             log.append("\(context.callSid):outboundBuffers:\(handler.outboundBufferAllocations)")
         }
         log.append("\(context.callSid):socketClosed")

@@ -1,9 +1,13 @@
-/// Why a Media Streams message was refused. Field names are dotted JSON paths
+/// Why a carrier's media-stream message was refused, whatever the dialect. Field names are dotted JSON paths
 /// (`media.payload`, `start.mediaFormat.sampleRate`) so a log line points at the exact spot.
-public enum TwilioProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum CarrierProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
     case messageTooLarge(size: Int, limit: Int)
-    /// Twilio speaks JSON in text frames only (its error 31950); the server reports binary frames with this.
+    /// A binary frame where the dialect sends only text (Twilio's error 31950).
     case binaryFrame
+    /// A text frame where the dialect sends only binary media.
+    case textFrame
+    /// The stream announced an audio format the bridge does not play for this carrier.
+    case unsupportedFormat(String)
     case malformedJSON(String)
     case unknownEvent(String)
     case missingField(String)
@@ -20,7 +24,11 @@ public enum TwilioProtocolError: Error, Equatable, Sendable, CustomStringConvert
         case .messageTooLarge(let size, let limit):
             return "message of \(size) bytes exceeds the \(limit)-byte limit"
         case .binaryFrame:
-            return "binary frame received; Media Streams messages are JSON text frames"
+            return "binary frame received; this carrier's messages are JSON text frames"
+        case .textFrame:
+            return "text frame received where this carrier sends binary audio"
+        case .unsupportedFormat(let format):
+            return "unsupported media format: \(format)"
         case .malformedJSON(let detail):
             return "malformed JSON: \(detail)"
         case .unknownEvent(let event):
@@ -38,7 +46,7 @@ public enum TwilioProtocolError: Error, Equatable, Sendable, CustomStringConvert
         case .invalidBase64:
             return "media payload is not valid base64"
         case .wrongStreamSid(let expected, let got):
-            return "streamSid \"\(got)\" does not match this stream's \"\(expected)\""
+            return "stream id \"\(got)\" does not match this stream's \"\(expected)\""
         }
     }
 }

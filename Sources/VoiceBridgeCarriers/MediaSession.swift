@@ -1,0 +1,51 @@
+/// One media socket's protocol state, whatever the carrier: each inbound frame is decoded by the
+/// dialect, checked by the gate, and comes out as a step for whoever drives the socket. The
+/// server's media handler and replay both drive it, so a recorded call meets exactly the rules a
+/// live one met.
+///
+/// No I/O and no clock: the driver closes sockets and hands events to the call.
+public struct MediaSession<Dialect: CarrierDialect> {
+    public enum Step {
+        /// Pass the event to the call.
+        case forward(CarrierEvent)
+        /// The stream started: `encoder` is ready, and the event goes to the call.
+        case started(StreamStart)
+        /// Nothing for the call.
+        case ignore
+        /// Close the socket: the code, the reason (log and close frame), and a bounded metrics label.
+        case close(CarrierCloseCode, String, errorKind: String)
+    }
+
+    public private(set) var decoder: Dialect.Decoder
+    public private(set) var gate: MediaStreamGate
+    /// Set once the stream has started.
+    public private(set) var encoder: Dialect.Encoder?
+
+    /// - Parameters:
+    ///   - callID: the call the stream URL was issued for; the start must name it.
+    ///   - accountID: when set, the start must name this account.
+    public init(callID: String, accountID: String?, maxMessageBytes: Int) {
+        decoder = Dialect.makeDecoder(maxMessageBytes: maxMessageBytes)
+        gate = MediaStreamGate(callID: callID, accountID: accountID, supportedFormats: Dialect.rules.supportedFormats)
+    }
+
+    public mutating func receive(_ frame: CarrierFrame) -> Step {
+        let decoded: CarrierEvent?
+        do {
+            decoded = try decoder.decode(frame)
+        } catch {
+            return .close(CarrierCloseCode(for: error), error.description, errorKind: error.metricKind)
+        }
+        guard let event = decoded else { return .ignore }
+        switch gate.admit(event) {
+        case .forward:
+            return .forward(event)
+        case .startStream:
+            guard case .start(let start) = event else { return .forward(event) }
+            encoder = Dialect.makeEncoder(for: start)
+            return .started(start)
+        case .refuse(let code, let reason):
+            return .close(code, reason, errorKind: code == .unacceptableData ? "unsupported_format" : "stream_order")
+        }
+    }
+}
