@@ -407,6 +407,13 @@ public final class Call: CallControl {
     public func hangUp() { requestEnd(.hangUp) }
     public func redirect() { requestEnd(.redirect) }
 
+    public func transfer(to destination: CallTransfer) {
+        // Once an end is on its way, the call's destination is settled.
+        guard phase != .ended, pendingEnd == nil else { return }
+        sink.transfer(to: destination)
+        redirect()
+    }
+
     private func requestEnd(_ reason: CallEndReason) {
         guard phase != .ended, pendingEnd == nil else { return }
         pendingEnd = reason

@@ -34,7 +34,11 @@ public protocol CarrierSink: AnyObject {
     var isWritable: Bool { get }
     /// Closes the socket (hang-up, redirect or a protocol error). Called at most once.
     func close(_ reason: CallEndReason)
+    /// Where the carrier should take the caller after this stream; called before the redirect
+    /// that closes the socket.
+    func transfer(to destination: CallTransfer)
 }
+
 
 /// Hooks for metrics. Every method has a no-op default.
 public protocol CallObserver: AnyObject {

@@ -51,6 +51,14 @@ public enum PromptContent: Sendable, Equatable {
     case audio([UInt8], text: String)
 }
 
+/// Where the carrier takes the caller once the bridge lets go of the call.
+public enum CallTransfer: Sendable, Equatable {
+    /// Dial this number (or SIP address).
+    case dial(String)
+    /// Run these instructions, written in the carrier's own markup (TwiML, TeXML, ...).
+    case markup(String)
+}
+
 /// The call's side that a flow can drive.
 public protocol CallControl: AnyObject {
     /// The loop the call is confined to. A flow that waits on I/O (a webhook, an app socket)
@@ -79,6 +87,9 @@ public protocol CallControl: AnyObject {
     /// timeout. `redirect` lets the carrier run the TwiML after `</Connect>`; both close the socket.
     func hangUp()
     func redirect()
+    /// Like `redirect()`, and the carrier then takes the caller to `destination`. The carrier's
+    /// own mechanism does it (Twilio: the TwiML answering `<Connect action>`); flows never see it.
+    func transfer(to destination: CallTransfer)
     /// Holds caller input (audio and keys) while a flow sets up asynchronously (an app socket),
     /// so the caller's first words and keys are not lost; `resumeInput()` replays it.
     func deferInput()

@@ -161,14 +161,15 @@ public final class DeclarativeFlow: CallFlow {
         case let .webhook(webhook):
             callWebhook(webhook, step, call)
         case let .redirect(redirect):
-            if let dial = redirect.dial {
-                environment.transfer(call.callID, .dial(FlowTemplate.render(dial, variables)))
-            } else if let twiml = redirect.twiml {
-                environment.transfer(call.callID, .twiml(FlowTemplate.render(twiml, variables)))
-            }
             logger.info("redirecting the call", metadata: ["at": "\(step.location)"])
             state = .finished
-            call.redirect()
+            if let dial = redirect.dial {
+                call.transfer(to: .dial(FlowTemplate.render(dial, variables)))
+            } else if let twiml = redirect.twiml {
+                call.transfer(to: .markup(FlowTemplate.render(twiml, variables)))
+            } else {
+                call.redirect()
+            }
         case let .relay(relay):
             startRelay(relay, step, call)
         case .hangup:

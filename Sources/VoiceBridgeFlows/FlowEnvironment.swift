@@ -14,12 +14,6 @@ public protocol FlowWebhookClient: Sendable {
     func post(url: String, json: [UInt8], timeoutMs: Int) async throws -> (status: Int, body: [UInt8])
 }
 
-/// Where a `redirect` sends the caller once the media socket is closed.
-public enum FlowTransfer: Sendable, Equatable {
-    case dial(String)
-    case twiml(String)
-}
-
 /// A `relay` step about to hand the call to an app.
 public struct FlowRelayRequest {
     public var step: RelayStep
@@ -34,8 +28,6 @@ public struct FlowRelayRequest {
 public struct FlowEnvironment: Sendable {
     public var prompts: (any FlowPromptSource)?
     public var webhooks: (any FlowWebhookClient)?
-    /// Records a `redirect`'s target for the carrier's `<Connect action>` request, by CallSid.
-    public var transfer: @Sendable (_ callSid: String, _ transfer: FlowTransfer) -> Void
     /// Makes the flow that runs a `relay` step; nil when no relay is available.
     public var relay: (@Sendable (FlowRelayRequest, any CallControl) -> (any CallFlow)?)?
     /// Brings an async result (a webhook reply) back onto the call's loop. The default is the
@@ -45,13 +37,11 @@ public struct FlowEnvironment: Sendable {
     public init(
         prompts: (any FlowPromptSource)? = nil,
         webhooks: (any FlowWebhookClient)? = nil,
-        transfer: @escaping @Sendable (String, FlowTransfer) -> Void = { _, _ in },
         relay: (@Sendable (FlowRelayRequest, any CallControl) -> (any CallFlow)?)? = nil,
         deliver: @escaping @Sendable (any EventLoop, @escaping @Sendable () -> Void) -> Void = { loop, work in loop.execute(work) }
     ) {
         self.prompts = prompts
         self.webhooks = webhooks
-        self.transfer = transfer
         self.relay = relay
         self.deliver = deliver
     }

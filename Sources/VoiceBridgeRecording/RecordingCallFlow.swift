@@ -171,6 +171,17 @@ final class RecordingCallControl: CallControl {
         recorder.flow { $0.string("flow", "redirect") }
         base?.redirect()
     }
+
+    func transfer(to destination: CallTransfer) {
+        recorder.flow { line in
+            line.string("flow", "transfer")
+            switch destination {
+            case let .dial(number): line.string("dial", number)
+            case let .markup(markup): line.string("markup", markup)
+            }
+        }
+        base?.transfer(to: destination)
+    }
 }
 
 /// A streamed prompt for a call that is already gone: takes text and drops it.

@@ -273,6 +273,8 @@ final class ReplaySink: CarrierSink {
     func flush() {}
     var isWritable: Bool { true }
     func close(_ reason: CallEndReason) { record(.end(RecordedEndReason.text(reason))) }
+    /// A replay has no carrier to take the caller anywhere; the flow's transfer is in its record.
+    func transfer(to destination: CallTransfer) {}
 
     func refused(code: Int, reason: String) {
         record(.close(code: code, reason: reason))

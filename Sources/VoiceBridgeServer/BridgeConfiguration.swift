@@ -135,6 +135,11 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// Bearer token for `/calls` (`VOICEBRIDGE_CONTROL_TOKEN`). Reported only as set/unset.
     public var controlToken: String?
 
+    // MARK: Other carriers
+    /// Each carrier's own settings, by section (`telnyx:`) and key, as its registration declares
+    /// them (`CarrierSettingsSpec`); secrets come from the environment.
+    public var carrierSettings: [String: [String: String]] = [:]
+
     public enum SignatureMode: String, Sendable, Equatable, CaseIterable {
         /// Refuse the upgrade (403).
         case enforce
@@ -277,12 +282,22 @@ extension BridgeConfiguration {
         case ("relay", "connect_timeout_ms"): relayConnectTimeoutMs = try reader.positiveInt(key, value)
         case ("control", "token"): controlToken = try reader.optionalString(key, value)
         default:
-            throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
+            // A carrier's own section (`telnyx:`, …), with the keys its registration declares.
+            guard let spec = CarrierRegistry.settings(forSection: section), spec.keys.contains(key) else {
+                throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
+            }
+            carrierSettings[section, default: [:]][key] = try reader.optionalString(key, value)
         }
     }
 
     /// The environment variables `serve` reads, and what each overrides.
-    public static let environmentVariables: [(name: String, meaning: String)] = [
+    public static var environmentVariables: [(name: String, meaning: String)] {
+        coreEnvironmentVariables + CarrierRegistry.all.compactMap(\.settings).flatMap { spec in
+            spec.environment.map { (name: $0.name, meaning: "\(spec.section).\($0.key)") }
+        }
+    }
+
+    private static let coreEnvironmentVariables: [(name: String, meaning: String)] = [
         ("PUBLIC_URL", "server.public_url"),
         ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
         ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
@@ -359,6 +374,11 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_RELAY_AUTH_TOKEN") { relayAuthToken = v }
         if let v = value("VOICEBRIDGE_CONTROL_TOKEN") { controlToken = v }
         if let v = value("VOICEBRIDGE_RECORD_DIR") { recordDirectory = v }
+        for spec in CarrierRegistry.all.compactMap(\.settings) {
+            for variable in spec.environment {
+                if let v = value(variable.name) { carrierSettings[spec.section, default: [:]][variable.key] = v }
+            }
+        }
     }
 
     /// Checks the combination of values, after all layers are applied.
@@ -415,7 +435,26 @@ extension BridgeConfiguration {
             "relay": relayURL ?? "off",
             "controlAPI": controlToken == nil ? "off" : "on (bearer token set)",
             "recording": recordDirectory ?? "off",
-        ]
+        ].merging(carrierSummary) { first, _ in first }
+    }
+
+    /// `telnyx.public_key: set`, … for each carrier setting; secrets only say whether they are set.
+    private var carrierSummary: [String: String] {
+        var summary: [String: String] = [:]
+        for spec in CarrierRegistry.all.compactMap(\.settings) {
+            for key in spec.keys.sorted() {
+                let value = carrierSettings[spec.section]?[key]
+                summary["\(spec.section).\(key)"] = spec.secrets.contains(key) ? (value == nil ? "unset" : "set") : (value ?? "unset")
+            }
+        }
+        return summary
+    }
+
+    /// Every secret value configured for a carrier, for redaction.
+    public var carrierSecrets: [String] {
+        CarrierRegistry.all.compactMap(\.settings).flatMap { spec in
+            spec.secrets.compactMap { carrierSettings[spec.section]?[$0] }
+        }
     }
 }
 

@@ -6,51 +6,6 @@ import NIOWebSocket
 import VoiceBridgeCarriers
 import VoiceBridgeRecording
 
-/// Checks `X-Twilio-Signature` against URLs built from the configured public URL (never the Host
-/// header). Without an auth token every request passes: local use, logged once at startup.
-struct TwilioRequestVerifier: Sendable {
-    let signature: TwilioSignature?
-    private let publicURLBox: NIOLockedValueBox<PublicURL>
-
-    init(authToken: String?, publicURL: PublicURL) {
-        self.signature = authToken.map { TwilioSignature(authToken: $0) }
-        self.publicURLBox = NIOLockedValueBox(publicURL)
-    }
-
-    /// The configured public URL; when none was configured, the local one with the port
-    /// actually bound (port 0 is only known once the server listens).
-    var publicURL: PublicURL {
-        get { publicURLBox.withLockedValue { $0 } }
-        nonmutating set { publicURLBox.withLockedValue { $0 = newValue } }
-    }
-
-    var isEnabled: Bool { signature != nil }
-
-    /// A form-encoded webhook: the URL as requested (path and query) plus every form parameter.
-    func verifyWebhook(path: String, query: String?, header: String?, parameters: [(String, String)]) -> Bool {
-        guard let signature else { return true }
-        guard let header, !header.isEmpty else { return false }
-        let url = publicURL.webhookURL(path: path, query: query)
-        return signature.isValid(signature: header, url: url, parameters: parameters)
-    }
-
-    /// The media socket's upgrade: Twilio signs the stream URL it was given (`wss://…/media/TOKEN`)
-    /// with no parameters. The `https://` spelling is accepted too, since proxies and Twilio's
-    /// own tooling have been seen to disagree on it.
-    func verifyUpgrade(token: String, header: String?) -> Bool {
-        guard let signature else { return true }
-        guard let header, !header.isEmpty else { return false }
-        let streamURL = publicURL.streamURL(token: token)
-        let httpSpelling = publicURL.webhookURL(path: MediaRoute.prefix + token)
-        var valid = false
-        for url in [streamURL, httpSpelling] {
-            // Non-short-circuiting so the time spent does not depend on which spelling matched.
-            valid = signature.isValid(signature: header, url: url, parameters: []) || valid
-        }
-        return valid
-    }
-}
-
 /// Admission and shared state for media sockets: decides at the HTTP upgrade whether a socket
 /// may open, then creates its handler.
 final class MediaEndpoint: Sendable {
@@ -67,6 +22,8 @@ final class MediaEndpoint: Sendable {
     struct Admission: Sendable {
         let callSid: String
         let parameters: [String: String]
+        /// The carrier whose media path the socket connected to.
+        let carrier: CarrierSurface
     }
 
     enum Decision: Sendable {
@@ -75,9 +32,12 @@ final class MediaEndpoint: Sendable {
     }
 
     let settings: Settings
-    let verifier: TwilioRequestVerifier
+    /// Every carrier served, each with its own media path.
+    let carriers: [CarrierSurface]
     let tokens: StreamTokens
     let parameters: CallParameterStore
+    /// Where calls go after their stream (`CallControl.transfer`), by call id.
+    let transfers: CallParameterStore
     let liveCalls: LiveCalls
     let metrics: BridgeMetrics
     let callFactory: MediaCallFactory
@@ -87,9 +47,10 @@ final class MediaEndpoint: Sendable {
 
     init(
         settings: Settings,
-        verifier: TwilioRequestVerifier,
+        carriers: [CarrierSurface],
         tokens: StreamTokens,
         parameters: CallParameterStore,
+        transfers: CallParameterStore,
         liveCalls: LiveCalls,
         metrics: BridgeMetrics,
         callFactory: @escaping MediaCallFactory,
@@ -98,9 +59,10 @@ final class MediaEndpoint: Sendable {
     ) {
         self.recordings = recordings
         self.settings = settings
-        self.verifier = verifier
+        self.carriers = carriers
         self.tokens = tokens
         self.parameters = parameters
+        self.transfers = transfers
         self.liveCalls = liveCalls
         self.metrics = metrics
         self.callFactory = callFactory
@@ -110,7 +72,11 @@ final class MediaEndpoint: Sendable {
     /// Runs in the upgrader's `shouldUpgrade`, on the socket's loop. The signature is checked
     /// before the token is redeemed, so a refused request does not burn the real call's token.
     func admit(uri: String, headers: HTTPHeaders) -> Decision {
-        guard let token = MediaRoute.token(fromPath: uri) else {
+        var match: (carrier: CarrierSurface, token: String)?
+        for carrier in carriers {
+            if let token = carrier.token(fromPath: uri) { match = (carrier, token); break }
+        }
+        guard let (carrier, token) = match else {
             return .refuse(.notFound, "no WebSocket endpoint at this path")
         }
         if liveCalls.isDraining {
@@ -120,18 +86,18 @@ final class MediaEndpoint: Sendable {
             metrics.recordError(kind: "over_capacity")
             return .refuse(.serviceUnavailable, "too many live calls")
         }
-        if !verifier.verifyUpgrade(token: token, header: headers.first(name: "X-Twilio-Signature")) {
+        if case .badSignature(let reason) = carrier.checkUpgrade(token, headers) {
             metrics.recordRefusedSignature()
             switch settings.signatureMode {
             case .enforce:
-                return .refuse(.forbidden, "X-Twilio-Signature on the upgrade does not verify")
+                return .refuse(.forbidden, reason)
             case .log:
-                logger.warning("X-Twilio-Signature on a media upgrade does not verify (signature_mode: log, accepted)")
+                logger.warning("\(reason) (signature_mode: log, accepted)", metadata: ["carrier": "\(carrier.name)"])
             }
         }
         switch tokens.redeem(token) {
         case .accepted(let callSid):
-            return .accept(Admission(callSid: callSid, parameters: parameters.take(callSid: callSid) ?? [:]))
+            return .accept(Admission(callSid: callSid, parameters: parameters.take(callSid: callSid) ?? [:], carrier: carrier))
         case .refused(let reason):
             metrics.recordError(kind: "bad_stream_token")
             return .refuse(.forbidden, reason)
@@ -153,9 +119,12 @@ final class MediaEndpoint: Sendable {
         }
     }
 
-    func makeHandler(for admission: Admission) -> MediaStreamHandler<TwilioDialect> {
+    func makeHandler(for admission: Admission) -> any RemovableChannelHandler {
         var logger = self.logger
         logger[metadataKey: "callSid"] = "\(admission.callSid)"
-        return MediaStreamHandler(endpoint: self, admission: admission, logger: logger)
+        if admission.carrier.name != TwilioDialect.name {
+            logger[metadataKey: "carrier"] = "\(admission.carrier.name)"
+        }
+        return admission.carrier.makeHandler(self, admission, logger)
     }
 }

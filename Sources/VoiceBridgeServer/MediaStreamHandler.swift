@@ -330,6 +330,10 @@ extension MediaStreamHandler: CarrierSink {
 
     var isWritable: Bool { writable && context != nil }
 
+    func transfer(to destination: CallTransfer) {
+        endpoint.transfers.remember(callSid: admission.callSid, parameters: destination.parameters)
+    }
+
     func close(_ reason: CallEndReason) {
         closeStream(Self.closeCode(for: reason), "\(reason)", log: false)
         logger.info("call closed the media socket", metadata: ["reason": "\(reason)"])

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The address Twilio uses to reach this server, as configured (never taken from a Host header).
+/// The address carriers use to reach this server, as configured (never taken from a Host header).
 ///
 /// Webhook signatures are computed over `webhookURL(path:query:)`; the `<Stream url>` in TwiML is
 /// `streamURL(token:)`, whose scheme follows the public scheme: `https` → `wss`, `http` → `ws`.
@@ -81,8 +81,13 @@ public struct PublicURL: Sendable, Equatable, CustomStringConvertible {
     /// `wss://host[:port]/base/media/TOKEN` (`ws://` when the public URL is plain http).
     /// The token sits in the path because Twilio drops query strings from stream URLs.
     public func streamURL(token: String) -> String {
+        streamURL(prefix: MediaRoute.prefix, token: token)
+    }
+
+    /// The same under another carrier's media prefix (`/telnyx/media/`).
+    public func streamURL(prefix: String, token: String) -> String {
         let wsScheme = scheme == .https ? "wss" : "ws"
-        return "\(wsScheme)://\(authority)\(basePath)\(MediaRoute.prefix)\(token)"
+        return "\(wsScheme)://\(authority)\(basePath)\(prefix)\(token)"
     }
 
     public var description: String { webhookURL(path: "") }
@@ -93,7 +98,7 @@ public enum MediaRoute {
     public static let prefix = "/media/"
 
     /// The token of a `/media/{token}` request path (query ignored), or nil for any other path.
-    public static func token(fromPath uri: String) -> String? {
+    public static func token(fromPath uri: String, prefix: String = MediaRoute.prefix) -> String? {
         var path = Substring(uri)
         if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
         guard path.hasPrefix(prefix) else { return nil }

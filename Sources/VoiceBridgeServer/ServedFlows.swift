@@ -8,7 +8,7 @@ import VoiceBridgeRelay
 /// The declarative flows `serve` runs (config/flows), with what their steps need.
 public struct ServedFlows: Sendable {
     public var library: FlowLibrary
-    /// Prompts, webhook client and relay; the server fills in `transfer` itself.
+    /// Prompts, webhook client and relay.
     public var environment: FlowEnvironment
 
     public init(library: FlowLibrary, environment: FlowEnvironment = .init()) {
@@ -18,7 +18,6 @@ public struct ServedFlows: Sendable {
 
     /// Picks each call's flow by its called number (`To`); the demo menu when none answers it.
     func provider(
-        transfers: CallParameterStore,
         relay: @escaping @Sendable (String) -> RelayConfiguration,
         connector: any RelayConnector = RelayWebSocketClient.shared,
         logger: Logger
@@ -28,12 +27,6 @@ public struct ServedFlows: Sendable {
             let prompts = environment.prompts
             environment.relay = { request, _ in
                 Self.relayFlow(for: request, base: relay(request.step.url), prompts: prompts, connector: connector, logger: logger)
-            }
-        }
-        environment.transfer = { callSid, transfer in
-            switch transfer {
-            case let .dial(number): transfers.remember(callSid: callSid, parameters: ["dial": number])
-            case let .twiml(twiml): transfers.remember(callSid: callSid, parameters: ["twiml": twiml])
             }
         }
         let library = self.library

@@ -20,8 +20,8 @@ import VoiceBridgeSpeech
 public struct VoiceBridgeServer: Service {
     public let configuration: BridgeConfiguration
     /// The URL signatures are checked against and stream URLs are built from.
-    public var publicURL: PublicURL { verifier.publicURL }
-    private let verifier: TwilioRequestVerifier
+    public var publicURL: PublicURL { publicURLCell.value }
+    private let publicURLCell: PublicURLCell
     public let metrics: BridgeMetrics
     let liveCalls: LiveCalls
     let tokens: StreamTokens
@@ -55,11 +55,8 @@ public struct VoiceBridgeServer: Service {
         self.configuration = configuration
         self.logger = logger
         let publicURL = try configuration.publicURL.map { text throws(ConfigurationError) in try PublicURL(parsing: text) }
-        let verifier = TwilioRequestVerifier(
-            authToken: configuration.twilioAuthToken,
-            publicURL: publicURL ?? .local(port: configuration.port)
-        )
-        self.verifier = verifier
+        let publicURLCell = PublicURLCell(publicURL ?? .local(port: configuration.port))
+        self.publicURLCell = publicURLCell
         let metrics = BridgeMetrics()
         self.metrics = metrics
         let liveCalls = LiveCalls()
@@ -82,7 +79,7 @@ public struct VoiceBridgeServer: Service {
         // else the declarative flows; else the demo menu.
         let flow = flow
             ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0, prompts: flows?.environment.prompts) }
-            ?? flows?.provider(transfers: transfers, relay: { configuration.relayConfiguration(url: $0) }, logger: logger)
+            ?? flows?.provider(relay: { configuration.relayConfiguration(url: $0) }, logger: logger)
             ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
@@ -109,6 +106,10 @@ public struct VoiceBridgeServer: Service {
                 factory = DemoCalls.factory(configuration: configuration, speech: offline, flow: flow)
             }
         }
+        let services = CarrierServices(
+            configuration: configuration, publicURL: publicURLCell, tokens: tokens, parameters: parameters,
+            transfers: transfers, liveCalls: liveCalls, metrics: metrics, logger: logger)
+        let carriers = CarrierRegistry.all.map { $0.surface(services) }
         let endpoint = MediaEndpoint(
             settings: .init(
                 accountSid: configuration.twilioAccountSid,
@@ -119,9 +120,10 @@ public struct VoiceBridgeServer: Service {
                 maxConcurrentCalls: configuration.maxConcurrentCalls,
                 signatureMode: configuration.signatureMode
             ),
-            verifier: verifier,
+            carriers: carriers,
             tokens: tokens,
             parameters: parameters,
+            transfers: transfers,
             liveCalls: liveCalls,
             metrics: metrics,
             callFactory: factory,
@@ -130,7 +132,7 @@ public struct VoiceBridgeServer: Service {
                 // Every secret this server knows is kept out of the recordings.
                 try CallRecordings(
                     directory: directory,
-                    secrets: [configuration.twilioAuthToken, configuration.tokenSecret, configuration.elevenLabsAPIKey],
+                    secrets: [configuration.twilioAuthToken, configuration.tokenSecret, configuration.elevenLabsAPIKey] + configuration.carrierSecrets,
                     writer: RecordingWriter(onError: { [logger] message in
                         logger.error("call recording failed", metadata: ["error": "\(message)"])
                     }))
@@ -140,15 +142,8 @@ public struct VoiceBridgeServer: Service {
             logger.info("recording calls", metadata: ["directory": "\(directory)"])
         }
         let router = Router(context: BasicRequestContext.self)
-        WebhookRoutes(
-            verifier: verifier,
-            tokens: tokens,
-            parameters: parameters,
-            transfers: transfers,
-            liveCalls: liveCalls,
-            metrics: metrics,
-            logger: logger
-        ).register(on: router)
+        OperationsRoutes(liveCalls: liveCalls, metrics: metrics).register(on: router)
+        for carrier in carriers { carrier.registerRoutes(router) }
         if let token = configuration.controlToken {
             ControlRoutes(token: token, liveCalls: liveCalls, logger: logger).register(on: router)
         }
@@ -167,9 +162,9 @@ public struct VoiceBridgeServer: Service {
             logger: logger,
             onServerRunning: { bound in
                 if publicURL == nil {
-                    verifier.publicURL = .local(port: bound)
+                    publicURLCell.value = .local(port: bound)
                     logger.warning(
-                        "PUBLIC_URL is unset: using \(verifier.publicURL) for stream URLs and signatures (local use only; Twilio needs wss://)"
+                        "PUBLIC_URL is unset: using \(publicURLCell.value) for stream URLs and signatures (local use only; Twilio needs wss://)"
                     )
                 }
                 await onServerRunning(bound)

@@ -201,6 +201,24 @@ import VoiceBridgeSpeech
         #expect(h.sink.closed == [.hangUp])
     }
 
+    @Test func aTransferTellsTheCarrierWhereToThenRedirectsOnceTheGoodbyeIsHeard() {
+        var config = CallConfiguration()
+        config.hangUpGraceMs = 2_000
+        let h = CallHarness(configuration: config)
+        h.flow.onStart = { call in
+            call.play(.text("Transferring you."), id: "bye", interruptible: .none)
+            call.transfer(to: .dial("+15550009999"))
+        }
+        h.start()
+        #expect(h.sink.transfers == [.dial("+15550009999")])
+        h.speak(turn: "1", ms: 600)
+        h.advance(ms: 3_000)
+        #expect(h.sink.closed == [.redirect])
+        h.call.transfer(to: .dial("+15550001111"))
+        #expect(h.sink.transfers == [.dial("+15550009999")], "an ended call transfers nowhere")
+        #expect(h.sink.closed == [.redirect])
+    }
+
     @Test func endSignalsAreIdempotent() {
         let h = CallHarness()
         h.start()

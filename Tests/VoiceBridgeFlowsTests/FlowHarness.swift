@@ -26,8 +26,13 @@ final class PlayingCarrier: CarrierSink {
     private var playEnd: Int64 = 0
     private var pendingEchoes: [Scheduled<Void>] = []
     var echoed: [String] = []
+    var transfers: [(String, CallTransfer)] = []
 
     init(loop: EmbeddedEventLoop) { self.loop = loop }
+
+    func transfer(to destination: CallTransfer) {
+        transfers.append((call?.callID ?? "", destination))
+    }
 
     var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
 
@@ -151,12 +156,6 @@ final class DeliveryQueue: Sendable {
     }
 }
 
-final class TransferLog: Sendable {
-    private let state = Mutex<[(String, FlowTransfer)]>([])
-    func append(_ entry: (String, FlowTransfer)) { state.withLock { $0.append(entry) } }
-    var entries: [(String, FlowTransfer)] { state.withLock { $0 } }
-}
-
 /// One call running a declarative flow on virtual time.
 final class FlowHarness {
     let loop = EmbeddedEventLoop()
@@ -164,8 +163,8 @@ final class FlowHarness {
     let voice = InstantVoice()
     let flow: DeclarativeFlow
     let deliveries = DeliveryQueue()
-    var transfers: [(String, FlowTransfer)] { transferLog.entries }
-    private let transferLog = TransferLog()
+    /// Where the flow sent the caller, with the call's id at the time.
+    var transfers: [(String, CallTransfer)] { carrier.transfers }
     var call: Call!
     private var sequence = 1
 
@@ -178,8 +177,6 @@ final class FlowHarness {
         let problems = FlowChecker(knownPrompts: prompts.isEmpty ? nil : Set(prompts)).check(definition)
         guard problems.isEmpty else { throw FlowLoadError(diagnostics: problems) }
         var env = FlowEnvironment(prompts: CataloguePrompts(built: built, ids: Set(prompts)))
-        let log = transferLog
-        env.transfer = { sid, t in log.append((sid, t)) }
         env.deliver = deliveries.deliver
         environment(&env)
         flow = DeclarativeFlow(flow: LoadedFlow(definition: definition), environment: env)

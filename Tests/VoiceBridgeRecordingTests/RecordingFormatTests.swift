@@ -196,4 +196,5 @@ final class NullSink: CarrierSink {
     func flush() {}
     var isWritable: Bool { true }
     func close(_ reason: CallEndReason) {}
+    func transfer(to destination: CallTransfer) {}
 }

@@ -172,6 +172,14 @@ final class MediaPathRig {
         logger.logLevel = .critical
         let configuration = BridgeConfiguration()
         let slot = self.slot
+        let tokens = StreamTokens(secret: Array("allocation-test-secret".utf8), ttlSeconds: 60)
+        let parameters = CallParameterStore(capacity: 8, ttlSeconds: 60)
+        let transfers = CallParameterStore(capacity: 8, ttlSeconds: 60)
+        let liveCalls = LiveCalls()
+        let metrics = BridgeMetrics()
+        let twilio = TwilioCarrier.surface(CarrierServices(
+            configuration: configuration, publicURL: PublicURLCell(.local(port: 0)), tokens: tokens, parameters: parameters,
+            transfers: transfers, liveCalls: liveCalls, metrics: metrics, logger: logger))
         let endpoint = MediaEndpoint(
             settings: .init(
                 accountSid: nil,
@@ -182,11 +190,12 @@ final class MediaPathRig {
                 maxConcurrentCalls: 10,
                 signatureMode: .enforce
             ),
-            verifier: TwilioRequestVerifier(authToken: nil, publicURL: .local(port: 0)),
-            tokens: StreamTokens(secret: Array("allocation-test-secret".utf8), ttlSeconds: 60),
-            parameters: CallParameterStore(capacity: 8, ttlSeconds: 60),
-            liveCalls: LiveCalls(),
-            metrics: BridgeMetrics(),
+            carriers: [twilio],
+            tokens: tokens,
+            parameters: parameters,
+            transfers: transfers,
+            liveCalls: liveCalls,
+            metrics: metrics,
             callFactory: { context, sink in slot.makeCall(context: context, sink: sink, configuration: configuration) },
             logger: logger
         )
@@ -199,7 +208,7 @@ final class MediaPathRig {
         try handlers.addHandler(WebSocketProtocolErrorHandler())
         // What the upgrader leaves, then what the server makes of it (its handler in front of
         // NIO's decoder), and the probe just in front of the handler.
-        try endpoint.installPipeline(on: channel, for: .init(callSid: Twilio.callSid, parameters: [:]))
+        try endpoint.installPipeline(on: channel, for: .init(callSid: Twilio.callSid, parameters: [:], carrier: twilio))
         let media = try handlers.context(handlerType: MediaStreamHandler<TwilioDialect>.self)
         try handlers.addHandler(handlerProbe, position: .before(media.handler))
     }

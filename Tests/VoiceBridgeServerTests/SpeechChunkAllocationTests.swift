@@ -81,6 +81,7 @@ private final class CountingSink: CarrierSink {
     func flush() {}
     var isWritable: Bool { true }
     func close(_ reason: CallEndReason) {}
+    func transfer(to destination: CallTransfer) {}
 }
 
 private final class SilentFlow: CallFlow {

@@ -28,6 +28,8 @@ public final class RecordingSink: CarrierSink {
     public func sendClear() { sent.append(.clear(at: now)) }
     public func flush() { flushes += 1 }
     public func close(_ reason: CallEndReason) { closed.append(reason) }
+    public private(set) var transfers: [CallTransfer] = []
+    public func transfer(to destination: CallTransfer) { transfers.append(destination) }
 
     public var mediaTimes: [Int64] { sent.compactMap { if case let .media(_, t) = $0 { t } else { nil } } }
     public var mediaFrames: [[UInt8]] { sent.compactMap { if case let .media(b, _) = $0 { b } else { nil } } }

@@ -2,21 +2,78 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
+import VoiceBridgeCalls
 import VoiceBridgeCarriers
 
-/// The HTTP surface on Hummingbird: voice webhook, status callback, health and metrics.
-///
-/// Handlers answer at once and never touch a call directly: a status callback hops onto the
-/// call's own loop through `LiveCalls`.
-struct WebhookRoutes: Sendable {
+/// Twilio: the voice webhook answers `<Connect><Stream>` TwiML, media sockets connect at
+/// `/media/{token}` with `X-Twilio-Signature` on the upgrade, status callbacks end calls, and
+/// `<Connect action>` asks for what follows the stream (a flow's transfer).
+enum TwilioCarrier {
+    static let registration = CarrierRegistration(settings: nil, surface: surface)
+
+    static func surface(_ services: CarrierServices) -> CarrierSurface {
+        let verifier = TwilioRequestVerifier(authToken: services.configuration.twilioAuthToken, publicURL: services.publicURL)
+        let routes = TwilioHTTPRoutes(services: services, verifier: verifier)
+        return CarrierSurface(
+            dialect: TwilioDialect.self,
+            mediaPrefix: MediaRoute.prefix,
+            checkUpgrade: { token, headers in
+                verifier.verifyUpgrade(token: token, header: headers.first(name: "X-Twilio-Signature"))
+                    ? .accepted : .badSignature("X-Twilio-Signature on the upgrade does not verify")
+            },
+            registerRoutes: { routes.register(on: $0) }
+        )
+    }
+}
+
+/// Checks `X-Twilio-Signature` against URLs built from the configured public URL (never the Host
+/// header). Without an auth token every request passes: local use, logged once at startup.
+struct TwilioRequestVerifier: Sendable {
+    let signature: TwilioSignature?
+    private let publicURLCell: PublicURLCell
+
+    init(authToken: String?, publicURL: PublicURLCell) {
+        self.signature = authToken.map { TwilioSignature(authToken: $0) }
+        self.publicURLCell = publicURL
+    }
+
+    var publicURL: PublicURL { publicURLCell.value }
+
+    var isEnabled: Bool { signature != nil }
+
+    /// A form-encoded webhook: the URL as requested (path and query) plus every form parameter.
+    func verifyWebhook(path: String, query: String?, header: String?, parameters: [(String, String)]) -> Bool {
+        guard let signature else { return true }
+        guard let header, !header.isEmpty else { return false }
+        let url = publicURL.webhookURL(path: path, query: query)
+        return signature.isValid(signature: header, url: url, parameters: parameters)
+    }
+
+    /// The media socket's upgrade: Twilio signs the stream URL it was given (`wss://…/media/TOKEN`)
+    /// with no parameters. The `https://` spelling is accepted too, since proxies and Twilio's
+    /// own tooling have been seen to disagree on it.
+    func verifyUpgrade(token: String, header: String?) -> Bool {
+        guard let signature else { return true }
+        guard let header, !header.isEmpty else { return false }
+        let publicURL = self.publicURL
+        let streamURL = publicURL.streamURL(token: token)
+        let httpSpelling = publicURL.webhookURL(path: MediaRoute.prefix + token)
+        var valid = false
+        for url in [streamURL, httpSpelling] {
+            // Non-short-circuiting so the time spent does not depend on which spelling matched.
+            valid = signature.isValid(signature: header, url: url, parameters: []) || valid
+        }
+        return valid
+    }
+}
+
+/// Twilio's webhooks on Hummingbird: voice webhook, status callback, connect action. Handlers
+/// answer at once and never touch a call directly: a status callback hops onto the call's own
+/// loop through `LiveCalls`.
+struct TwilioHTTPRoutes: Sendable {
+    let services: CarrierServices
     let verifier: TwilioRequestVerifier
-    let tokens: StreamTokens
-    let parameters: CallParameterStore
-    /// Where each call goes once its socket closes, as its flow decided (`redirect`), by CallSid.
-    let transfers: CallParameterStore
-    let liveCalls: LiveCalls
-    let metrics: BridgeMetrics
-    let logger: Logger
 
     /// Twilio's form bodies are a few KiB; anything far larger is not a webhook.
     static let maxBodyBytes = 64 * 1024
@@ -30,23 +87,17 @@ struct WebhookRoutes: Sendable {
     /// Twilio asks here for the TwiML that follows `<Connect>` once the media socket closes.
     static let connectActionPath = "/connect-action"
 
+    private var logger: Logger { services.logger }
+
     func register(on router: Router<BasicRequestContext>) {
         router.post("/twiml") { request, _ in try await voiceWebhook(request) }
         // Twilio can be set to GET webhooks: parameters in the query, which the signature covers.
         router.get("/twiml") { request, _ in try await voiceWebhook(request) }
         router.post("/status") { request, _ in try await statusCallback(request) }
         router.post(RouterPath(Self.connectActionPath)) { request, _ in try await connectAction(request) }
-        router.get("/healthz") { _, _ in health() }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render(activeCallCount: liveCalls.count, placement: liveCalls.placement)))
-            )
-        }
         // Reaching the router means no upgrade happened: a plain GET on a media URL.
         router.get("/media/:token") { _, _ in
-            plain(.badRequest, "media streams need a WebSocket upgrade")
+            CarrierServices.plain(.badRequest, "media streams need a WebSocket upgrade")
         }
     }
 
@@ -71,12 +122,12 @@ struct WebhookRoutes: Sendable {
         }
         let header = request.headers[Self.signatureHeader]
         guard verifier.verifyWebhook(path: request.uri.path, query: request.uri.query, header: header, parameters: signed) else {
-            metrics.recordRefusedSignature()
+            services.metrics.recordRefusedSignature()
             logger.warning(
                 "\(kind) refused: X-Twilio-Signature does not verify",
                 metadata: ["path": "\(request.uri.path)", "signature": "\(header == nil ? "missing" : "present")"]
             )
-            return .refused(plain(.forbidden, "invalid signature"))
+            return .refused(CarrierServices.plain(.forbidden, "invalid signature"))
         }
         return .accepted(form)
     }
@@ -87,28 +138,24 @@ struct WebhookRoutes: Sendable {
         case .refused(let refusal): return refusal
         case .accepted(let parsed): form = parsed
         }
-        if liveCalls.isDraining {
-            return plain(.serviceUnavailable, "server is shutting down")
+        if services.liveCalls.isDraining {
+            return CarrierServices.plain(.serviceUnavailable, "server is shutting down")
         }
         var values: [String: String] = [:]
         for (name, value) in form where values[name] == nil { values[name] = value }
         guard let callSid = values["CallSid"], !callSid.isEmpty else {
-            return plain(.badRequest, "CallSid missing")
+            return CarrierServices.plain(.badRequest, "CallSid missing")
         }
-        parameters.remember(callSid: callSid, parameters: values)
-        let token = tokens.mint(callSid: callSid)
+        services.parameters.remember(callSid: callSid, parameters: values)
+        let token = services.tokens.mint(callSid: callSid)
         let twiml = ConnectStreamTwiML(
             url: verifier.publicURL.streamURL(token: token),
             parameters: Self.streamParameters.compactMap { name in values[name].map { (name: name, value: $0) } },
             connectAction: verifier.publicURL.webhookURL(path: Self.connectActionPath)
         )
-        metrics.recordWebhook()
+        services.metrics.recordWebhook()
         logger.info("voice webhook answered", metadata: ["callSid": "\(callSid)"])
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/xml; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: twiml.render()))
-        )
+        return CarrierServices.xml(twiml.render())
     }
 
     /// The TwiML after the stream: the flow's transfer (`<Dial>`, or its own TwiML), else a
@@ -120,22 +167,20 @@ struct WebhookRoutes: Sendable {
         case .accepted(let parsed): form = parsed
         }
         let callSid = form.first { $0.0 == "CallSid" }?.1 ?? ""
-        let transfer = callSid.isEmpty ? nil : transfers.take(callSid: callSid)
+        let transfer = callSid.isEmpty ? nil : CallTransfer(parameters: services.transfers.take(callSid: callSid))
         let body: String
-        if let number = transfer?["dial"] {
+        switch transfer {
+        case let .dial(number)?:
             body = #"<?xml version="1.0" encoding="UTF-8"?><Response>"#
                 + TwiMLVerb.dial(TwiMLDial(target: number)).render() + "</Response>"
-        } else if let twiml = transfer?["twiml"] {
+        case let .markup(twiml)?:
             body = twiml.contains("<Response") ? twiml : #"<?xml version="1.0" encoding="UTF-8"?><Response>"# + twiml + "</Response>"
-        } else {
+        case nil:
             body = #"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
         }
-        logger.info("connect action answered", metadata: ["callSid": "\(callSid)", "transfer": "\(transfer?["dial"] != nil ? "dial" : transfer?["twiml"] != nil ? "twiml" : "none")"])
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/xml; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: body))
-        )
+        let kind = switch transfer { case .dial?: "dial"; case .markup?: "twiml"; case nil: "none" }
+        logger.info("connect action answered", metadata: ["callSid": "\(callSid)", "transfer": "\(kind)"])
+        return CarrierServices.xml(body)
     }
 
     func statusCallback(_ request: Request) async throws -> Response {
@@ -147,31 +192,13 @@ struct WebhookRoutes: Sendable {
         let callSid = form.first { $0.0 == "CallSid" }?.1 ?? ""
         let status = form.first { $0.0 == "CallStatus" }?.1 ?? ""
         if Self.terminalStatuses.contains(status), !callSid.isEmpty {
-            _ = parameters.take(callSid: callSid)
-            let live = liveCalls.endCall(callSid: callSid, status: status)
+            _ = services.parameters.take(callSid: callSid)
+            let live = services.liveCalls.endCall(callSid: callSid, status: status)
             logger.info(
                 "status callback",
                 metadata: ["callSid": "\(callSid)", "status": "\(status)", "liveCall": "\(live)"]
             )
         }
         return Response(status: .noContent)
-    }
-
-    func health() -> Response {
-        let draining = liveCalls.isDraining
-        let json = #"{"status":"\#(draining ? "draining" : "ok")","activeCalls":\#(liveCalls.count)}"#
-        return Response(
-            status: draining ? .serviceUnavailable : .ok,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: json))
-        )
-    }
-
-    private func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "text/plain; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: text + "\n"))
-        )
     }
 }
