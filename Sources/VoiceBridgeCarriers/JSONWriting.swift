@@ -51,12 +51,18 @@ public enum JSONWriting {
     /// Writes a quoted JSON string.
     static func writeQuoted(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        writeEscapedContent(text, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// Writes JSON string content without the quotes; names that need no escape (all of ours)
+    /// are copied as they are.
+    static func writeEscapedContent(_ text: String, into buffer: inout ByteBuffer) {
         if text.utf8.contains(where: needsEscape) {
             buffer.writeBytes(escaped(text))
         } else {
             buffer.writeString(text)
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     /// Writes a non-negative integer in decimal without going through `String`.

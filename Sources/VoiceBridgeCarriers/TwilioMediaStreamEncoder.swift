@@ -38,11 +38,7 @@ public struct TwilioMediaStreamEncoder: Sendable {
     /// `{"event":"mark","streamSid":"MZ…","mark":{"name":"…"}}`.
     public func writeMark(name: String, into buffer: inout ByteBuffer) {
         buffer.writeBytes(markPrefix)
-        if name.utf8.contains(where: JSONWriting.needsEscape) {
-            buffer.writeBytes(JSONWriting.escaped(name))
-        } else {
-            buffer.writeString(name)
-        }
+        JSONWriting.writeEscapedContent(name, into: &buffer)
         buffer.writeBytes(Self.objectSuffix)
     }
 
