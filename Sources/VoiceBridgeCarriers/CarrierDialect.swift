@@ -40,9 +40,15 @@ public struct CarrierSessionRules: Sendable {
     /// The formats the bridge plays on this carrier. A start announcing any other is refused
     /// (rather than answered in the wrong format).
     public var supportedFormats: [MediaFormat]
-    public init(echoesMarksOnClear: Bool, supportedFormats: [MediaFormat]) {
+    /// Whether the start names the call by the id its answer webhook carried (Twilio's CallSid).
+    /// Telnyx's start carries a call_control_id where TeXML's webhook had a CallSid, so there the
+    /// one-time token in the stream URL is the only binding.
+    public var startNamesWebhookCall: Bool
+
+    public init(echoesMarksOnClear: Bool, supportedFormats: [MediaFormat], startNamesWebhookCall: Bool = true) {
         self.echoesMarksOnClear = echoesMarksOnClear
         self.supportedFormats = supportedFormats
+        self.startNamesWebhookCall = startNamesWebhookCall
     }
 }
 

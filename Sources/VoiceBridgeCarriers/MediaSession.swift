@@ -26,7 +26,9 @@ public struct MediaSession<Dialect: CarrierDialect> {
     ///   - accountID: when set, the start must name this account.
     public init(callID: String, accountID: String?, maxMessageBytes: Int) {
         decoder = Dialect.makeDecoder(maxMessageBytes: maxMessageBytes)
-        gate = MediaStreamGate(callID: callID, accountID: accountID, supportedFormats: Dialect.rules.supportedFormats)
+        gate = MediaStreamGate(
+            callID: Dialect.rules.startNamesWebhookCall ? callID : nil, accountID: accountID,
+            supportedFormats: Dialect.rules.supportedFormats)
     }
 
     public mutating func receive(_ frame: CarrierFrame) -> Step {

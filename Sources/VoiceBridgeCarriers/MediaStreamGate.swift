@@ -20,15 +20,15 @@ public struct MediaStreamGate: Sendable {
         case refuse(CarrierCloseCode, String)
     }
 
-    /// The call id the stream token was minted for.
-    public let callID: String
+    /// The call id the stream token was minted for; nil when the start names the call otherwise.
+    public let callID: String?
     /// When set, the start's account id must equal it.
     public let accountID: String?
     /// When set, the start's format must be one of these.
     public let supportedFormats: [MediaFormat]?
     public private(set) var phase = Phase.awaitingStart
 
-    public init(callID: String, accountID: String?, supportedFormats: [MediaFormat]? = nil) {
+    public init(callID: String?, accountID: String?, supportedFormats: [MediaFormat]? = nil) {
         self.callID = callID
         self.accountID = accountID
         self.supportedFormats = supportedFormats
@@ -39,7 +39,7 @@ public struct MediaStreamGate: Sendable {
         case (.awaitingStart, .connected), (_, .notice):
             return .forward
         case (.awaitingStart, .start(let start)):
-            guard start.callID == callID else {
+            if let callID, start.callID != callID {
                 return .refuse(.policyViolation, "start names call \(start.callID), not the call this stream URL was issued for")
             }
             if let accountID, start.accountID != accountID {

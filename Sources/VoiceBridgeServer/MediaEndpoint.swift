@@ -10,7 +10,6 @@ import VoiceBridgeRecording
 /// may open, then creates its handler.
 final class MediaEndpoint: Sendable {
     struct Settings: Sendable {
-        var accountSid: String?
         var maxMessageBytes: Int
         var writeStall: TimeAmount
         var startTimeout: TimeAmount

@@ -51,7 +51,7 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         self.admission = admission
         self.logger = logger
         self.session = MediaSession(
-            callID: admission.callSid, accountID: endpoint.settings.accountSid, maxMessageBytes: endpoint.settings.maxMessageBytes)
+            callID: admission.callSid, accountID: admission.carrier.expectedAccountID, maxMessageBytes: endpoint.settings.maxMessageBytes)
         self.observer = CallMetricsObserver(metrics: endpoint.metrics)
     }
 
@@ -76,7 +76,7 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
             observer: observer,
             logger: logger,
             recorder: recorder,
-            accountSid: endpoint.settings.accountSid
+            accountSid: admission.carrier.expectedAccountID
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")

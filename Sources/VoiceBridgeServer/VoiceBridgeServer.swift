@@ -112,7 +112,6 @@ public struct VoiceBridgeServer: Service {
         let carriers = CarrierRegistry.all.map { $0.surface(services) }
         let endpoint = MediaEndpoint(
             settings: .init(
-                accountSid: configuration.twilioAccountSid,
                 maxMessageBytes: configuration.maxMessageBytes,
                 writeStall: .nanoseconds(Int64(configuration.writeStallSeconds * 1e9)),
                 startTimeout: .nanoseconds(Int64(configuration.startTimeoutSeconds * 1e9)),

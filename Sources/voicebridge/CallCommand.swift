@@ -1,15 +1,17 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VoiceBridgeCarriers
 import VoiceBridgeEmulators
 
 /// `voicebridge call URL`: the carrier's side of one or many calls against a voice webhook.
 struct CallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
-        abstract: "Place simulated Twilio calls: signed webhook, <Connect><Stream>, real-time media, Twilio playout.",
+        abstract: "Place simulated carrier calls: signed webhook, <Connect><Stream>, real-time media, the carrier's playout.",
         discussion: "Exits 0 when every call streamed and the server broke no Media Streams rule; "
-            + "otherwise prints a FAIL summary line and exits 1."
+            + "otherwise prints a FAIL summary line and exits 1. --carrier picks the carrier played "
+            + "(twilio: POST /twiml; telnyx: POST /telnyx/texml)."
     )
 
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")
@@ -17,6 +19,12 @@ struct CallCommand: AsyncParsableCommand {
 
     @Option(help: "Twilio auth token for X-Twilio-Signature (default: $TWILIO_AUTH_TOKEN; unsigned when neither is set).")
     var authToken: String?
+
+    @Option(help: "The carrier to play: \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var carrier: String = SimulatedCarrierKind.twilio.rawValue
+
+    @Option(help: "Telnyx: base64 of a 32-byte Ed25519 seed that signs the webhooks (default: $TELNYX_SIGNING_KEY; unsigned when neither is set); the README shows how to make a pair with openssl.")
+    var telnyxSigningKey: String?
 
     @Option(help: "The caller's number (From).")
     var from = "+15005550006"
@@ -69,6 +77,9 @@ struct CallCommand: AsyncParsableCommand {
         guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
         if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard SimulatedCarrierKind(rawValue: carrier) != nil else {
+            throw ValidationError("--carrier must be one of \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(carrier)")
+        }
     }
 
     func makeScript() throws -> CallScript {
@@ -93,10 +104,12 @@ struct CallCommand: AsyncParsableCommand {
         var logger = Logger(label: "voicebridge.call")
         logger.logLevel = level
         let token = authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"]
+        let telnyxKey = try Self.telnyxKey(telnyxSigningKey ?? ProcessInfo.processInfo.environment["TELNYX_SIGNING_KEY"])
         let simulator = try PhoneSimulator(
             configuration: .init(
                 webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
-                script: script, callerWAV: callerWav),
+                script: script, callerWAV: callerWav, carrier: SimulatedCarrierKind(rawValue: carrier) ?? .twilio,
+                telnyxSigningKey: telnyxKey),
             logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
@@ -113,5 +126,14 @@ struct CallCommand: AsyncParsableCommand {
             print("  \(t.callSid): \(why)\(t.violationCount > 1 ? " (+\(t.violationCount - 1) more)" : "")")
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// The Telnyx signing key from its base64 seed; nil when none is set.
+    static func telnyxKey(_ base64: String?) throws -> Ed25519.PrivateKey? {
+        guard let base64, !base64.isEmpty else { return nil }
+        guard let seed = Data(base64Encoded: base64), let key = Ed25519.PrivateKey(seed: Array(seed)) else {
+            throw ValidationError("the Telnyx signing key must be base64 of a 32-byte Ed25519 seed")
+        }
+        return key
     }
 }

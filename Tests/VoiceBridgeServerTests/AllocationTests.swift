@@ -182,7 +182,6 @@ final class MediaPathRig {
             transfers: transfers, liveCalls: liveCalls, metrics: metrics, logger: logger))
         let endpoint = MediaEndpoint(
             settings: .init(
-                accountSid: nil,
                 maxMessageBytes: configuration.maxMessageBytes,
                 writeStall: .seconds(5),
                 startTimeout: .seconds(10),

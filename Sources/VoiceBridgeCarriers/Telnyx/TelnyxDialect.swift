@@ -8,7 +8,8 @@ import NIOCore
 /// gate until the call speaks those formats.
 public enum TelnyxDialect: CarrierDialect {
     public static let name = "telnyx"
-    public static let rules = CarrierSessionRules(echoesMarksOnClear: true, supportedFormats: [.mulaw8kMono])
+    public static let rules = CarrierSessionRules(
+        echoesMarksOnClear: true, supportedFormats: [.mulaw8kMono], startNamesWebhookCall: false)
 
     public static func makeDecoder(maxMessageBytes: Int) -> TelnyxMediaStreamDecoder {
         TelnyxMediaStreamDecoder(maxMessageBytes: maxMessageBytes)

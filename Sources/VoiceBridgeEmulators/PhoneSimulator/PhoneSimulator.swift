@@ -7,15 +7,19 @@ import NIOPosix
 import NIOWebSocket
 import VoiceBridgeCarriers
 
-/// The carrier's side of phone calls, playing Twilio: posts the signed voice webhook, follows the
-/// TwiML's `<Connect><Stream>`, streams the caller's audio on an absolute 20 ms grid, plays the
-/// server's audio the way Twilio does (``CarrierPlayout``) and checks every server message strictly.
+/// The carrier's side of phone calls, playing Twilio or Telnyx: posts the signed voice webhook,
+/// follows the answer's `<Connect><Stream>` (TwiML or TeXML), streams the caller's audio on an
+/// absolute 20 ms grid, plays the server's audio the way the carrier does (``CarrierPlayout``) and
+/// checks every server message strictly in the carrier's dialect.
 public struct PhoneSimulator: Sendable {
     public struct Configuration: Sendable {
         /// The voice webhook (`http://`); it is also the URL signed.
         public var webhookURL: String
         /// Signs the webhook with `X-Twilio-Signature` when set.
         public var authToken: String?
+        public var carrier: SimulatedCarrierKind
+        /// Signs Telnyx webhooks (Ed25519) when set.
+        public var telnyxSigningKey: Ed25519.PrivateKey?
         public var from: String
         public var to: String
         public var script: CallScript
@@ -27,10 +31,13 @@ public struct PhoneSimulator: Sendable {
         public init(
             webhookURL: String, authToken: String? = nil, from: String = "+15005550006", to: String = "+15005550001",
             script: CallScript = CallScript(), callerWAV: String? = nil,
-            webhookTimeout: TimeAmount = .seconds(15), connectTimeout: TimeAmount = .seconds(10)
+            webhookTimeout: TimeAmount = .seconds(15), connectTimeout: TimeAmount = .seconds(10),
+            carrier: SimulatedCarrierKind = .twilio, telnyxSigningKey: Ed25519.PrivateKey? = nil
         ) {
             self.webhookURL = webhookURL
             self.authToken = authToken
+            self.carrier = carrier
+            self.telnyxSigningKey = telnyxSigningKey
             self.from = from
             self.to = to
             self.script = script
@@ -65,8 +72,9 @@ public struct PhoneSimulator: Sendable {
 
     /// Runs one call on `loop` (every step of it stays on that loop).
     public func runCall(on loop: any EventLoop, recordHeard: Bool) async -> CallResult {
-        let callSid = TwilioSid.make("CA")
-        let accountSid = TwilioSid.make("AC")
+        let ids = SimulatedCallIDs.make(for: configuration.carrier)
+        let callSid = ids.callSid
+        let accountSid = ids.accountSid
         var logger = self.logger
         logger[metadataKey: "callSid"] = "\(callSid)"
         func failed(_ error: any Error) -> CallResult {
@@ -79,36 +87,37 @@ public struct PhoneSimulator: Sendable {
                 gaps: nil, sendLateness: nil, heard: nil)
         }
 
-        let request = VoiceWebhookRequest(
-            url: configuration.webhookURL, callSid: callSid, accountSid: accountSid,
-            from: configuration.from, to: configuration.to, authToken: configuration.authToken)
+        let request = signedRequest(
+            url: configuration.webhookURL,
+            parameters: VoiceWebhookRequest.incomingCallFields(
+                callSid: callSid, accountSid: accountSid, from: configuration.from, to: configuration.to))
         let webhookStarted = NIODeadline.now()
-        let instruction: TwiMLStream
-        let afterStream: [TwiMLVerb]
+        let answer: StreamAnswer
         let endpoint: SimulatorEndpoint
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else {
                 throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
             }
-            (instruction, afterStream) = try TwiMLStream.connect(inTwiML: response.body)
-            endpoint = try SimulatorEndpoint.stream(from: instruction.url, relativeTo: configuration.webhookURL)
+            answer = try StreamAnswer.parse(response.body, carrier: configuration.carrier)
+            endpoint = try SimulatorEndpoint.stream(from: answer.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
         }
         let webhookMs = milliseconds(nanos: (NIODeadline.now() - webhookStarted).nanoseconds)
 
-        let streamSid = TwilioSid.make("MZ")
-        logger[metadataKey: "streamSid"] = "\(streamSid)"
-        let setup = SimulatedCall.Setup(
-            callSid: callSid, accountSid: accountSid, streamSid: streamSid, webhookURL: configuration.webhookURL,
+        logger[metadataKey: "streamSid"] = "\(ids.stream.streamID)"
+        var setup = SimulatedCallSetup(
+            callSid: callSid, accountSid: accountSid, streamSid: ids.stream.streamID, webhookURL: configuration.webhookURL,
             streamURL: "\(endpoint.scheme)://\(endpoint.hostHeader)\(endpoint.target)",
-            customParameters: instruction.parameters.map { ($0.name, $0.value) }, script: configuration.script,
+            customParameters: answer.parameters, script: configuration.script,
             track: track, recordHeard: recordHeard, webhookMs: webhookMs,
-            twimlAfterStream: afterStream.map { $0.render() }, connectStarted: .now())
-        let done = loop.makePromise(of: SimulatedCall.Outcome.self)
+            twimlAfterStream: answer.afterStreamVerbs, connectStarted: .now())
+        setup.from = configuration.from
+        setup.to = configuration.to
+        let done = loop.makePromise(of: SimulatedCallOutcome.self)
         do {
-            let upgraded = try await connectStream(endpoint: endpoint, setup: setup, done: done, on: loop)
+            let upgraded = try await connectStream(endpoint: endpoint, setup: setup, stream: ids.stream, done: done, on: loop)
             guard try await upgraded.get() else {
                 throw SimulatorError.connect("the server did not upgrade to WebSocket (Twilio error 31920)")
             }
@@ -118,8 +127,8 @@ public struct PhoneSimulator: Sendable {
         }
         do {
             var outcome = try await done.futureResult.get()
-            if let action = instruction.connectAction, outcome.timeline.endReason == .serverClosed {
-                outcome.timeline.twimlAfterStream = await followConnectAction(
+            if let action = answer.afterStreamURL, outcome.timeline.endReason == .serverClosed {
+                outcome.timeline.twimlAfterStream = await followAfterStream(
                     action, callSid: callSid, accountSid: accountSid, on: loop, logger: logger)
             }
             return CallResult(
@@ -129,9 +138,22 @@ public struct PhoneSimulator: Sendable {
         }
     }
 
-    /// As Twilio does when the server closes a `<Connect action>` stream: asks the action URL
-    /// what to do next and returns that TwiML's verbs (a `<Dial>` transfer, a `<Hangup/>`).
-    private func followConnectAction(
+    /// A webhook signed the way the simulated carrier signs.
+    private func signedRequest(url: String, parameters: [(String, String)]) -> VoiceWebhookRequest {
+        switch configuration.carrier {
+        case .twilio:
+            VoiceWebhookRequest(url: url, parameters: parameters, authToken: configuration.authToken)
+        case .telnyx:
+            VoiceWebhookRequest(
+                url: url, parameters: parameters, telnyxKey: configuration.telnyxSigningKey,
+                timestamp: Int64(Date().timeIntervalSince1970))
+        }
+    }
+
+    /// As the carrier does when the server ends a stream: asks what to do next (Twilio's
+    /// `<Connect action>`, the `<Redirect>` after a TeXML `<Connect>`) and returns the answer's
+    /// verbs (a `<Dial>` transfer, a `<Hangup/>`).
+    private func followAfterStream(
         _ action: String, callSid: String, accountSid: String, on loop: any EventLoop, logger: Logger
     ) async -> [String] {
         let url: String
@@ -143,31 +165,32 @@ public struct PhoneSimulator: Sendable {
             let origin = base.prefix(base.count - afterScheme.count) + afterScheme.prefix { $0 != "/" }
             url = String(origin) + (action.hasPrefix("/") ? action : "/" + action)
         }
-        let request = VoiceWebhookRequest(
+        let request = signedRequest(
             url: url,
             parameters: [
                 ("AccountSid", accountSid), ("ApiVersion", "2010-04-01"), ("CallSid", callSid), ("CallStatus", "in-progress"),
                 ("Called", configuration.to), ("Caller", configuration.from), ("Direction", "inbound"),
                 ("From", configuration.from), ("To", configuration.to),
-            ],
-            authToken: configuration.authToken)
+            ])
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
-            guard response.status == 200 else { return ["<!-- connect action: HTTP \(response.status) -->"] }
+            guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
             return try TwiMLDocument.parse(response.body).map { $0.render() }
         } catch {
-            logger.debug("connect action failed", metadata: ["error": "\(error)"])
-            return ["<!-- connect action failed: \(error) -->"]
+            logger.debug("after-stream request failed", metadata: ["error": "\(error)"])
+            return ["<!-- after stream failed: \(error) -->"]
         }
     }
 
     private func connectStream(
-        endpoint: SimulatorEndpoint, setup: SimulatedCall.Setup, done: EventLoopPromise<SimulatedCall.Outcome>,
+        endpoint: SimulatorEndpoint, setup: SimulatedCallSetup, stream: CallIdentity, done: EventLoopPromise<SimulatedCallOutcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
-        let upgradeSignature = configuration.authToken.map {
+        // Twilio signs the upgrade too: over the stream URL, with no parameters. Telnyx does not.
+        let upgradeSignature = configuration.carrier == .twilio ? configuration.authToken.map {
             TwilioSignature(authToken: $0).compute(url: setup.streamURL, parameters: [])
-        }
+        } : nil
+        let carrier = configuration.carrier
         return try await ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -181,15 +204,21 @@ public struct PhoneSimulator: Sendable {
                                     NIOWebSocketFrameAggregator(
                                         minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                                         maxAccumulatedFrameSize: 1 << 22))
-                                try channel.pipeline.syncOperations.addHandler(SimulatedCall(setup: setup, done: done))
+                                switch carrier {
+                                case .twilio:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: TwilioCarrierPeer(identity: stream), done: done))
+                                case .telnyx:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: TelnyxCarrierPeer(identity: stream), done: done))
+                                }
                                 return true
                             }
                         })
                     var headers = HTTPHeaders()
                     headers.add(name: "Host", value: endpoint.hostHeader)
-                    headers.add(name: "User-Agent", value: "Twilio.TmeWs/1.0")
+                    headers.add(name: "User-Agent", value: carrier == .twilio ? "Twilio.TmeWs/1.0" : "Telnyx-MediaStreaming/1.0")
                     headers.add(name: "Content-Length", value: "0")
-                    // Twilio signs the upgrade too: over the stream URL, with no parameters.
                     if let signature = upgradeSignature { headers.add(name: "X-Twilio-Signature", value: signature) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(

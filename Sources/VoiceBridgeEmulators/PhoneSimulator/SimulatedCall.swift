@@ -4,48 +4,58 @@ import NIOWebSocket
 import VoiceBridgeAudio
 import VoiceBridgeCarriers
 
-/// One call's Twilio side of the Media Streams socket, confined to the channel's event loop.
+/// What one simulated call is set up with.
+struct SimulatedCallSetup: Sendable {
+    static let frameInterval = TimeAmount.milliseconds(20)
+
+    var callSid: String
+    var accountSid: String
+    var streamSid: String
+    var webhookURL: String
+    var streamURL: String
+    var customParameters: [(String, String)]
+    var script: CallScript
+    var track: CallerTrack
+    var recordHeard: Bool
+    var webhookMs: Double?
+    var twimlAfterStream: [String] = []
+    var connectStarted: NIODeadline
+    /// The numbers, for carriers that carry them in `start` (Telnyx).
+    var from = ""
+    var to = ""
+}
+
+struct SimulatedCallOutcome: Sendable {
+    var timeline: CallTimeline
+    var gaps: Histogram<UInt32>
+    var sendLateness: Histogram<UInt32>
+    var heard: [UInt8]?
+}
+
+/// One call's carrier side of the media socket, in `Codec`'s dialect, confined to the channel's
+/// event loop.
 ///
 /// One timer per call (a `scheduleCallback(at:)` whose handler is the call itself, so re-arming it
 /// allocates nothing): it is armed for the earliest of the next media deadline
 /// (`t0 + k × 20 ms`, absolute, never re-anchored), the next mark falling due, the next scripted
 /// key press and the hang-up. Each wake-up sends every media frame whose deadline has passed.
-final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
+final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    struct Setup: Sendable {
-        var callSid: String
-        var accountSid: String
-        var streamSid: String
-        var webhookURL: String
-        var streamURL: String
-        var customParameters: [(String, String)]
-        var script: CallScript
-        var track: CallerTrack
-        var recordHeard: Bool
-        var webhookMs: Double?
-        var twimlAfterStream: [String] = []
-        var connectStarted: NIODeadline
-    }
+    typealias Setup = SimulatedCallSetup
+    typealias Outcome = SimulatedCallOutcome
 
-    struct Outcome: Sendable {
-        var timeline: CallTimeline
-        var gaps: Histogram<UInt32>
-        var sendLateness: Histogram<UInt32>
-        var heard: [UInt8]?
-    }
-
-    static let frameInterval = TimeAmount.milliseconds(20)
+    static var frameInterval: TimeAmount { SimulatedCallSetup.frameInterval }
     /// Media grids start on a multiple of this on the loop's clock (see `begin`).
-    static let phaseQuantum = TimeAmount.milliseconds(1)
+    static var phaseQuantum: TimeAmount { .milliseconds(1) }
     /// How long to wait for the server's close reply after our close frame.
-    static let closeTimeout = TimeAmount.seconds(2)
+    static var closeTimeout: TimeAmount { .seconds(2) }
 
     private let setup: Setup
     private let done: EventLoopPromise<Outcome>
-    private var encoder: TwilioCarrierEncoder
-    private var decoder: TwilioCarrierDecoder
+    private var codec: Codec
+
     private var playout: CarrierPlayout
     private var context: ChannelHandlerContext?
     private var random: SplitMix64
@@ -80,12 +90,10 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     private var sendLateness = Histogram<UInt32>.microseconds()
     private var maxLatenessNanos: Int64 = 0
 
-    init(setup: Setup, done: EventLoopPromise<Outcome>) {
+    init(setup: Setup, codec: Codec, done: EventLoopPromise<Outcome>) {
         self.setup = setup
         self.done = done
-        self.encoder = TwilioCarrierEncoder(streamSid: setup.streamSid, accountSid: setup.accountSid, callSid: setup.callSid)
-        // Twilio publishes no size limit for server messages; the 160-byte rule below is our stricter one.
-        self.decoder = TwilioCarrierDecoder(streamSid: setup.streamSid, maxMessageBytes: 1 << 22)
+        self.codec = codec
         self.playout = CarrierPlayout(recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs)
         var seed = SystemRandomNumberGenerator()
         self.random = SplitMix64(seed: seed.next())
@@ -161,10 +169,9 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         gridOffsetNanos = phase == 0 ? 0 : Self.phaseQuantum.nanoseconds - phase
         connectMs = milliseconds(nanos: (t0 - setup.connectStarted).nanoseconds)
         var buffer = makeBuffer(context, capacity: 512)
-        encoder.writeConnected(into: &buffer)
-        sendText(buffer)
+        if codec.writeConnected(into: &buffer) { sendText(buffer) }
         buffer = makeBuffer(context, capacity: 1024)
-        encoder.writeStart(customParameters: setup.customParameters, into: &buffer)
+        codec.writeStart(from: setup.from, to: setup.to, customParameters: setup.customParameters, into: &buffer)
         sendText(buffer)
         context.flush()
         armTimer()
@@ -196,7 +203,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
                 dtmf.append(.init(atMs: Double(cue.atMs), digit: String(cue.digit), mode: .inband))
             } else {
                 var buffer = makeBuffer(context, capacity: 160)
-                encoder.writeDTMF(digit: cue.digit, into: &buffer)
+                codec.writeDTMF(digit: cue.digit, into: &buffer)
                 sendText(buffer)
                 dtmf.append(.init(atMs: milliseconds(nanos: nowNanos), digit: String(cue.digit), mode: .event))
             }
@@ -248,7 +255,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         nextChunk += 1
         var buffer = makeBuffer(context, capacity: 512)
         setup.track.withFrame(chunk - 1) { frame in
-            encoder.writeMedia(frame, timestampMs: chunk * 20, into: &buffer)
+            codec.writeMedia(frame, timestampMs: chunk * 20, into: &buffer)
         }
         sendText(buffer)
     }
@@ -258,7 +265,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         endReason = reason
         endNanos = elapsedNanos()
         var buffer = makeBuffer(context, capacity: 256)
-        encoder.writeStop(into: &buffer)
+        codec.writeStop(into: &buffer)
         sendText(buffer)
         sendClose(code: .normalClosure)
         close = CallTimeline.Close(initiator: "caller", code: 1000, reason: nil)
@@ -322,14 +329,14 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
 
     private func handleText(_ data: ByteBuffer) {
         guard state == .streaming || state == .closing else {
-            // Nothing can be valid before `start`: the server does not know the streamSid yet.
+            // Nothing can be valid before `start`: the server does not know the stream yet.
             if state == .idle { recordViolation("message before start") }
             return
         }
         let nowNanos = elapsedNanos()
         let command: PlayoutCommand
         do {
-            command = try decoder.decode(data)
+            command = try codec.decode(data)
         } catch {
             recordViolation(error.description, atNanos: nowNanos)
             return
@@ -374,7 +381,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
         for echo in playout.echoes {
             if state == .streaming || state == .closing, let context {
                 var buffer = makeBuffer(context, capacity: 128 + echo.name.utf8.count)
-                encoder.writeMark(name: echo.name, into: &buffer)
+                codec.writeMarkEcho(name: echo.name, into: &buffer)
                 sendText(buffer)
             }
             recordEcho(echo, atNanos: nanos)
@@ -410,7 +417,7 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
 
     /// Room in front of the message for the WebSocket header (2 + 8 length + 4 mask bytes), so the
     /// frame encoder writes it in place instead of sending a second buffer per frame.
-    static let headerRoom = 14
+    static var headerRoom: Int { 14 }
 
     private func makeBuffer(_ context: ChannelHandlerContext, capacity: Int) -> ByteBuffer {
         var buffer = context.channel.allocator.buffer(capacity: capacity + Self.headerRoom)
@@ -466,3 +473,11 @@ final class SimulatedCall: ChannelInboundHandler, RemovableChannelHandler, NIOSc
     }
 }
 
+
+extension SimulatedCall where Codec == TwilioCarrierPeer {
+    /// Twilio's side, with the setup's ids.
+    convenience init(setup: Setup, done: EventLoopPromise<Outcome>) {
+        let identity = CallIdentity(callID: setup.callSid, streamID: setup.streamSid, accountID: setup.accountSid)
+        self.init(setup: setup, codec: TwilioCarrierPeer(identity: identity), done: done)
+    }
+}

@@ -1,16 +1,18 @@
 import VoiceBridgeCarriers
 
-/// The voice webhook request Twilio sends when a call comes in (twilio-media-streams.md §3, §4.1).
+/// A form-encoded webhook the carrier sends: the voice webhook when a call comes in
+/// (twilio-media-streams.md §3, §4.1; TeXML keeps Twilio's fields), and the requests that follow
+/// a stream. Signed the carrier's way.
 public struct VoiceWebhookRequest: Sendable {
     public var url: String
     /// Form fields in the order they are sent.
     public var parameters: [(String, String)]
-    /// `X-Twilio-Signature`, when an auth token was given.
-    public var signature: String?
+    /// The signature headers: `X-Twilio-Signature`, or Telnyx's Ed25519 pair.
+    public var headers: [(String, String)]
 
-    public init(url: String, callSid: String, accountSid: String, from: String, to: String, authToken: String?) {
-        self.url = url
-        self.parameters = [
+    /// The voice webhook's fields for an incoming call.
+    public static func incomingCallFields(callSid: String, accountSid: String, from: String, to: String) -> [(String, String)] {
+        [
             ("AccountSid", accountSid),
             ("ApiVersion", "2010-04-01"),
             ("CallSid", callSid),
@@ -21,15 +23,35 @@ public struct VoiceWebhookRequest: Sendable {
             ("From", from),
             ("To", to),
         ]
-        self.signature = authToken.map { TwilioSignature(authToken: $0).compute(url: url, parameters: parameters) }
+    }
+
+    public init(url: String, callSid: String, accountSid: String, from: String, to: String, authToken: String?) {
+        self.init(
+            url: url, parameters: Self.incomingCallFields(callSid: callSid, accountSid: accountSid, from: from, to: to),
+            authToken: authToken)
     }
 
     /// Any other signed Twilio request: the same form, other fields (e.g. `<Connect action>`).
     public init(url: String, parameters: [(String, String)], authToken: String?) {
         self.url = url
         self.parameters = parameters
-        self.signature = authToken.map { TwilioSignature(authToken: $0).compute(url: url, parameters: parameters) }
+        self.headers = authToken.map {
+            [("X-Twilio-Signature", TwilioSignature(authToken: $0).compute(url: url, parameters: parameters))]
+        } ?? []
     }
+
+    /// A Telnyx TeXML request, signed with Ed25519 over `timestamp|body` when a key is given.
+    public init(url: String, parameters: [(String, String)], telnyxKey: Ed25519.PrivateKey?, timestamp: Int64) {
+        self.url = url
+        self.parameters = parameters
+        self.headers = []
+        if let telnyxKey {
+            headers = telnyxKey.telnyxHeaders(body: Array(body.utf8), timestamp: timestamp)
+        }
+    }
+
+    /// `X-Twilio-Signature`, when the request is Twilio's and signed.
+    public var signature: String? { headers.first { $0.0 == "X-Twilio-Signature" }?.1 }
 
     /// `application/x-www-form-urlencoded` body.
     public var body: String { FormURLEncoded.encode(parameters) }

@@ -25,7 +25,7 @@ enum WebhookClient {
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Accept", value: "*/*")
         headers.add(name: "Connection", value: "close")
-        if let signature = request.signature { headers.add(name: "X-Twilio-Signature", value: signature) }
+        for (name, value) in request.headers { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.target, headers: headers)
 
         let channel: any Channel

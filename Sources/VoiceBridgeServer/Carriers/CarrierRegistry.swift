@@ -3,6 +3,7 @@
 enum CarrierRegistry {
     static let all: [CarrierRegistration] = [
         TwilioCarrier.registration,
+        TelnyxCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

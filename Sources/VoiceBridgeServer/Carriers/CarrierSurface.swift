@@ -36,6 +36,40 @@ struct CarrierServices: Sendable {
         publicURL.value.streamURL(prefix: prefix, token: token)
     }
 
+    /// CallStatus values after which a call is over (Twilio's, which TeXML keeps).
+    static let terminalStatuses: Set<String> = ["completed", "busy", "failed", "no-answer", "canceled"]
+    /// Form bodies of webhooks are a few KiB; anything far larger is not a webhook.
+    static let maxBodyBytes = 64 * 1024
+
+    /// An answer webhook's work, whatever the carrier: remember its parameters for the call's
+    /// flow and mint the one-time token for the stream URL. Nil while draining.
+    func admitCall(callID: String, parameters values: [String: String]) -> String? {
+        if liveCalls.isDraining { return nil }
+        parameters.remember(callSid: callID, parameters: values)
+        metrics.recordWebhook()
+        return tokens.mint(callSid: callID)
+    }
+
+    /// A status callback's work: a terminal status ends the live call (on its own loop).
+    func callStatus(callID: String, status: String) {
+        guard Self.terminalStatuses.contains(status), !callID.isEmpty else { return }
+        _ = parameters.take(callSid: callID)
+        let live = liveCalls.endCall(callSid: callID, status: status)
+        logger.info("status callback", metadata: ["callSid": "\(callID)", "status": "\(status)", "liveCall": "\(live)"])
+    }
+
+    /// Where the call goes now that its stream is over, as its flow decided; nil: hang up.
+    func takeTransfer(callID: String) -> CallTransfer? {
+        callID.isEmpty ? nil : CallTransfer(parameters: transfers.take(callSid: callID))
+    }
+
+    /// The first value of each form field.
+    static func fields(_ form: [(String, String)]) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in form where values[name] == nil { values[name] = value }
+        return values
+    }
+
     /// Answers a refused request in plain text.
     static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(
@@ -90,6 +124,8 @@ struct CarrierSurface: Sendable {
     let name: String
     /// Media sockets connect at `<prefix><token>` (Twilio keeps `/media/`).
     let mediaPrefix: String
+    /// When set, a start naming another account is refused (Twilio's `twilio.account_sid`).
+    let expectedAccountID: String?
     /// The upgrade's own credentials, checked before the token is redeemed.
     let checkUpgrade: @Sendable (_ token: String, _ headers: HTTPHeaders) -> UpgradeCheck
     /// The media handler for an admitted socket, specialised for the carrier's dialect.
@@ -100,11 +136,13 @@ struct CarrierSurface: Sendable {
     init<Dialect: CarrierDialect>(
         dialect: Dialect.Type,
         mediaPrefix: String,
+        expectedAccountID: String? = nil,
         checkUpgrade: @escaping @Sendable (String, HTTPHeaders) -> UpgradeCheck = { _, _ in .accepted },
         registerRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void
     ) {
         self.name = Dialect.name
         self.mediaPrefix = mediaPrefix
+        self.expectedAccountID = expectedAccountID
         self.checkUpgrade = checkUpgrade
         self.makeHandler = { endpoint, admission, logger in
             MediaStreamHandler<Dialect>(endpoint: endpoint, admission: admission, logger: logger)

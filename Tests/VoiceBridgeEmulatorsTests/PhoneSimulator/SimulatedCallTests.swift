@@ -10,13 +10,13 @@ import Testing
     final class Harness {
         let channel = EmbeddedChannel()
         let loop: EmbeddedEventLoop
-        let done: EventLoopPromise<SimulatedCall.Outcome>
+        let done: EventLoopPromise<SimulatedCallOutcome>
         let streamSid = "MZ0123456789abcdef0123456789abcdef"
 
         init(script: CallScript = CallScript(maxDurationMs: 2000), track: CallerTrack = .silence) throws {
             loop = channel.embeddedEventLoop
             done = loop.makePromise()
-            let setup = SimulatedCall.Setup(
+            let setup = SimulatedCallSetup(
                 callSid: "CA0123456789abcdef0123456789abcdef", accountSid: "AC0123456789abcdef0123456789abcdef",
                 streamSid: streamSid, webhookURL: "http://127.0.0.1/voice", streamURL: "ws://127.0.0.1/media",
                 customParameters: [("session", "s-1")], script: script, track: track, recordHeard: true,
@@ -56,7 +56,7 @@ import Testing
             try serverSends(#"{"event":"mark","streamSid":"\#(streamSid)","mark":{"name":"\#(name)"}}"#)
         }
 
-        func serverCloses() throws -> SimulatedCall.Outcome {
+        func serverCloses() throws -> SimulatedCallOutcome {
             var data = ByteBuffer()
             data.write(webSocketErrorCode: .normalClosure)
             try channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))

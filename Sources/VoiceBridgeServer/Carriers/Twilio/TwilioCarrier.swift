@@ -18,6 +18,7 @@ enum TwilioCarrier {
         return CarrierSurface(
             dialect: TwilioDialect.self,
             mediaPrefix: MediaRoute.prefix,
+            expectedAccountID: services.configuration.twilioAccountSid,
             checkUpgrade: { token, headers in
                 verifier.verifyUpgrade(token: token, header: headers.first(name: "X-Twilio-Signature"))
                     ? .accepted : .badSignature("X-Twilio-Signature on the upgrade does not verify")
@@ -75,13 +76,9 @@ struct TwilioHTTPRoutes: Sendable {
     let services: CarrierServices
     let verifier: TwilioRequestVerifier
 
-    /// Twilio's form bodies are a few KiB; anything far larger is not a webhook.
-    static let maxBodyBytes = 64 * 1024
     /// Webhook parameters repeated to the stream as `<Parameter>`s (they arrive in
     /// `start.customParameters`).
     static let streamParameters = ["From", "To", "CallSid"]
-    /// CallStatus values after which a call is over.
-    static let terminalStatuses: Set<String> = ["completed", "busy", "failed", "no-answer", "canceled"]
 
     static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
     /// Twilio asks here for the TwiML that follows `<Connect>` once the media socket closes.
@@ -116,7 +113,7 @@ struct TwilioHTTPRoutes: Sendable {
             form = FormURLEncoded.parse(request.uri.query ?? "")
             signed = []
         } else {
-            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            let body = try await request.body.collect(upTo: CarrierServices.maxBodyBytes)
             form = FormURLEncoded.parse(String(buffer: body))
             signed = form
         }
@@ -133,27 +130,22 @@ struct TwilioHTTPRoutes: Sendable {
     }
 
     func voiceWebhook(_ request: Request) async throws -> Response {
-        let form: [(String, String)]
+        let values: [String: String]
         switch try await signedForm(request, kind: "voice webhook") {
         case .refused(let refusal): return refusal
-        case .accepted(let parsed): form = parsed
+        case .accepted(let parsed): values = CarrierServices.fields(parsed)
         }
-        if services.liveCalls.isDraining {
-            return CarrierServices.plain(.serviceUnavailable, "server is shutting down")
-        }
-        var values: [String: String] = [:]
-        for (name, value) in form where values[name] == nil { values[name] = value }
         guard let callSid = values["CallSid"], !callSid.isEmpty else {
             return CarrierServices.plain(.badRequest, "CallSid missing")
         }
-        services.parameters.remember(callSid: callSid, parameters: values)
-        let token = services.tokens.mint(callSid: callSid)
+        guard let token = services.admitCall(callID: callSid, parameters: values) else {
+            return CarrierServices.plain(.serviceUnavailable, "server is shutting down")
+        }
         let twiml = ConnectStreamTwiML(
             url: verifier.publicURL.streamURL(token: token),
             parameters: Self.streamParameters.compactMap { name in values[name].map { (name: name, value: $0) } },
             connectAction: verifier.publicURL.webhookURL(path: Self.connectActionPath)
         )
-        services.metrics.recordWebhook()
         logger.info("voice webhook answered", metadata: ["callSid": "\(callSid)"])
         return CarrierServices.xml(twiml.render())
     }
@@ -166,21 +158,10 @@ struct TwilioHTTPRoutes: Sendable {
         case .refused(let refusal): return refusal
         case .accepted(let parsed): form = parsed
         }
-        let callSid = form.first { $0.0 == "CallSid" }?.1 ?? ""
-        let transfer = callSid.isEmpty ? nil : CallTransfer(parameters: services.transfers.take(callSid: callSid))
-        let body: String
-        switch transfer {
-        case let .dial(number)?:
-            body = #"<?xml version="1.0" encoding="UTF-8"?><Response>"#
-                + TwiMLVerb.dial(TwiMLDial(target: number)).render() + "</Response>"
-        case let .markup(twiml)?:
-            body = twiml.contains("<Response") ? twiml : #"<?xml version="1.0" encoding="UTF-8"?><Response>"# + twiml + "</Response>"
-        case nil:
-            body = #"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
-        }
-        let kind = switch transfer { case .dial?: "dial"; case .markup?: "twiml"; case nil: "none" }
-        logger.info("connect action answered", metadata: ["callSid": "\(callSid)", "transfer": "\(kind)"])
-        return CarrierServices.xml(body)
+        let callSid = CarrierServices.fields(form)["CallSid"] ?? ""
+        let transfer = services.takeTransfer(callID: callSid)
+        logger.info("connect action answered", metadata: ["callSid": "\(callSid)", "transfer": "\(transfer?.kind ?? "none")"])
+        return CarrierServices.xml(TwiMLVerb.document(after: transfer))
     }
 
     func statusCallback(_ request: Request) async throws -> Response {
@@ -189,16 +170,34 @@ struct TwilioHTTPRoutes: Sendable {
         case .refused(let refusal): return refusal
         case .accepted(let parsed): form = parsed
         }
-        let callSid = form.first { $0.0 == "CallSid" }?.1 ?? ""
-        let status = form.first { $0.0 == "CallStatus" }?.1 ?? ""
-        if Self.terminalStatuses.contains(status), !callSid.isEmpty {
-            _ = services.parameters.take(callSid: callSid)
-            let live = services.liveCalls.endCall(callSid: callSid, status: status)
-            logger.info(
-                "status callback",
-                metadata: ["callSid": "\(callSid)", "status": "\(status)", "liveCall": "\(live)"]
-            )
-        }
+        let values = CarrierServices.fields(form)
+        services.callStatus(callID: values["CallSid"] ?? "", status: values["CallStatus"] ?? "")
         return Response(status: .noContent)
+    }
+}
+
+extension CallTransfer {
+    /// For logs: `dial` or `markup`.
+    var kind: String {
+        switch self {
+        case .dial: "dial"
+        case .markup: "markup"
+        }
+    }
+}
+
+extension TwiMLVerb {
+    /// The document that follows a stream (TwiML, which TeXML also reads): the transfer's
+    /// `<Dial>`, its own markup, or a hang-up.
+    static func document(after transfer: CallTransfer?) -> String {
+        let head = #"<?xml version="1.0" encoding="UTF-8"?><Response>"#
+        switch transfer {
+        case let .dial(number)?:
+            return head + TwiMLVerb.dial(TwiMLDial(target: number)).render() + "</Response>"
+        case let .markup(markup)?:
+            return markup.contains("<Response") ? markup : head + markup + "</Response>"
+        case nil:
+            return head + "<Hangup/></Response>"
+        }
     }
 }

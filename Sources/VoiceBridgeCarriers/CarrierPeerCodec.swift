@@ -1,0 +1,59 @@
+import NIOCore
+
+/// The carrier's end of a media socket, for the phone simulator and test peers: writes what the
+/// carrier sends, and reads what a server sends as strictly as the carrier judges it.
+public protocol CarrierPeerCodec {
+    /// Writes the carrier's greeting, if it has one; false when the carrier sends none (Plivo).
+    mutating func writeConnected(into buffer: inout ByteBuffer) -> Bool
+    mutating func writeStart(from: String, to: String, customParameters: [(String, String)], into buffer: inout ByteBuffer)
+    /// One caller frame; `timestampMs` is the carrier's media clock since the stream started.
+    mutating func writeMedia(_ payload: UnsafeRawBufferPointer, timestampMs: Int, into buffer: inout ByteBuffer)
+    mutating func writeDTMF(digit: Character, into buffer: inout ByteBuffer)
+    /// The echo of a mark (checkpoint) the server sent.
+    mutating func writeMarkEcho(name: String, into buffer: inout ByteBuffer)
+    mutating func writeStop(into buffer: inout ByteBuffer)
+    /// A server message, refused if it is anything the carrier would not accept.
+    mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand
+}
+
+/// Twilio's end: its encoder for what it sends, its strict decoder for what it receives.
+public struct TwilioCarrierPeer: CarrierPeerCodec, Sendable {
+    public private(set) var encoder: TwilioCarrierEncoder
+    public private(set) var decoder: TwilioCarrierDecoder
+
+    public init(identity: CallIdentity, maxMessageBytes: Int = 1 << 22) {
+        encoder = TwilioCarrierEncoder(streamSid: identity.streamID, accountSid: identity.accountID, callSid: identity.callID)
+        // Twilio publishes no size limit for server messages.
+        decoder = TwilioCarrierDecoder(streamSid: identity.streamID, maxMessageBytes: maxMessageBytes)
+    }
+
+    public mutating func writeConnected(into buffer: inout ByteBuffer) -> Bool {
+        encoder.writeConnected(into: &buffer)
+        return true
+    }
+
+    /// Twilio carries From and To in the `<Parameter>`s the TwiML asked for, not in `start`.
+    public mutating func writeStart(from: String, to: String, customParameters: [(String, String)], into buffer: inout ByteBuffer) {
+        encoder.writeStart(customParameters: customParameters.map { (name: $0.0, value: $0.1) }, into: &buffer)
+    }
+
+    public mutating func writeMedia(_ payload: UnsafeRawBufferPointer, timestampMs: Int, into buffer: inout ByteBuffer) {
+        encoder.writeMedia(payload, timestampMs: timestampMs, into: &buffer)
+    }
+
+    public mutating func writeDTMF(digit: Character, into buffer: inout ByteBuffer) {
+        encoder.writeDTMF(digit: digit, into: &buffer)
+    }
+
+    public mutating func writeMarkEcho(name: String, into buffer: inout ByteBuffer) {
+        encoder.writeMark(name: name, into: &buffer)
+    }
+
+    public mutating func writeStop(into buffer: inout ByteBuffer) {
+        encoder.writeStop(into: &buffer)
+    }
+
+    public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {
+        try decoder.decode(text)
+    }
+}
