@@ -50,7 +50,7 @@ public final class BridgeMetrics: Sendable {
         bargeInsRejected = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "false")])
         webhooks = registry.makeCounter(descriptor: .bridge("webhooks", "total", "Voice webhooks answered with TwiML."))
         refusedSignatures = registry.makeCounter(
-            descriptor: .bridge("signature_failures", "total", "Requests whose X-Twilio-Signature did not verify.")
+            descriptor: .bridge("signature_failures", "total", "Requests whose carrier signature (X-Twilio-Signature, Telnyx Ed25519) did not verify.")
         )
     }
 
