@@ -26,7 +26,8 @@ public final class CallRecorder: @unchecked Sendable {
     private var finished = false
     /// The server refused a message and is closing the socket: nothing more reaches the wire.
     private var wireClosed = false
-    private var decoder = TwilioMediaStreamDecoder()
+    /// Reads caller audio out of inbound messages for the caller WAV, in the call's dialect.
+    private var decoder: any CarrierInboundDecoder = TwilioMediaStreamDecoder()
     private var callerAudio: [UInt8] = []
     /// Outbound audio placed on the caller's playout timeline (see `placeOutbound`).
     private var bridgeAudio: [UInt8] = []
@@ -110,10 +111,17 @@ public final class CallRecorder: @unchecked Sendable {
         line.string("in", kept)
         appendLocked(line.json)
         var buffer = ByteBuffer(string: text)
-        if case let .media(media)? = try? decoder.decode(buffer) {
+        if case let .media(media)?? = try? decoder.decode(.text(buffer)) {
             callerAudio.append(contentsOf: media.payload.readableBytesView)
         }
         buffer.clear()
+    }
+
+    /// The call's carrier dialect, for reading caller audio from its messages (Twilio's until set).
+    public func useDialect<Dialect: CarrierDialect>(_ dialect: Dialect.Type) {
+        lock.lock()
+        defer { lock.unlock() }
+        decoder = Dialect.makeDecoder(maxMessageBytes: 1 << 20)
     }
 
     /// A binary frame (Media Streams speaks text only; the server refuses it).

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import VoiceBridgeCalls
+import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 
 /// The recordings of one server: one `CallRecorder` per call, all written to `directory` by one
@@ -48,12 +49,13 @@ public struct RecordedCallParts {
 
     /// Wraps the parts and writes the recording's header.
     public init(
-        recorder: CallRecorder, loop: any EventLoop, flowName: String, callSid: String, accountSid: String?, parameters: [String: String],
+        recorder: CallRecorder, loop: any EventLoop, flowName: String, dialect: String = TwilioDialect.name,
+        callSid: String, accountSid: String?, parameters: [String: String],
         configuration: CallConfiguration, sink: any CarrierSink, speech: any SpeechSource, flow: any CallFlow,
         observer: (any CallObserver)?, bridgeVersion: String? = nil
     ) {
         recorder.begin(RecordingHeader(
-            flow: flowName, carrier: .recorded, callSid: callSid, accountSid: accountSid, parameters: parameters,
+            flow: flowName, carrier: .recorded, dialect: dialect, callSid: callSid, accountSid: accountSid, parameters: parameters,
             configuration: configuration, bridgeVersion: bridgeVersion,
             recordedAt: ISO8601DateFormatter().string(from: Date())
         ))

@@ -1,6 +1,7 @@
 import Foundation
 import VoiceBridgeAudio
 import VoiceBridgeCalls
+import VoiceBridgeCarriers
 
 /// The first line of a recording: what is needed to run the call again (the flow's name, the call
 /// settings, the webhook parameters) and how the rest of the file is to be read.
@@ -22,6 +23,8 @@ public struct RecordingHeader: Sendable, Equatable {
     public var version: Int
     public var flow: String
     public var carrier: Carrier
+    /// The carrier's dialect (`twilio`, `telnyx`): how the inbound messages are read.
+    public var dialect: String
     /// The CallSid the stream URL was issued for; `start.callSid` must match it. nil: any.
     public var callSid: String?
     /// When set, `start.accountSid` must equal it (the server's `twilio.account_sid`).
@@ -38,13 +41,14 @@ public struct RecordingHeader: Sendable, Equatable {
     public var recordedAt: String?
 
     public init(
-        flow: String, carrier: Carrier, callSid: String? = nil, accountSid: String? = nil,
+        flow: String, carrier: Carrier, dialect: String = TwilioDialect.name, callSid: String? = nil, accountSid: String? = nil,
         parameters: [String: String] = [:], configuration: CallConfiguration = .init(),
         toleranceMs: Double? = nil, durationMs: Double? = nil, bridgeVersion: String? = nil, recordedAt: String? = nil
     ) {
         self.version = Self.currentVersion
         self.flow = flow
         self.carrier = carrier
+        self.dialect = dialect
         self.callSid = callSid
         self.accountSid = accountSid
         self.parameters = parameters
@@ -65,6 +69,8 @@ public struct RecordingHeader: Sendable, Equatable {
         line.int("version", version)
         line.string("flow", flow)
         line.string("carrier", carrier.rawValue)
+        // Twilio's files predate the field and stay byte for byte as they were.
+        if dialect != TwilioDialect.name { line.string("dialect", dialect) }
         line.optionalString("callSid", callSid)
         line.optionalString("accountSid", accountSid)
         if !parameters.isEmpty {
@@ -120,6 +126,12 @@ public struct RecordingHeader: Sendable, Equatable {
             throw RecordingError(line: 1, "header: carrier must be \"recorded\" or \"simulated\", got \"\(carrier)\"")
         }
         self.carrier = parsed
+        let dialect = try reader.string("dialect") ?? TwilioDialect.name
+        guard CarrierDialects.names.contains(dialect) else {
+            let known = CarrierDialects.names.joined(separator: ", ")
+            throw RecordingError(line: 1, "header: dialect must be one of \(known), got \"\(dialect)\"")
+        }
+        self.dialect = dialect
         self.callSid = try reader.string("callSid")
         self.accountSid = try reader.string("accountSid")
         self.parameters = try reader.stringMap("parameters") ?? [:]

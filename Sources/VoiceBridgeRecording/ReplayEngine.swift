@@ -71,8 +71,8 @@ private final class ReplayRun {
     let speech: ReplaySpeechSource
     let info: CallRecorder
     let call: Call
-    /// The server's decoder and gate, as `MediaStreamHandler` runs them.
-    var session: MediaSession<TwilioDialect>
+    /// The server's decoder and gate in the recording's dialect, as `MediaStreamHandler` runs them.
+    var session: any MediaSessionDriving
     /// The socket is closed or closing: inbound is ignored, as the server's handler does.
     var socketClosed = false
     var carrier: SimulatedCarrier?
@@ -95,9 +95,12 @@ private final class ReplayRun {
             eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow,
             parameters: recording.header.parameters, observer: observer, logger: logger)
         speech.call = call
-        session = MediaSession(
+        guard let session = CarrierDialects.session(
+            dialect: recording.header.dialect,
             callID: recording.header.callSid ?? Self.firstStartCallSid(recording) ?? "", accountID: recording.header.accountSid,
             maxMessageBytes: TwilioMediaStreamDecoder.defaultMaxMessageBytes)
+        else { throw RecordingError(line: 1, "header: no dialect \(recording.header.dialect)") }
+        self.session = session
         switch recording.header.carrier {
         case .recorded:
             endMs = recording.header.durationMs ?? recording.lastTime

@@ -64,7 +64,8 @@ public enum DemoCalls {
     ) -> Call {
         if let recorder = context.recorder {
             let parts = RecordedCallParts(
-                recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), callSid: context.callSid,
+                recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), dialect: context.dialect,
+                callSid: context.callSid,
                 accountSid: context.accountSid, parameters: context.parameters, configuration: configuration,
                 sink: sink, speech: speech, flow: flow, observer: context.observer)
             return Call(

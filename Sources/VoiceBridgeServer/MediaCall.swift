@@ -72,6 +72,8 @@ public struct MediaCallContext {
     public let recorder: CallRecorder?
     /// `twilio.account_sid`, when set: recorded so a replay applies the same `start` check.
     public let accountSid: String?
+    /// The carrier's dialect (`twilio`, `telnyx`), recorded so a replay reads messages the same way.
+    public let dialect: String
 
     public init(
         eventLoop: any EventLoop,
@@ -80,7 +82,8 @@ public struct MediaCallContext {
         observer: any CallObserver,
         logger: Logger,
         recorder: CallRecorder? = nil,
-        accountSid: String? = nil
+        accountSid: String? = nil,
+        dialect: String = TwilioDialect.name
     ) {
         self.eventLoop = eventLoop
         self.callSid = callSid
@@ -89,6 +92,7 @@ public struct MediaCallContext {
         self.logger = logger
         self.recorder = recorder
         self.accountSid = accountSid
+        self.dialect = dialect
     }
 }
 

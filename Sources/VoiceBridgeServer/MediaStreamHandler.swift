@@ -69,6 +69,7 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         }
         registration = id
         recorder = endpoint.recordings?.recorder(callSid: admission.callSid)
+        recorder?.useDialect(Dialect.self)
         let callContext = MediaCallContext(
             eventLoop: context.eventLoop,
             callSid: admission.callSid,
@@ -76,7 +77,8 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
             observer: observer,
             logger: logger,
             recorder: recorder,
-            accountSid: admission.carrier.expectedAccountID
+            accountSid: admission.carrier.expectedAccountID,
+            dialect: Dialect.name
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")

@@ -9,6 +9,27 @@ import VoiceBridgeRecording
         #expect(Fixtures.callFiles.count >= 12, "fixtures/calls holds \(Fixtures.callFiles.count) recordings")
     }
 
+    /// Each carrier beside Twilio has a DTMF and a speech barge-in in the corpus, read in its own
+    /// dialect: the same file read as Twilio's messages would not even start.
+    @Test func otherCarriersAreRecordedInTheirOwnDialect() throws {
+        let telnyx = try Fixtures.callFiles.map { try RecordedCall(contentsOf: $0.path) }.filter { $0.header.dialect == "telnyx" }
+        #expect(telnyx.count >= 2)
+        for var recording in telnyx {
+            recording.header.dialect = "twilio"
+            let result = try TestFlows.engine.replay(recording)
+            #expect(!result.passed, "a Telnyx recording replayed as Twilio")
+        }
+    }
+
+    @Test func anUnknownDialectIsAClearError() {
+        let header = #"{"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"recorded","dialect":"carrier-pigeon"}"#
+        #expect {
+            try RecordedCall(text: header + "\n")
+        } throws: { error in
+            "\(error)".contains("dialect must be one of twilio, telnyx")
+        }
+    }
+
     @Test(arguments: Fixtures.callFiles)
     func replaysAsRecorded(_ file: URL) throws {
         let recording = try RecordedCall(contentsOf: file.path)
