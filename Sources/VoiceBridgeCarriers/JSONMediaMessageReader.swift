@@ -17,6 +17,8 @@ struct JSONMediaMessageReader: Sendable {
 
     let sequenceKey: StaticString
     let streamKey: StaticString
+    /// Twilio and Telnyx put the stream id on every media message; SignalWire leaves it out.
+    let streamRequired: Bool
     var maxMessageBytes: Int
 
     /// Once set, media naming another stream is refused with `.wrongStreamSid`.
@@ -29,9 +31,10 @@ struct JSONMediaMessageReader: Sendable {
     /// Holds an escaped payload (`\/`) after unescaping; kept so that path doesn't allocate either.
     private var scratch: [UInt8] = []
 
-    init(sequenceKey: StaticString, streamKey: StaticString, maxMessageBytes: Int) {
+    init(sequenceKey: StaticString, streamKey: StaticString, streamRequired: Bool = true, maxMessageBytes: Int) {
         self.sequenceKey = sequenceKey
         self.streamKey = streamKey
+        self.streamRequired = streamRequired
         self.maxMessageBytes = maxMessageBytes
         self.payload = ByteBufferAllocator().buffer(capacity: 320)
         self.scratch.reserveCapacity(512)
@@ -136,8 +139,8 @@ struct JSONMediaMessageReader: Sendable {
     ) throws(CarrierProtocolError) -> InboundMedia {
         guard let sequenceNumber else { throw .missingField("\(sequenceKey)") }
         let sequence = try scanner.counter(sequenceNumber, field: "\(sequenceKey)")
-        guard let stream else { throw .missingField("\(streamKey)") }
-        if let expectedStream {
+        if stream == nil, streamRequired { throw .missingField("\(streamKey)") }
+        if let stream, let expectedStream {
             let matches = expectedStreamBytes.withUnsafeBytes { scanner.content(stream, equals: $0) }
             guard matches else { throw .wrongStreamSid(expected: expectedStream, got: scanner.lossyString(stream)) }
         }

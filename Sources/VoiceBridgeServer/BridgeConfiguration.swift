@@ -286,7 +286,13 @@ extension BridgeConfiguration {
             guard let spec = CarrierRegistry.settings(forSection: section), spec.keys.contains(key) else {
                 throw ConfigurationError("\(reader.source): unknown key \(section).\(key)")
             }
-            carrierSettings[section, default: [:]][key] = try reader.optionalString(key, value)
+            // Empty means unset, as for every other optional string.
+            if let text = try reader.optionalString(key, value) {
+                carrierSettings[section, default: [:]][key] = text
+            } else {
+                carrierSettings[section]?[key] = nil
+                if carrierSettings[section]?.isEmpty == true { carrierSettings[section] = nil }
+            }
         }
     }
 

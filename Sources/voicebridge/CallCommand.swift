@@ -11,7 +11,8 @@ struct CallCommand: AsyncParsableCommand {
         abstract: "Place simulated carrier calls: signed webhook, <Connect><Stream>, real-time media, the carrier's playout.",
         discussion: "Exits 0 when every call streamed and the server broke no Media Streams rule; "
             + "otherwise prints a FAIL summary line and exits 1. --carrier picks the carrier played "
-            + "(twilio: POST /twiml; telnyx: POST /telnyx/texml)."
+            + "(twilio: POST /twiml; telnyx: POST /telnyx/texml; signalwire: POST /signalwire/cxml, "
+            + "--auth-token is then the project's Signing Key)."
     )
 
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")

@@ -12,12 +12,17 @@ import VoiceBridgeRecording
     /// Each carrier beside Twilio has a DTMF and a speech barge-in in the corpus, read in its own
     /// dialect: the same file read as Twilio's messages would not even start.
     @Test func otherCarriersAreRecordedInTheirOwnDialect() throws {
-        let telnyx = try Fixtures.callFiles.map { try RecordedCall(contentsOf: $0.path) }.filter { $0.header.dialect == "telnyx" }
-        #expect(telnyx.count >= 2)
-        for var recording in telnyx {
-            recording.header.dialect = "twilio"
-            let result = try TestFlows.engine.replay(recording)
-            #expect(!result.passed, "a Telnyx recording replayed as Twilio")
+        let recordings = try Fixtures.callFiles.map { try RecordedCall(contentsOf: $0.path) }
+        for dialect in ["telnyx", "signalwire"] {
+            let ours = recordings.filter { $0.header.dialect == dialect }
+            #expect(ours.count >= 2, "\(dialect) has \(ours.count) fixtures")
+            // Telnyx's messages mean nothing to Twilio's decoder; SignalWire's start has no
+            // top-level streamSid, which Twilio's requires.
+            for var recording in ours {
+                recording.header.dialect = "twilio"
+                let result = try TestFlows.engine.replay(recording)
+                #expect(!result.passed, "a \(dialect) recording replayed as Twilio")
+            }
         }
     }
 
@@ -26,7 +31,7 @@ import VoiceBridgeRecording
         #expect {
             try RecordedCall(text: header + "\n")
         } throws: { error in
-            "\(error)".contains("dialect must be one of twilio, telnyx")
+            "\(error)".contains("dialect must be one of twilio, telnyx, signalwire")
         }
     }
 

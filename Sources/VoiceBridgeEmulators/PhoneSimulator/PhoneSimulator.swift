@@ -15,7 +15,8 @@ public struct PhoneSimulator: Sendable {
     public struct Configuration: Sendable {
         /// The voice webhook (`http://`); it is also the URL signed.
         public var webhookURL: String
-        /// Signs the webhook with `X-Twilio-Signature` when set.
+        /// Signs the webhook with `X-Twilio-Signature` when set (SignalWire: the Signing Key, in
+        /// `X-SignalWire-Signature`).
         public var authToken: String?
         public var carrier: SimulatedCarrierKind
         /// Signs Telnyx webhooks (Ed25519) when set.
@@ -143,6 +144,8 @@ public struct PhoneSimulator: Sendable {
         switch configuration.carrier {
         case .twilio:
             VoiceWebhookRequest(url: url, parameters: parameters, authToken: configuration.authToken)
+        case .signalwire:
+            VoiceWebhookRequest(url: url, parameters: parameters, signalWireSigningKey: configuration.authToken)
         case .telnyx:
             VoiceWebhookRequest(
                 url: url, parameters: parameters, telnyxKey: configuration.telnyxSigningKey,
@@ -211,13 +214,16 @@ public struct PhoneSimulator: Sendable {
                                 case .telnyx:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: TelnyxCarrierPeer(identity: stream), done: done))
+                                case .signalwire:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: SignalWireCarrierPeer(identity: stream), done: done))
                                 }
                                 return true
                             }
                         })
                     var headers = HTTPHeaders()
                     headers.add(name: "Host", value: endpoint.hostHeader)
-                    headers.add(name: "User-Agent", value: carrier == .twilio ? "Twilio.TmeWs/1.0" : "Telnyx-MediaStreaming/1.0")
+                    headers.add(name: "User-Agent", value: carrier == .twilio ? "Twilio.TmeWs/1.0" : "\(carrier.rawValue)-media-stream/1.0")
                     headers.add(name: "Content-Length", value: "0")
                     if let signature = upgradeSignature { headers.add(name: "X-Twilio-Signature", value: signature) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)

@@ -7,12 +7,14 @@ import VoiceBridgeCarriers
 public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
     case twilio
     case telnyx
+    case signalwire
 
     /// Where `serve` answers this carrier's voice webhook.
     public var defaultWebhookPath: String {
         switch self {
         case .twilio: "/twiml"
         case .telnyx: "/telnyx/texml"
+        case .signalwire: "/signalwire/cxml"
         }
     }
 }
@@ -33,6 +35,12 @@ struct SimulatedCallIDs: Sendable {
             return SimulatedCallIDs(
                 callSid: callSid, accountSid: accountSid,
                 stream: CallIdentity(callID: callSid, streamID: TwilioSid.make("MZ"), accountID: accountSid))
+        case .signalwire:
+            let callSid = UUID().uuidString.lowercased()
+            let accountSid = UUID().uuidString.lowercased()
+            return SimulatedCallIDs(
+                callSid: callSid, accountSid: accountSid,
+                stream: CallIdentity(callID: callSid, streamID: UUID().uuidString.lowercased(), accountID: accountSid))
         case .telnyx:
             let accountSid = UUID().uuidString
             return SimulatedCallIDs(
@@ -55,7 +63,7 @@ struct StreamAnswer: Sendable {
 
     static func parse(_ body: String, carrier: SimulatedCarrierKind) throws -> StreamAnswer {
         switch carrier {
-        case .twilio:
+        case .twilio, .signalwire:
             let (instruction, after) = try TwiMLStream.connect(inTwiML: body)
             return StreamAnswer(
                 url: instruction.url, parameters: instruction.parameters.map { ($0.name, $0.value) },

@@ -40,6 +40,16 @@ public struct VoiceWebhookRequest: Sendable {
         } ?? []
     }
 
+    /// A SignalWire cXML request: Twilio's algorithm with the project's Signing Key, in
+    /// `X-SignalWire-Signature`.
+    public init(url: String, parameters: [(String, String)], signalWireSigningKey: String?) {
+        self.url = url
+        self.parameters = parameters
+        self.headers = signalWireSigningKey.map {
+            [("X-SignalWire-Signature", TwilioSignature(authToken: $0).compute(url: url, parameters: parameters))]
+        } ?? []
+    }
+
     /// A Telnyx TeXML request, signed with Ed25519 over `timestamp|body` when a key is given.
     public init(url: String, parameters: [(String, String)], telnyxKey: Ed25519.PrivateKey?, timestamp: Int64) {
         self.url = url

@@ -4,6 +4,7 @@ enum CarrierRegistry {
     static let all: [CarrierRegistration] = [
         TwilioCarrier.registration,
         TelnyxCarrier.registration,
+        SignalWireCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

@@ -12,9 +12,14 @@ import VoiceBridgeCarriers
 enum TwilioCarrier {
     static let registration = CarrierRegistration(settings: nil, surface: surface)
 
+    /// Twilio's own paths (they predate the other carriers and keep their place).
+    static let profile = TwilioStyleProfile(
+        carrier: TwilioDialect.name, answerPath: "/twiml", statusPath: "/status", connectActionPath: "/connect-action",
+        mediaPrefix: MediaRoute.prefix, signatureHeaders: [HTTPField.Name("X-Twilio-Signature")!])
+
     static func surface(_ services: CarrierServices) -> CarrierSurface {
         let verifier = TwilioRequestVerifier(authToken: services.configuration.twilioAuthToken, publicURL: services.publicURL)
-        let routes = TwilioHTTPRoutes(services: services, verifier: verifier)
+        let routes = TwilioHTTPRoutes(services: services, verifier: verifier, profile: profile)
         return CarrierSurface(
             dialect: TwilioDialect.self,
             mediaPrefix: MediaRoute.prefix,
@@ -28,15 +33,30 @@ enum TwilioCarrier {
     }
 }
 
+/// Where a carrier that keeps Twilio's HTTP conventions (form webhooks signed with HMAC-SHA1 over
+/// the URL and sorted parameters, `<Connect action>`) answers: Twilio itself, and SignalWire's cXML.
+struct TwilioStyleProfile: Sendable {
+    let carrier: String
+    let answerPath: String
+    let statusPath: String
+    let connectActionPath: String
+    let mediaPrefix: String
+    /// The signature headers accepted, first found wins.
+    let signatureHeaders: [HTTPField.Name]
+}
+
 /// Checks `X-Twilio-Signature` against URLs built from the configured public URL (never the Host
 /// header). Without an auth token every request passes: local use, logged once at startup.
 struct TwilioRequestVerifier: Sendable {
     let signature: TwilioSignature?
     private let publicURLCell: PublicURLCell
 
-    init(authToken: String?, publicURL: PublicURLCell) {
+    private let mediaPrefix: String
+
+    init(authToken: String?, publicURL: PublicURLCell, mediaPrefix: String = MediaRoute.prefix) {
         self.signature = authToken.map { TwilioSignature(authToken: $0) }
         self.publicURLCell = publicURL
+        self.mediaPrefix = mediaPrefix
     }
 
     var publicURL: PublicURL { publicURLCell.value }
@@ -58,8 +78,8 @@ struct TwilioRequestVerifier: Sendable {
         guard let signature else { return true }
         guard let header, !header.isEmpty else { return false }
         let publicURL = self.publicURL
-        let streamURL = publicURL.streamURL(token: token)
-        let httpSpelling = publicURL.webhookURL(path: MediaRoute.prefix + token)
+        let streamURL = publicURL.streamURL(prefix: mediaPrefix, token: token)
+        let httpSpelling = publicURL.webhookURL(path: mediaPrefix + token)
         var valid = false
         for url in [streamURL, httpSpelling] {
             // Non-short-circuiting so the time spent does not depend on which spelling matched.
@@ -75,25 +95,24 @@ struct TwilioRequestVerifier: Sendable {
 struct TwilioHTTPRoutes: Sendable {
     let services: CarrierServices
     let verifier: TwilioRequestVerifier
+    let profile: TwilioStyleProfile
 
     /// Webhook parameters repeated to the stream as `<Parameter>`s (they arrive in
     /// `start.customParameters`).
     static let streamParameters = ["From", "To", "CallSid"]
 
-    static let signatureHeader = HTTPField.Name("X-Twilio-Signature")!
-    /// Twilio asks here for the TwiML that follows `<Connect>` once the media socket closes.
-    static let connectActionPath = "/connect-action"
 
     private var logger: Logger { services.logger }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.post("/twiml") { request, _ in try await voiceWebhook(request) }
+        router.post(RouterPath(profile.answerPath)) { request, _ in try await voiceWebhook(request) }
         // Twilio can be set to GET webhooks: parameters in the query, which the signature covers.
-        router.get("/twiml") { request, _ in try await voiceWebhook(request) }
-        router.post("/status") { request, _ in try await statusCallback(request) }
-        router.post(RouterPath(Self.connectActionPath)) { request, _ in try await connectAction(request) }
+        router.get(RouterPath(profile.answerPath)) { request, _ in try await voiceWebhook(request) }
+        router.post(RouterPath(profile.statusPath)) { request, _ in try await statusCallback(request) }
+        // Twilio asks here for the TwiML that follows `<Connect>` once the media socket closes.
+        router.post(RouterPath(profile.connectActionPath)) { request, _ in try await connectAction(request) }
         // Reaching the router means no upgrade happened: a plain GET on a media URL.
-        router.get("/media/:token") { _, _ in
+        router.get(RouterPath(profile.mediaPrefix + ":token")) { _, _ in
             CarrierServices.plain(.badRequest, "media streams need a WebSocket upgrade")
         }
     }
@@ -117,12 +136,12 @@ struct TwilioHTTPRoutes: Sendable {
             form = FormURLEncoded.parse(String(buffer: body))
             signed = form
         }
-        let header = request.headers[Self.signatureHeader]
+        let header = profile.signatureHeaders.lazy.compactMap { request.headers[$0] }.first
         guard verifier.verifyWebhook(path: request.uri.path, query: request.uri.query, header: header, parameters: signed) else {
             services.metrics.recordRefusedSignature()
             logger.warning(
-                "\(kind) refused: X-Twilio-Signature does not verify",
-                metadata: ["path": "\(request.uri.path)", "signature": "\(header == nil ? "missing" : "present")"]
+                "\(kind) refused: \(profile.signatureHeaders[0]) does not verify",
+                metadata: ["carrier": "\(profile.carrier)", "path": "\(request.uri.path)", "signature": "\(header == nil ? "missing" : "present")"]
             )
             return .refused(CarrierServices.plain(.forbidden, "invalid signature"))
         }
@@ -142,11 +161,11 @@ struct TwilioHTTPRoutes: Sendable {
             return CarrierServices.plain(.serviceUnavailable, "server is shutting down")
         }
         let twiml = ConnectStreamTwiML(
-            url: verifier.publicURL.streamURL(token: token),
+            url: verifier.publicURL.streamURL(prefix: profile.mediaPrefix, token: token),
             parameters: Self.streamParameters.compactMap { name in values[name].map { (name: name, value: $0) } },
-            connectAction: verifier.publicURL.webhookURL(path: Self.connectActionPath)
+            connectAction: verifier.publicURL.webhookURL(path: profile.connectActionPath)
         )
-        logger.info("voice webhook answered", metadata: ["callSid": "\(callSid)"])
+        logger.info("voice webhook answered", metadata: profile.carrier == TwilioDialect.name ? ["callSid": "\(callSid)"] : ["callSid": "\(callSid)", "carrier": "\(profile.carrier)"])
         return CarrierServices.xml(twiml.render())
     }
 

@@ -7,21 +7,26 @@ import VoiceBridgeEmulators
 import VoiceBridgeFlows
 @testable import VoiceBridgeServer
 
-/// Telnyx end to end over loopback: the TeXML webhook, the media socket in Telnyx's dialect
-/// (checked strictly by the simulator's Telnyx side), its signatures and its bad input.
-@Suite struct TelnyxCarrierTests {
+/// Every carrier end to end over loopback: its webhook and markup, the media socket in its
+/// dialect (checked strictly by the simulator's side of that carrier), signed webhooks, and a
+/// flow's transfer after the stream.
+@Suite struct CarrierCallTests {
     static let key = Ed25519.PrivateKey(seed: [UInt8](repeating: 7, count: 32))!
     static var publicKey: String { Data(key.publicKey).base64EncodedString() }
+    static let signalWireKey = "PSK_test_signing_key_0123456789"
 
+    /// Every carrier's webhooks signed; the local public URL (what the simulator calls).
     static func signed(_ configuration: inout BridgeConfiguration) {
         configuration.carrierSettings["telnyx"] = ["public_key": publicKey]
+        configuration.carrierSettings["signalwire"] = ["signing_key": signalWireKey]
         configuration.publicURL = nil
     }
 
-    static func simulator(port: Int, script: CallScript, key: Ed25519.PrivateKey? = TelnyxCarrierTests.key) throws -> PhoneSimulator {
+    static func simulator(_ carrier: SimulatedCarrierKind, port: Int, script: CallScript) throws -> PhoneSimulator {
         try PhoneSimulator(configuration: .init(
-            webhookURL: "http://127.0.0.1:\(port)/telnyx/texml", from: "+15550001111", to: "+15551230000",
-            script: script, carrier: .telnyx, telnyxSigningKey: key))
+            webhookURL: "http://127.0.0.1:\(port)\(carrier.defaultWebhookPath)",
+            authToken: carrier == .signalwire ? signalWireKey : LiveServer.authToken,
+            from: "+15550001111", to: "+15551230000", script: script, carrier: carrier, telnyxSigningKey: key))
     }
 
     static func runOne(_ simulator: PhoneSimulator) async throws -> PhoneSimulator.CallResult {
@@ -31,16 +36,16 @@ import VoiceBridgeFlows
         return try #require(report.calls.first)
     }
 
-    @Test(.timeLimit(.minutes(1)))
-    func aCallHearsTheGreetingIsClearedByAKeyHearsTheReplyAndHangsUp() async throws {
+    @Test(.timeLimit(.minutes(1)), arguments: SimulatedCarrierKind.allCases)
+    func aCallHearsTheGreetingIsClearedByAKeyHearsTheReplyAndHangsUp(_ carrier: SimulatedCarrierKind) async throws {
         try await LiveServer.with(configure: Self.signed, demoCalls: true, speech: FullCallTests.speech) { server in
             let script = CallScript(dtmf: [.init(atMs: 2_000, digit: "1")], hangupAtMs: 12_000, maxDurationMs: 15_000)
-            let result = try await Self.runOne(try Self.simulator(port: server.port, script: script))
+            let result = try await Self.runOne(try Self.simulator(carrier, port: server.port, script: script))
             let timeline = result.timeline
             #expect(timeline.passed, "\(timeline.violations) \(timeline.error ?? "")")
             #expect(timeline.violationCount == 0)
             #expect(timeline.endReason == .hangup)
-            // The greeting played before the key, and the key stopped it with Telnyx's `clear`.
+            // The greeting played before the key, and the key stopped it with the carrier's `clear`.
             let firstMedia = try #require(timeline.firstMediaMs)
             #expect(firstMedia < 2_000)
             let key = try #require(timeline.dtmf.first)
@@ -59,7 +64,7 @@ import VoiceBridgeFlows
         }
     }
 
-    @Test func webhooksWithoutAValidEd25519SignatureAreRefused() async throws {
+    @Test func telnyxWebhooksWithoutAValidEd25519SignatureAreRefused() async throws {
         try await LiveServer.with(configure: Self.signed) { server in
             let body = FormURLEncoded.encode([("CallSid", "v3:abc"), ("From", "+15550001111"), ("To", "+15551230000")])
             let now = Int64(Date().timeIntervalSince1970)
@@ -84,8 +89,30 @@ import VoiceBridgeFlows
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
-    func aFlowsTransferIsDialledThroughTheRedirectAfterTheStream() async throws {
+    @Test func signalWireWebhooksAreCheckedWithTheSigningKey() async throws {
+        try await LiveServer.with(configure: Self.signed) { server in
+            let parameters = [("CallSid", "0b7c…"), ("From", "+15550001111"), ("To", "+15551230000")]
+            let url = "http://127.0.0.1:\(server.port)/signalwire/cxml"
+            let good = TwilioSignature(authToken: Self.signalWireKey).compute(url: url, parameters: parameters)
+            let twilios = TwilioSignature(authToken: LiveServer.authToken).compute(url: url, parameters: parameters)
+            let form = [("Content-Type", "application/x-www-form-urlencoded")]
+            let cases: [([(String, String)], Int)] = [
+                ([("X-SignalWire-Signature", good)], 200),
+                // Compatibility callbacks may sign in Twilio's header, with the Signing Key.
+                ([("X-Twilio-Signature", good)], 200),
+                ([("X-SignalWire-Signature", twilios)], 403),
+                ([], 403),
+            ]
+            for (headers, status) in cases {
+                let response = try await server.http("POST", "/signalwire/cxml", headers: form + headers, body: Twilio.form(parameters))
+                #expect(response.status == status, "\(headers.map(\.0)) → \(response.status)")
+                if status == 200 { #expect(response.body.contains("/signalwire/media/")) }
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)), arguments: SimulatedCarrierKind.allCases)
+    func aFlowsTransferIsDialledAfterTheStream(_ carrier: SimulatedCarrierKind) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telnyx-flow-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -100,25 +127,38 @@ import VoiceBridgeFlows
         """.write(toFile: directory + "/transfer.yaml", atomically: true, encoding: .utf8)
         let flows = ServedFlows(library: try FlowLibrary.load(directory: directory))
         try await LiveServer.with(configure: Self.signed, flows: flows, speech: FullCallTests.speech) { server in
-            let result = try await Self.runOne(try Self.simulator(port: server.port, script: CallScript(maxDurationMs: 15_000)))
+            let result = try await Self.runOne(try Self.simulator(carrier, port: server.port, script: CallScript(maxDurationMs: 15_000)))
             #expect(result.timeline.endReason == .serverClosed)
             #expect(result.timeline.twimlAfterStream == ["<Dial>+15550009999</Dial>"])
         }
     }
 }
 
-/// Bad input on a Telnyx media socket closes that socket only; a Twilio call on the same server
-/// keeps streaming.
-@Suite struct TelnyxMediaSocketTests {
-    static let streamID = "32DE0DEA-53CB-4B21-89A4-9E1819C043BC"
+/// Bad input on another carrier's media socket closes that socket only; a Twilio call on the same
+/// server keeps streaming.
+@Suite struct CarrierMediaSocketTests {
+    static let streamID = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 
-    /// TeXML webhook (unsigned: no key configured) and the upgrade; returns the open socket.
-    static func openTelnyxStream(_ server: LiveServer, callSid: String) async throws -> MediaSocket {
+    /// The carriers whose sockets are opened here with an unsigned webhook (no keys configured).
+    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire]
+
+    static func peer(_ carrier: SimulatedCarrierKind, callID: String, streamID: String = streamID) -> any CarrierPeerCodec {
+        let identity = CallIdentity(callID: callID, streamID: streamID, accountID: "account")
+        switch carrier {
+        case .twilio: return TwilioCarrierPeer(identity: identity)
+        case .telnyx: return TelnyxCarrierPeer(identity: identity)
+        case .signalwire: return SignalWireCarrierPeer(identity: identity)
+        }
+    }
+
+    /// The answer webhook and the upgrade; returns the open socket.
+    static func openStream(_ server: LiveServer, _ carrier: SimulatedCarrierKind, callSid: String) async throws -> MediaSocket {
         let body = FormURLEncoded.encode([("CallSid", callSid), ("From", "+15550001111"), ("To", "+15551230000")])
-        let response = try await server.http("POST", "/telnyx/texml", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
+        let response = try await server.http(
+            "POST", carrier.defaultWebhookPath, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
         try #require(response.status == 200, "webhook answered \(response.status): \(response.body)")
-        let url = try TelnyxConnectStream.parse(response.body).url
-        let path = String(url[url.range(of: "/telnyx/media/")!.lowerBound...])
+        let url = try #require(LiveServer.streamURL(in: response.body))
+        let path = String(url[url.range(of: "://")!.upperBound...].drop { $0 != "/" })
         return try await MediaSocket.connect(port: server.port, path: path)
     }
 
@@ -128,22 +168,26 @@ import VoiceBridgeFlows
         return String(buffer: buffer)
     }
 
-    static func start(_ socket: MediaSocket, _ carrier: inout TelnyxCarrierEncoder) async throws {
-        try await socket.sendText(text { carrier.writeConnected(into: &$0) })
-        try await socket.sendText(text { carrier.writeStart(from: "+15550001111", to: "+15551230000", into: &$0) })
+    /// `connected` (where the carrier has one) and `start`.
+    static func start(_ socket: MediaSocket, _ peer: inout any CarrierPeerCodec) async throws {
+        var connected = ByteBuffer()
+        if peer.writeConnected(into: &connected) { try await socket.sendText(String(buffer: connected)) }
+        try await socket.sendText(text { peer.writeStart(from: "+15550001111", to: "+15551230000", customParameters: [], into: &$0) })
     }
 
-    static func expectOnlyTelnyxCallCloses(code expected: UInt16, _ attack: (MediaSocket, inout TelnyxCarrierEncoder) async throws -> Void) async throws {
+    static func expectOnlyVictimCloses(
+        _ carrier: SimulatedCarrierKind, code expected: UInt16, _ attack: (MediaSocket) async throws -> Void
+    ) async throws {
         try await LiveServer.with { server in
             let healthy = try await server.startCall(callSid: MediaSocketTests.healthyCallSid, streamSid: MediaSocketTests.healthyStreamSid)
-            let victim = try await Self.openTelnyxStream(server, callSid: "v3:victim")
-            var carrier = TelnyxCarrierEncoder(streamID: Self.streamID, callControlID: "v2:victim", userID: "user")
-            try await Self.start(victim, &carrier)
-            try await server.calls.waitFor("v3:victim:start")
-            try await attack(victim, &carrier)
+            let victim = try await Self.openStream(server, carrier, callSid: "victim-call")
+            var peer = Self.peer(carrier, callID: "victim-call")
+            try await Self.start(victim, &peer)
+            try await server.calls.waitFor("victim-call:start")
+            try await attack(victim)
             let close = try #require(try await victim.closeFrame(), "victim got no close frame")
-            #expect(close.closeCode == expected, "close reason: \(close.closeReason)")
-            try await server.calls.waitFor("v3:victim:socketClosed")
+            #expect(close.closeCode == expected, "\(carrier) close reason: \(close.closeReason)")
+            try await server.calls.waitFor("victim-call:socketClosed")
             for sequence in 2...4 {
                 try await healthy.sendText(Twilio.media(sequence: sequence, streamSid: MediaSocketTests.healthyStreamSid))
                 let echo = try #require(try await healthy.nextText(), "healthy call stopped streaming")
@@ -153,40 +197,47 @@ import VoiceBridgeFlows
         }
     }
 
-    @Test func malformedJSONClosesWith1007() async throws {
-        try await Self.expectOnlyTelnyxCallCloses(code: 1007) { socket, _ in try await socket.sendText(#"{"event":"media","media":{"#) }
+    @Test(arguments: carriers)
+    func malformedJSONClosesWith1007(_ carrier: SimulatedCarrierKind) async throws {
+        try await Self.expectOnlyVictimCloses(carrier, code: 1007) { try await $0.sendText(#"{"event":"media","media":{"#) }
     }
 
-    @Test func wrongTypesCloseWith1008() async throws {
-        try await Self.expectOnlyTelnyxCallCloses(code: 1008) { socket, _ in
-            try await socket.sendText(#"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#)
-        }
+    @Test(arguments: carriers)
+    func wrongTypesCloseWith1008(_ carrier: SimulatedCarrierKind) async throws {
+        let json = carrier == .telnyx
+            ? #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
+            : #"{"event":"mark","streamSid":"\#(Self.streamID)","sequenceNumber":9,"mark":{"name":"x"}}"#
+        try await Self.expectOnlyVictimCloses(carrier, code: 1008) { try await $0.sendText(json) }
     }
 
-    @Test func binaryClosesWith1003() async throws {
-        try await Self.expectOnlyTelnyxCallCloses(code: 1003) { socket, _ in
+    @Test(arguments: carriers)
+    func binaryClosesWith1003(_ carrier: SimulatedCarrierKind) async throws {
+        try await Self.expectOnlyVictimCloses(carrier, code: 1003) { socket in
             try await socket.sendFrame(opcode: WSFrame.binary, payload: [UInt8](repeating: 0xFF, count: 160))
         }
     }
 
-    @Test func anotherStreamsIDClosesWith1008() async throws {
-        try await Self.expectOnlyTelnyxCallCloses(code: 1008) { socket, _ in
-            var other = TelnyxCarrierEncoder(streamID: "OTHER", callControlID: "v2:victim", userID: "user")
-            try await socket.sendText(Self.text { other.writeMark(name: "x", into: &$0) })
+    @Test(arguments: carriers)
+    func anotherStreamsIDClosesWith1008(_ carrier: SimulatedCarrierKind) async throws {
+        try await Self.expectOnlyVictimCloses(carrier, code: 1008) { socket in
+            var other = Self.peer(carrier, callID: "victim-call", streamID: "another-stream")
+            try await socket.sendText(Self.text { other.writeMarkEcho(name: "x", into: &$0) })
         }
     }
 
-    @Test func anOversizedFrameClosesWith1009() async throws {
-        try await Self.expectOnlyTelnyxCallCloses(code: 1009) { socket, _ in
+    @Test(arguments: carriers)
+    func anOversizedFrameClosesWith1009(_ carrier: SimulatedCarrierKind) async throws {
+        try await Self.expectOnlyVictimCloses(carrier, code: 1009) { socket in
             try await socket.sendText(String(repeating: " ", count: 70_000))
         }
     }
 
-    @Test func outOfOrderMediaIsDroppedNotFatalAndAnErrorFrameIsOnlyLogged() async throws {
+    @Test func telnyxMediaOutOfOrderIsDroppedNotFatalAndAnErrorFrameIsOnlyLogged() async throws {
         try await LiveServer.with { server in
-            let socket = try await Self.openTelnyxStream(server, callSid: "v3:jitter")
+            let socket = try await Self.openStream(server, .telnyx, callSid: "v3:jitter")
             var carrier = TelnyxCarrierEncoder(streamID: Self.streamID, callControlID: "v2:jitter", userID: "user")
-            try await Self.start(socket, &carrier)
+            try await socket.sendText(Self.text { carrier.writeConnected(into: &$0) })
+            try await socket.sendText(Self.text { carrier.writeStart(from: "+15550001111", to: "+15551230000", into: &$0) })
             try await server.calls.waitFor("v3:jitter:start")
             let frame = [UInt8](repeating: 0x55, count: 160)
             for chunk in [1, 3, 2, 4] {
