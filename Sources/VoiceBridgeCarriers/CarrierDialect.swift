@@ -110,3 +110,17 @@ extension CarrierProtocolError {
         }
     }
 }
+
+extension ByteBuffer {
+    /// `withUnsafeReadableBytes` with a typed error passed through (NIO's rethrows untyped).
+    func withReadableJSON<T>(_ body: (UnsafeRawBufferPointer) throws(CarrierProtocolError) -> T) throws(CarrierProtocolError) -> T {
+        let result = withUnsafeReadableBytes { raw -> Result<T, CarrierProtocolError> in
+            do throws(CarrierProtocolError) {
+                return .success(try body(raw))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}

@@ -44,14 +44,7 @@ struct JSONMediaMessageReader: Sendable {
         guard text.readableBytes <= maxMessageBytes else {
             throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
         }
-        let result = text.withUnsafeReadableBytes { raw -> Result<Message, CarrierProtocolError> in
-            do throws(CarrierProtocolError) {
-                return .success(try self.read(bytes: raw))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        return try text.withReadableJSON { raw throws(CarrierProtocolError) in try self.read(bytes: raw) }
     }
 
     private mutating func read(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> Message {

@@ -27,14 +27,7 @@ struct JSONPlayoutCommandReader: Sendable {
         guard text.readableBytes <= maxMessageBytes else {
             throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
         }
-        let result = text.withUnsafeReadableBytes { raw -> Result<PlayoutCommand, CarrierProtocolError> in
-            do throws(CarrierProtocolError) {
-                return .success(try self.decode(bytes: raw))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        return try text.withReadableJSON { raw throws(CarrierProtocolError) in try self.decode(bytes: raw) }
     }
 
     private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> PlayoutCommand {

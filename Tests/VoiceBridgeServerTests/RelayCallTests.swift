@@ -158,9 +158,11 @@ struct RelayCallTests {
             let spoken = reply + " "
             #expect(spoken.hasPrefix(utterance), "the heard text is a prefix of the reply")
             // Alignment counts characters that started before the cut: within one character
-            // (20 ms) plus the clear's transit of what the simulator had heard.
-            #expect(abs(utterance.count * Self.msPerCharacter - heardMs) <= 2 * Self.msPerCharacter)
-            #expect(abs(durationMs - heardMs) <= 2 * Self.msPerCharacter)
+            // (20 ms) plus the clear's transit of what the simulator had heard. On two cores
+            // shared with the rest of the suite's real-time calls that transit has reached
+            // 25 ms (45 ms in all), so the bound allows one more character.
+            #expect(abs(utterance.count * Self.msPerCharacter - heardMs) <= 3 * Self.msPerCharacter)
+            #expect(abs(durationMs - heardMs) <= 3 * Self.msPerCharacter)
             // After the clear: silence only. Nothing of the interrupted reply plays again.
             let after = Int((clear.atMs + 1) * 8)
             #expect(after < heard.count && heard[after...].allSatisfy { $0 == 0xFF })

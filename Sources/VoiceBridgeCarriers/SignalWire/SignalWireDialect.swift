@@ -46,14 +46,7 @@ public struct SignalWireMediaStreamDecoder: CarrierInboundDecoder, Sendable {
         case .media(let media):
             return .media(media)
         case .other(let name):
-            let result = text.withUnsafeReadableBytes { raw -> Result<CarrierEvent?, CarrierProtocolError> in
-                do throws(CarrierProtocolError) {
-                    return .success(try self.decodeRareEvent(name, json: raw))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            return try result.get()
+            return try text.withReadableJSON { raw throws(CarrierProtocolError) in try self.decodeRareEvent(name, json: raw) }
         }
     }
 
