@@ -9,6 +9,34 @@ import Foundation
 /// typing gives the exact-type checks the protocols need (a number where a string belongs is
 /// refused, and vice versa).
 enum CarrierMessageDecoding {
+    /// The keys every dialect sends, and the DTMF-only A-D that Telnyx and SignalWire allow.
+    enum DigitSet {
+        case telephone
+        case withLetters
+
+        var description: String {
+            switch self {
+            case .telephone: "0-9, * or #"
+            case .withLetters: "0-9, *, # or A-D"
+            }
+        }
+
+        func contains(_ digit: Character) -> Bool {
+            switch self {
+            case .telephone: "0123456789*#".contains(digit)
+            case .withLetters: "0123456789*#ABCD".contains(digit)
+            }
+        }
+    }
+
+    /// A `dtmf.digit` value: exactly one key of `allowed` (letters in either case, given upper).
+    static func dtmfDigit(_ text: String, allowed: DigitSet) throws(CarrierProtocolError) -> Character {
+        guard text.count == 1, let digit = text.uppercased().first, allowed.contains(digit) else {
+            throw .invalidValue(field: "dtmf.digit", reason: "expected one of \(allowed.description), got \"\(text)\"")
+        }
+        return digit
+    }
+
     static func decode<Message: Decodable>(
         _ type: Message.Type,
         from json: UnsafeRawBufferPointer

@@ -79,10 +79,7 @@ public struct TwilioMediaStreamDecoder: Sendable {
             let message = try CarrierMessageDecoding.decode(TwilioInboundMessages.DTMF.self, from: json)
             let sequence = try CarrierMessageDecoding.counter(message.sequenceNumber, field: "sequenceNumber")
             try checkStreamSid(message.streamSid)
-            let digits = message.dtmf.digit
-            guard digits.count == 1, let digit = digits.first, "0123456789*#".contains(digit) else {
-                throw .invalidValue(field: "dtmf.digit", reason: "expected one of 0-9, * or #, got \"\(digits)\"")
-            }
+            let digit = try CarrierMessageDecoding.dtmfDigit(message.dtmf.digit, allowed: .telephone)
             return .dtmf(DTMFPress(sequenceNumber: sequence, track: message.dtmf.track, digit: digit))
 
         case "mark":

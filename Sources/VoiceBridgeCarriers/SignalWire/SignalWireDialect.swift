@@ -79,10 +79,7 @@ public struct SignalWireMediaStreamDecoder: CarrierInboundDecoder, Sendable {
                 try CarrierMessageDecoding.counter(text, field: "sequenceNumber")
             } ?? 0
             try checkStream(message.streamSid)
-            let digits = message.dtmf.digit
-            guard digits.count == 1, let digit = digits.first, "0123456789*#ABCD".contains(digit) else {
-                throw .invalidValue(field: "dtmf.digit", reason: "expected one of 0-9, *, # or A-D, got \"\(digits)\"")
-            }
+            let digit = try CarrierMessageDecoding.dtmfDigit(message.dtmf.digit, allowed: .withLetters)
             return .dtmf(DTMFPress(sequenceNumber: sequence, track: "inbound", digit: digit))
 
         case "mark":
@@ -128,11 +125,7 @@ enum SignalWireInboundMessages {
             let mediaFormat: Format
         }
 
-        struct Format: Decodable {
-            let encoding: String
-            let sampleRate: Int
-            let channels: Int
-        }
+        typealias Format = TwilioInboundMessages.Start.Format
 
         let sequenceNumber: String
         let streamSid: String?
@@ -151,13 +144,9 @@ enum SignalWireInboundMessages {
     }
 
     struct Mark: Decodable {
-        struct Body: Decodable {
-            let name: String
-        }
-
         let sequenceNumber: String?
         let streamSid: String?
-        let mark: Body
+        let mark: TwilioInboundMessages.Mark.Body
     }
 
     struct Stop: Decodable {

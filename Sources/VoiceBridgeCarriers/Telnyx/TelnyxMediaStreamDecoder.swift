@@ -80,11 +80,8 @@ public struct TelnyxMediaStreamDecoder: CarrierInboundDecoder, Sendable {
             let message = try CarrierMessageDecoding.decode(TelnyxInboundMessages.DTMF.self, from: json)
             let sequence = try CarrierMessageDecoding.counter(message.sequence_number, field: "sequence_number")
             try checkStream(message.stream_id)
-            let digits = message.dtmf.digit
-            guard digits.count == 1, let digit = digits.first, "0123456789*#ABCDabcd".contains(digit) else {
-                throw .invalidValue(field: "dtmf.digit", reason: "expected one of 0-9, *, # or A-D, got \"\(digits)\"")
-            }
-            return .dtmf(DTMFPress(sequenceNumber: sequence, track: "inbound", digit: Character(digit.uppercased())))
+            let digit = try CarrierMessageDecoding.dtmfDigit(message.dtmf.digit, allowed: .withLetters)
+            return .dtmf(DTMFPress(sequenceNumber: sequence, track: "inbound", digit: digit))
 
         case "mark":
             let message = try CarrierMessageDecoding.decode(TelnyxInboundMessages.Mark.self, from: json)
@@ -158,13 +155,9 @@ enum TelnyxInboundMessages {
     }
 
     struct Mark: Decodable {
-        struct Body: Decodable {
-            let name: String
-        }
-
         let sequence_number: String
         let stream_id: String
-        let mark: Body
+        let mark: TwilioInboundMessages.Mark.Body
     }
 
     struct Stop: Decodable {

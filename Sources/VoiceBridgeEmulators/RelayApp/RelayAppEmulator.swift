@@ -32,6 +32,8 @@ public struct RelayAppConfiguration: Sendable {
     /// The answer to a key with no entry of its own; `{digit}` is replaced by the key.
     public var defaultReply = "You pressed {digit}. This answer is streamed one token at a time, the way a language model speaks, and you can interrupt it."
     /// Checks `X-Twilio-Signature` over `signedURL` when both are set (a mismatch is a violation).
+    /// `{port}` in it stands for the port the app bound, so a test can listen on port 0 instead
+    /// of probing for a free port and racing other tests to bind it again.
     public var authToken: String?
     public var signedURL: String?
 
@@ -137,7 +139,9 @@ public final class RelayAppEmulator: Sendable {
             return s.sessions
         }
         logger.info("session \(session) connected", metadata: ["path": "\(head.uri)", "signed": "\(header != nil)"])
-        if let token = configuration.authToken, let url = configuration.signedURL {
+        if let token = configuration.authToken, var url = configuration.signedURL {
+            let port = channel.withLock { $0?.localAddress?.port }
+            url = url.replacingOccurrences(of: "{port}", with: port.map(String.init) ?? "{port}")
             let valid = header.map { TwilioSignature(authToken: token).isValid(signature: $0, url: url, parameters: []) } ?? false
             if !valid { violation("session \(session): X-Twilio-Signature does not verify for \(url)") }
         }
