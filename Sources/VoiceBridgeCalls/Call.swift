@@ -305,6 +305,10 @@ public final class Call: CallControl {
         }
         sink.flush()
         let heard = ledger.recordClear(playedPosition: playedPosition, turnID: interruptedTurn)
+        if !sink.echoesMarksOnClear {
+            // No echo will come for the marks the clear dropped: they are settled now.
+            for segment in ledger.resolveCleared() { prompts[segment.turnID] = nil }
+        }
         clock.recordClear(at: t)
         stopTicking()
         lastFrameAt = nil
@@ -323,6 +327,8 @@ public final class Call: CallControl {
         for prompt in dropped where !ledger.segments.contains(where: { $0.turnID == prompt.turnID }) {
             prompts[prompt.turnID] = nil
         }
+        // Where no echo is coming, an end waiting for the last mark can go now.
+        if !sink.echoesMarksOnClear { checkPendingEnd() }
     }
 
     // MARK: - Marks

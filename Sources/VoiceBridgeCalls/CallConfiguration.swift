@@ -37,6 +37,9 @@ public protocol CarrierSink: AnyObject {
     /// Where the carrier should take the caller after this stream; called before the redirect
     /// that closes the socket.
     func transfer(to destination: CallTransfer)
+    /// Whether the carrier echoes pending marks when it clears (Twilio, Telnyx) or drops them
+    /// without a word (Plivo), in which case the call resolves them itself.
+    var echoesMarksOnClear: Bool { get }
 }
 
 

@@ -138,6 +138,14 @@ public struct MarkLedger: Sendable {
         return heard
     }
 
+    /// For carriers that drop pending marks on a clear without echoing them (Plivo): the cleared
+    /// segments leave the ledger at once, as if their echoes had come back. Returns them.
+    public mutating func resolveCleared() -> [Segment] {
+        let cleared = segments.filter { $0.state == .cleared }
+        segments.removeAll { $0.state == .cleared }
+        return cleared
+    }
+
     /// A mark echo arrived. Marks echo in queue order, so anything older that is still waiting
     /// was lost; it is classified along with this one.
     public mutating func echo(name: String) -> Echo {

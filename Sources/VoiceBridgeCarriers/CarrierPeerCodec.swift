@@ -11,7 +11,12 @@ public protocol CarrierPeerCodec {
     mutating func writeDTMF(digit: Character, into buffer: inout ByteBuffer)
     /// The echo of a mark (checkpoint) the server sent.
     mutating func writeMarkEcho(name: String, into buffer: inout ByteBuffer)
-    mutating func writeStop(into buffer: inout ByteBuffer)
+    /// Whether a clear echoes every pending mark (Twilio, Telnyx) or drops them unheard (Plivo).
+    var echoesMarksOnClear: Bool { get }
+    /// Writes the carrier's acknowledgement of a clear, if it sends one (Plivo's `clearedAudio`).
+    mutating func writeClearAcknowledgement(into buffer: inout ByteBuffer) -> Bool
+    /// Writes the carrier's goodbye before it closes the socket; false when it just closes (Plivo).
+    mutating func writeStop(into buffer: inout ByteBuffer) -> Bool
     /// A server message, refused if it is anything the carrier would not accept.
     mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand
 }
@@ -49,8 +54,13 @@ public struct TwilioCarrierPeer: CarrierPeerCodec, Sendable {
         encoder.writeMark(name: name, into: &buffer)
     }
 
-    public mutating func writeStop(into buffer: inout ByteBuffer) {
+    public var echoesMarksOnClear: Bool { TwilioDialect.rules.echoesMarksOnClear }
+
+    public mutating func writeClearAcknowledgement(into buffer: inout ByteBuffer) -> Bool { false }
+
+    public mutating func writeStop(into buffer: inout ByteBuffer) -> Bool {
         encoder.writeStop(into: &buffer)
+        return true
     }
 
     public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {

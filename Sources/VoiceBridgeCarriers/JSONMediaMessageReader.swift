@@ -1,6 +1,7 @@
 import NIOCore
 
-/// The hot path shared by the JSON dialects whose `media` messages look alike (Twilio, Telnyx):
+/// The hot path shared by the JSON dialects whose `media` messages look alike (Twilio, Telnyx,
+/// SignalWire, Plivo):
 /// `{"event":"media", <sequence>, <stream id>, "media":{"track","chunk","timestamp","payload"}}`
 /// with only the spelling of the top-level keys differing. `media` arrives 50 times a second per
 /// call, so it is read by scanning bytes: no JSON tree, and the decoded audio goes into a buffer
@@ -19,6 +20,8 @@ struct JSONMediaMessageReader: Sendable {
     let streamKey: StaticString
     /// Twilio and Telnyx put the stream id on every media message; SignalWire leaves it out.
     let streamRequired: Bool
+    /// How `sequenceNumber` and `media.chunk` are spelled; `media.timestamp` is a string everywhere.
+    let counters: JSONScanner.CounterSpelling
     var maxMessageBytes: Int
 
     /// Once set, media naming another stream is refused with `.wrongStreamSid`.
@@ -31,10 +34,14 @@ struct JSONMediaMessageReader: Sendable {
     /// Holds an escaped payload (`\/`) after unescaping; kept so that path doesn't allocate either.
     private var scratch: [UInt8] = []
 
-    init(sequenceKey: StaticString, streamKey: StaticString, streamRequired: Bool = true, maxMessageBytes: Int) {
+    init(
+        sequenceKey: StaticString, streamKey: StaticString, streamRequired: Bool = true,
+        counters: JSONScanner.CounterSpelling = .string, maxMessageBytes: Int
+    ) {
         self.sequenceKey = sequenceKey
         self.streamKey = streamKey
         self.streamRequired = streamRequired
+        self.counters = counters
         self.maxMessageBytes = maxMessageBytes
         self.payload = ByteBufferAllocator().buffer(capacity: 320)
         self.scratch.reserveCapacity(512)
@@ -131,7 +138,7 @@ struct JSONMediaMessageReader: Sendable {
         fields: MediaFields
     ) throws(CarrierProtocolError) -> InboundMedia {
         guard let sequenceNumber else { throw .missingField("\(sequenceKey)") }
-        let sequence = try scanner.counter(sequenceNumber, field: "\(sequenceKey)")
+        let sequence = try scanner.counter(sequenceNumber, spelling: counters, field: "\(sequenceKey)")
         if stream == nil, streamRequired { throw .missingField("\(streamKey)") }
         if let stream, let expectedStream {
             let matches = expectedStreamBytes.withUnsafeBytes { scanner.content(stream, equals: $0) }
@@ -154,7 +161,7 @@ struct JSONMediaMessageReader: Sendable {
             )
         }
         guard let chunk = fields.chunk else { throw .missingField("media.chunk") }
-        let chunkNumber = try scanner.counter(chunk, field: "media.chunk")
+        let chunkNumber = try scanner.counter(chunk, spelling: counters, field: "media.chunk")
         guard let timestamp = fields.timestamp else { throw .missingField("media.timestamp") }
         let timestampMs = try scanner.counter(timestamp, field: "media.timestamp")
         guard let payloadValue = fields.payload else { throw .missingField("media.payload") }

@@ -418,6 +418,27 @@ extension JSONScanner {
         return String(decoding: rawContent(span), as: UTF8.self)
     }
 
+    /// How a dialect spells a counter: Twilio and Telnyx put decimal digits inside a JSON string
+    /// (`"sequenceNumber":"2"`), Plivo writes a JSON number (`"sequenceNumber":2`).
+    public enum CounterSpelling: Sendable {
+        case string
+        case number
+    }
+
+    /// A counter in `spelling`; the other spelling is a wrong type, and a number must be a plain
+    /// non-negative integer (no sign, fraction or exponent).
+    func counter(_ value: JSONValueSpan, spelling: CounterSpelling, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Int {
+        switch spelling {
+        case .string:
+            return try counter(value, field: field())
+        case .number:
+            guard case .number(let start, let end) = value else {
+                throw .wrongType(field: field(), expected: "number")
+            }
+            return try Self.parseCounter(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), field: field())
+        }
+    }
+
     /// Twilio's counters (`sequenceNumber`, `chunk`, `timestamp`) are decimal digits inside a
     /// JSON string.
     func counter(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Int {

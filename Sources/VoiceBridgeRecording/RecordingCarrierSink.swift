@@ -30,6 +30,8 @@ public final class RecordingCarrierSink: CarrierSink {
 
     public var isWritable: Bool { base.isWritable }
 
+    public var echoesMarksOnClear: Bool { base.echoesMarksOnClear }
+
     public func transfer(to destination: CallTransfer) { base.transfer(to: destination) }
 
     public func close(_ reason: CallEndReason) {

@@ -83,7 +83,8 @@ private final class ReplayRun {
         self.recording = recording
         var configuration = recording.header.configuration
         options.configure(&configuration)
-        sink = ReplaySink(loop: loop)
+        sink = ReplaySink(
+            loop: loop, echoesMarksOnClear: CarrierDialects.named(recording.header.dialect)?.rules.echoesMarksOnClear ?? true)
         speech = ReplaySpeechSource(loop: loop, turns: recording.turns, anchorMs: recording.header.effectiveToleranceMs)
         let clock = LoopClock(loop: loop)
         info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
@@ -235,11 +236,18 @@ private final class ReplayRun {
             break
         }
         guard let carrier else { return }
-        for (name, dueMs) in carrier.played(event) {
-            loop.scheduleTask(deadline: at(dueMs)) { [weak self] in
-                guard let self, let text = self.carrier?.echo(name) else { return }
-                self.receive(text)
-            }
+        carrier.played(event)
+        // Echoes due now (a clear's, or a mark behind nothing) go out after this send returns.
+        scheduleEchoes(atMs: event.t)
+    }
+
+    /// Wakes at `t` to deliver the carrier's echoes due by then, and again when the next falls due.
+    private func scheduleEchoes(atMs t: Double) {
+        loop.scheduleTask(deadline: at(t)) { [weak self] in
+            guard let self, let carrier = self.carrier else { return }
+            let now = Double(self.loop.now.uptimeNanoseconds) / 1_000_000
+            for text in carrier.echoes(atMs: now) { self.receive(text) }
+            if let due = carrier.nextEchoDueMs { self.scheduleEchoes(atMs: max(due, now)) }
         }
     }
 }
@@ -259,7 +267,13 @@ final class ReplaySink: CarrierSink {
     private var wireClosed = false
     var onSend: (OutboundEvent) -> Void = { _ in }
 
-    init(loop: EmbeddedEventLoop) { self.loop = loop }
+    /// The recording's dialect's rule: replay resolves cleared marks as the live call did.
+    let echoesMarksOnClear: Bool
+
+    init(loop: EmbeddedEventLoop, echoesMarksOnClear: Bool) {
+        self.loop = loop
+        self.echoesMarksOnClear = echoesMarksOnClear
+    }
 
     private var nowMs: Double { Double(loop.now.uptimeNanoseconds) / 1_000_000 }
 

@@ -4,9 +4,9 @@ import VoiceBridgeAudio
 
 /// The carrier's side of a hand-written replay, as Twilio behaves: after `start` the caller's
 /// audio arrives as one 20 ms `media` message every 20 ms (silence unless speech, noise or an
-/// in-band key is playing), and the bridge's audio is played in order at real time, each mark
-/// echoed once the audio sent before it has played, and every pending mark echoed at once on
-/// `clear`.
+/// in-band key is playing), and the bridge's audio is played by `CarrierPlayoutModel` (the phone
+/// simulator's model): in order at real time, each mark echoed once the audio sent before it has
+/// played, and every pending mark echoed at once on `clear`.
 final class SimulatedCarrier {
     static let defaultCallSid = "CA00000000000000000000000000000001"
     static let defaultStreamSid = "MZ00000000000000000000000000000001"
@@ -20,9 +20,8 @@ final class SimulatedCarrier {
     private var startedAt: Double?
     /// Caller audio to mix in, by absolute start time in ms.
     private var segments: [(startMs: Double, audio: [UInt8])] = []
-    /// When the carrier will have played everything it was sent.
-    private var playedUntil: Double = 0
-    private var pendingMarks: [String] = []
+    /// What the carrier plays and echoes; its time origin is the replay's zero.
+    private var playout = CarrierPlayoutModel(recordHeard: false, observer: UnobservedPlayout())
 
     init(frameMs: Int) {
         self.frameMs = frameMs
@@ -99,30 +98,38 @@ final class SimulatedCarrier {
         return message
     }
 
-    /// Plays what the bridge sent; returns the marks to echo and when.
-    func played(_ event: OutboundEvent) -> [(String, Double)] {
+    /// Plays what the bridge sent, on the carrier playout model the phone simulator uses.
+    func played(_ event: OutboundEvent) {
+        let nanos = Self.nanos(atMs: event.t)
         switch event.kind {
-        case .media:
-            playedUntil = max(playedUntil, event.t) + Double(frameMs)
-            return []
+        case let .media(bytes):
+            bytes.withUnsafeBytes { playout.receiveMedia($0, at: nanos) }
         case let .mark(name):
-            pendingMarks.append(name)
-            return [(name, max(playedUntil, event.t))]
+            playout.receiveMark(name: name, at: nanos)
         case .clear:
-            playedUntil = event.t
-            let echoes = pendingMarks.map { ($0, event.t) }
-            return echoes
+            playout.receiveClear(at: nanos)
         case .end, .close:
-            return []
+            break
         }
     }
 
-    /// The echo of `name`, unless a `clear` already echoed it.
-    func echo(_ name: String) -> String? {
-        guard var encoder, let i = pendingMarks.firstIndex(of: name) else { return nil }
-        pendingMarks.remove(at: i)
-        let message = text { encoder.writeMark(name: name, into: &$0) }
-        self.encoder = encoder
-        return message
+    /// When the next mark falls due, if any is waiting for its audio.
+    var nextEchoDueMs: Double? {
+        playout.nextMarkDueNanos.map { Double($0) / 1_000_000 }
     }
+
+    /// Plays up to `t` and returns the echoes the carrier sends by then, oldest first.
+    func echoes(atMs t: Double) -> [String] {
+        guard var encoder else { return [] }
+        playout.advance(to: Self.nanos(atMs: t))
+        var messages: [String] = []
+        for echo in playout.echoes where echo.acknowledged {
+            messages.append(text { encoder.writeMark(name: echo.name, into: &$0) })
+        }
+        playout.removeEchoes()
+        self.encoder = encoder
+        return messages
+    }
+
+    private static func nanos(atMs t: Double) -> Int64 { Int64((t * 1_000_000).rounded()) }
 }

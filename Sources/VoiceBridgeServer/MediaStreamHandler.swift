@@ -332,6 +332,8 @@ extension MediaStreamHandler: CarrierSink {
 
     var isWritable: Bool { writable && context != nil }
 
+    var echoesMarksOnClear: Bool { Dialect.rules.echoesMarksOnClear }
+
     func transfer(to destination: CallTransfer) {
         endpoint.transfers.remember(callSid: admission.callSid, parameters: destination.parameters)
     }

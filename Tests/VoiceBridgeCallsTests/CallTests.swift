@@ -185,6 +185,33 @@ import VoiceBridgeSpeech
         #expect(h.sink.closed == [.hangUp])
     }
 
+    /// Plivo drops pending checkpoints on a clear without a word: the call settles them itself,
+    /// so an end waiting for the last mark goes at once instead of waiting for the grace timeout.
+    @Test(arguments: [true, false])
+    func aClearSettlesMarksTheCarrierWillNotEcho(_ carrierEchoes: Bool) {
+        let h = CallHarness()
+        h.sink.echoesMarksOnClear = carrierEchoes
+        h.flow.onStart = { call in
+            call.play(.text("Goodbye and thank you for calling."), id: "bye", interruptible: .any)
+            call.hangUp()
+        }
+        h.start()
+        h.speak(turn: "1", ms: 900)
+        h.advance(ms: 850)
+        #expect(h.sink.marks == ["1.1"])
+        h.dtmf("#")
+        #expect(h.sink.clears.count == 1)
+        if carrierEchoes {
+            #expect(h.sink.closed.isEmpty)  // Twilio: the cleared mark's echo is still to come
+            #expect(h.call.ledger.awaitingEchoCount == 0 && h.call.ledger.segments.count == 1)
+            h.echo("1.1")
+        } else {
+            #expect(h.call.ledger.segments.isEmpty)
+        }
+        #expect(h.sink.closed == [.hangUp])
+        #expect(!h.flow.events.contains(.promptFinished("bye")))
+    }
+
     @Test func lostGoodbyeMarkTimesOut() {
         var config = CallConfiguration()
         config.hangUpGraceMs = 2_000

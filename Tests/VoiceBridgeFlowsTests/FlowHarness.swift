@@ -22,6 +22,7 @@ final class PlayingCarrier: CarrierSink {
     var frames: [[UInt8]] = []
     var closed: [(CallEndReason, Int64)] = []
     var isWritable = true
+    var echoesMarksOnClear = true
     /// When the carrier's buffer runs dry.
     private var playEnd: Int64 = 0
     private var pendingEchoes: [Scheduled<Void>] = []

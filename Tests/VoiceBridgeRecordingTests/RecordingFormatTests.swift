@@ -195,6 +195,7 @@ final class NullSink: CarrierSink {
     func sendClear() {}
     func flush() {}
     var isWritable: Bool { true }
+    var echoesMarksOnClear: Bool { true }
     func close(_ reason: CallEndReason) {}
     func transfer(to destination: CallTransfer) {}
 }

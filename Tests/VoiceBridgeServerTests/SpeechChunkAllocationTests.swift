@@ -80,6 +80,7 @@ private final class CountingSink: CarrierSink {
     func sendClear() {}
     func flush() {}
     var isWritable: Bool { true }
+    var echoesMarksOnClear: Bool { true }
     func close(_ reason: CallEndReason) {}
     func transfer(to destination: CallTransfer) {}
 }

@@ -74,10 +74,15 @@ public struct SignalWireCarrierPeer: CarrierPeerCodec, Sendable {
         buffer.writeString("}}")
     }
 
-    public mutating func writeStop(into buffer: inout ByteBuffer) {
+    public var echoesMarksOnClear: Bool { SignalWireDialect.rules.echoesMarksOnClear }
+
+    public mutating func writeClearAcknowledgement(into buffer: inout ByteBuffer) -> Bool { false }
+
+    public mutating func writeStop(into buffer: inout ByteBuffer) -> Bool {
         buffer.writeString(#"{"event":"stop","sequenceNumber":""#)
         writeSequenceNumber(into: &buffer)
         buffer.writeString(#""}"#)
+        return true
     }
 
     public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {

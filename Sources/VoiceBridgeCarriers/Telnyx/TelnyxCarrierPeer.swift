@@ -36,8 +36,13 @@ public struct TelnyxCarrierPeer: CarrierPeerCodec, Sendable {
         encoder.writeMark(name: name, into: &buffer)
     }
 
-    public mutating func writeStop(into buffer: inout ByteBuffer) {
+    public var echoesMarksOnClear: Bool { TelnyxDialect.rules.echoesMarksOnClear }
+
+    public mutating func writeClearAcknowledgement(into buffer: inout ByteBuffer) -> Bool { false }
+
+    public mutating func writeStop(into buffer: inout ByteBuffer) -> Bool {
         encoder.writeStop(into: &buffer)
+        return true
     }
 
     public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {

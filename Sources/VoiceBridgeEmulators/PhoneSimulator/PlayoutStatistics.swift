@@ -1,4 +1,5 @@
 import Histogram
+import VoiceBridgeCarriers
 
 /// What the carrier observed about the server's outbound audio, fed by ``CarrierPlayout``.
 ///
@@ -18,7 +19,7 @@ import Histogram
 /// - **heard segment**: a maximal interval during which the FIFO was playing audible received audio
 ///   (a media message is audible if any byte decodes to 32 or more in magnitude, about -60 dBFS);
 ///   it ends when the audio turns silent, the FIFO runs dry or a `clear` drops it.
-public struct PlayoutStatistics: Sendable {
+public struct PlayoutStatistics: PlayoutObserving {
     public struct Interval: Sendable, Equatable {
         public var startSample: Int64
         public var endSample: Int64
@@ -46,7 +47,7 @@ public struct PlayoutStatistics: Sendable {
 
     public init() {}
 
-    mutating func mediaArrived(atNanos nanos: Int64, sample: Int64, wasEmpty: Bool, leadSamples: Int64) {
+    public mutating func mediaArrived(atNanos nanos: Int64, sample: Int64, wasEmpty: Bool, leadSamples: Int64) {
         mediaCount += 1
         if firstMediaNanos == nil { firstMediaNanos = nanos }
         let ranDryBefore = drySample.map { $0 < sample } ?? false
@@ -66,21 +67,21 @@ public struct PlayoutStatistics: Sendable {
         lead.record(UInt64(clamping: min(leadSamples * 125, 3_600_000_000)))
     }
 
-    mutating func markArrived() {
+    public mutating func markArrived() {
         segmentOpen = false
     }
 
-    mutating func playbackRanDry(atSample sample: Int64) {
+    public mutating func playbackRanDry(atSample sample: Int64) {
         drySample = sample
     }
 
-    mutating func cleared(atSample sample: Int64, hadAudio: Bool) {
+    public mutating func cleared(atSample sample: Int64, hadAudio: Bool) {
         continuous = false
         segmentOpen = false
         drySample = nil
     }
 
-    mutating func audibleStarted(atSample sample: Int64) {
+    public mutating func audibleStarted(atSample sample: Int64) {
         guard heardStart == nil else { return }
         // Audio that resumes the very sample it stopped (a frame arriving as the last one ends)
         // continues the same segment.
@@ -91,11 +92,24 @@ public struct PlayoutStatistics: Sendable {
         }
     }
 
-    mutating func audibleEnded(atSample sample: Int64) {
+    public mutating func audibleEnded(atSample sample: Int64) {
         guard let start = heardStart else { return }
         heardStart = nil
         if heardSegments.count < Self.maxIntervalsKept {
             heardSegments.append(Interval(startSample: start, endSample: sample))
         }
     }
+}
+
+/// The carrier's playout as the phone simulator measures it.
+public typealias CarrierPlayout = CarrierPlayoutModel<PlayoutStatistics>
+
+extension CarrierPlayoutModel where Observer == PlayoutStatistics {
+    public init(recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true) {
+        self.init(
+            recordHeard: recordHeard, expectedDurationMs: expectedDurationMs, echoesMarksOnClear: echoesMarksOnClear,
+            observer: PlayoutStatistics())
+    }
+
+    public var statistics: PlayoutStatistics { observer }
 }

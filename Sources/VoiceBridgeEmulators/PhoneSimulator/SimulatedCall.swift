@@ -94,7 +94,8 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         self.setup = setup
         self.done = done
         self.codec = codec
-        self.playout = CarrierPlayout(recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs)
+        self.playout = CarrierPlayout(
+            recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs, echoesMarksOnClear: codec.echoesMarksOnClear)
         var seed = SystemRandomNumberGenerator()
         self.random = SplitMix64(seed: seed.next())
     }
@@ -265,8 +266,7 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         endReason = reason
         endNanos = elapsedNanos()
         var buffer = makeBuffer(context, capacity: 256)
-        codec.writeStop(into: &buffer)
-        sendText(buffer)
+        if codec.writeStop(into: &buffer) { sendText(buffer) }
         sendClose(code: .normalClosure)
         close = CallTimeline.Close(initiator: "caller", code: 1000, reason: nil)
         state = .closing
@@ -362,6 +362,10 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
             let dropped = playout.receiveClear(at: nowNanos)
             clears.append(.init(atMs: milliseconds(nanos: nowNanos), droppedMs: dropped))
             sendEchoes(atNanos: nowNanos)
+            if let context {
+                var buffer = makeBuffer(context, capacity: 128)
+                if codec.writeClearAcknowledgement(into: &buffer) { sendText(buffer) }
+            }
         }
     }
 
@@ -379,7 +383,7 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
     private func sendEchoes(atNanos nanos: Int64) {
         guard !playout.echoes.isEmpty else { return }
         for echo in playout.echoes {
-            if state == .streaming || state == .closing, let context {
+            if echo.acknowledged, state == .streaming || state == .closing, let context {
                 var buffer = makeBuffer(context, capacity: 128 + echo.name.utf8.count)
                 codec.writeMarkEcho(name: echo.name, into: &buffer)
                 sendText(buffer)

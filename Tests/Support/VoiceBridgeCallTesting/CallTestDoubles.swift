@@ -19,6 +19,8 @@ public final class RecordingSink: CarrierSink {
     public var closed: [CallEndReason] = []
     public var flushes = 0
     public var isWritable = true
+    /// False plays a carrier that drops pending marks on a clear without echoing them (Plivo).
+    public var echoesMarksOnClear = true
 
     public init(loop: EmbeddedEventLoop) { self.loop = loop }
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import VoiceBridgeEmulators
+import VoiceBridgeCarriers
 
 /// Manual time: milliseconds to the playout's nanoseconds.
 func ms(_ value: Double) -> Int64 { Int64(value * 1_000_000) }
@@ -110,23 +111,5 @@ extension CarrierPlayout {
         playout.advance(to: ms(500))
         #expect(playout.heard.isEmpty)
         #expect(playout.queuedBytes == 4000)
-    }
-
-    @Test func ringBufferKeepsOrderAcrossGrowthAndWrap() {
-        var ring = ByteRing(storesBytes: true)
-        var expected: [UInt8] = []
-        var out: [UInt8] = []
-        var next: UInt8 = 0
-        for round in 0..<50 {
-            let chunk = (0..<(round * 37 % 700 + 1)).map { _ in
-                next &+= 1
-                return next
-            }
-            chunk.withUnsafeBytes { ring.push($0) }
-            expected += chunk
-            ring.pop(ring.count / 2, appendingTo: &out)
-        }
-        ring.pop(ring.count, appendingTo: &out)
-        #expect(out == expected)
     }
 }

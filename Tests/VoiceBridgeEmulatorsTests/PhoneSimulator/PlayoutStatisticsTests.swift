@@ -1,6 +1,7 @@
 import Histogram
 import Testing
 @testable import VoiceBridgeEmulators
+import VoiceBridgeCarriers
 
 @Suite struct PlayoutStatisticsTests {
     @Test func gapsBetweenFramesWhilePlaybackIsContinuous() {

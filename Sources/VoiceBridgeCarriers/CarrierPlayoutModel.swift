@@ -1,29 +1,61 @@
-import Histogram
+/// What a carrier's playout reports as it plays: the phone simulator keeps statistics
+/// (`PlayoutStatistics`), replay keeps none.
+public protocol PlayoutObserving: Sendable {
+    mutating func mediaArrived(atNanos nanos: Int64, sample: Int64, wasEmpty: Bool, leadSamples: Int64)
+    mutating func markArrived()
+    mutating func playbackRanDry(atSample sample: Int64)
+    mutating func cleared(atSample sample: Int64, hadAudio: Bool)
+    mutating func audibleStarted(atSample sample: Int64)
+    mutating func audibleEnded(atSample sample: Int64)
+}
 
-/// Twilio's side of outbound playback, as a pure clock-driven value: a FIFO of received μ-law audio
-/// and marks, played at real time (8 bytes per ms) from the moment audio is present.
+/// For playouts nobody measures (replay's simulated carrier).
+public struct UnobservedPlayout: PlayoutObserving {
+    public init() {}
+    public mutating func mediaArrived(atNanos nanos: Int64, sample: Int64, wasEmpty: Bool, leadSamples: Int64) {}
+    public mutating func markArrived() {}
+    public mutating func playbackRanDry(atSample sample: Int64) {}
+    public mutating func cleared(atSample sample: Int64, hadAudio: Bool) {}
+    public mutating func audibleStarted(atSample sample: Int64) {}
+    public mutating func audibleEnded(atSample sample: Int64) {}
+}
+
+/// The one model of a carrier's outbound playback, shared by the phone simulator and replay: a
+/// FIFO of received μ-law audio and marks, played at real time (8 bytes per ms) from the moment
+/// audio is present.
 ///
 /// Time is passed in as nanoseconds since the call's origin (the instant `start` was sent), and the
 /// playback clock is kept in whole samples (125 µs), so the same inputs always give the same output.
-/// Rules (twilio-media-streams.md §2.2–2.3):
+/// Rules (twilio-media-streams.md §2.2–2.3, carriers.md §2.3):
 /// - audio plays in the order received, starting as soon as it arrives into an empty FIFO;
 /// - a mark is echoed once every byte received before it has played, at once if nothing is queued;
-/// - `clear` drops everything queued and echoes every pending mark at once.
+/// - `clear` drops everything queued; Twilio and Telnyx echo every pending mark at once, Plivo
+///   drops them without a word (`echoesMarksOnClear: false`: the echoes are reported with
+///   `acknowledged == false`, for the record, and nothing is sent).
 ///
 /// Each `receive…` call first plays up to its own time; a driver also calls ``advance(to:)`` on its
 /// timer, sends the resulting ``echoes`` and then calls ``removeEchoes()``. ``nextMarkDueNanos``
 /// tells it when the next echo falls due, so one timer per call can wake exactly then.
-public struct CarrierPlayout: Sendable {
-    public static let nanosPerSample: Int64 = 125_000
-    public static let samplesPerMs: Int64 = 8
+public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
+    public static var nanosPerSample: Int64 { 125_000 }
+    public static var samplesPerMs: Int64 { 8 }
 
     /// A mark echo the carrier must send now.
     public struct Echo: Sendable, Equatable {
         public var name: String
         /// True when the mark's audio played out; false when a `clear` flushed it.
         public var played: Bool
+        /// Whether the carrier sends this echo (false: a clear dropped the mark silently).
+        public var acknowledged: Bool = true
         /// When the echo became due, in samples since the origin.
         public var dueSample: Int64
+
+        public init(name: String, played: Bool, acknowledged: Bool = true, dueSample: Int64) {
+            self.name = name
+            self.played = played
+            self.acknowledged = acknowledged
+            self.dueSample = dueSample
+        }
     }
 
     /// Samples of output produced so far: the playback clock.
@@ -32,7 +64,9 @@ public struct CarrierPlayout: Sendable {
     public var queuedBytes: Int { Int(enqueuedTotal - playedTotal) }
     /// Echoes produced by the last calls, oldest first.
     public private(set) var echoes: [Echo] = []
-    public private(set) var statistics = PlayoutStatistics()
+    public private(set) var observer: Observer
+    /// Whether a clear echoes pending marks (Twilio, Telnyx) or drops them unacknowledged (Plivo).
+    public let echoesMarksOnClear: Bool
 
     /// What the caller heard, sample by sample, if recording was asked for (μ-law; 0xFF is silence).
     public private(set) var heard: [UInt8]
@@ -54,7 +88,9 @@ public struct CarrierPlayout: Sendable {
         var audible: Bool
     }
 
-    public init(recordHeard: Bool, expectedDurationMs: Int = 0) {
+    public init(recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true, observer: Observer) {
+        self.observer = observer
+        self.echoesMarksOnClear = echoesMarksOnClear
         self.recordsHeard = recordHeard
         self.heard = []
         if recordHeard { heard.reserveCapacity(expectedDurationMs * 8) }
@@ -92,7 +128,7 @@ public struct CarrierPlayout: Sendable {
             let run = runs[runsHead]
             if run.audible != playingAudible {
                 playingAudible = run.audible
-                if run.audible { statistics.audibleStarted(atSample: clockSample) } else { statistics.audibleEnded(atSample: clockSample) }
+                if run.audible { observer.audibleStarted(atSample: clockSample) } else { observer.audibleEnded(atSample: clockSample) }
             }
             step = min(step, run.end - playedTotal)
             if step > 0 {
@@ -104,7 +140,7 @@ public struct CarrierPlayout: Sendable {
             if enqueuedTotal == playedTotal {
                 endAudible()
                 resetRuns()
-                statistics.playbackRanDry(atSample: clockSample)
+                observer.playbackRanDry(atSample: clockSample)
             }
         }
         echoDueMarks()
@@ -122,7 +158,7 @@ public struct CarrierPlayout: Sendable {
         } else {
             runs.append(AudibilityRun(end: enqueuedTotal, audible: audible))
         }
-        statistics.mediaArrived(
+        observer.mediaArrived(
             atNanos: nanos, sample: clockSample, wasEmpty: wasEmpty,
             leadSamples: enqueuedTotal - playedTotal
         )
@@ -131,7 +167,7 @@ public struct CarrierPlayout: Sendable {
     /// A `mark` from the server, received at `nanos`.
     public mutating func receiveMark(name: String, at nanos: Int64) {
         advance(to: nanos)
-        statistics.markArrived()
+        observer.markArrived()
         if enqueuedTotal == playedTotal {
             echoes.append(Echo(name: name, played: true, dueSample: clockSample))
         } else {
@@ -139,7 +175,7 @@ public struct CarrierPlayout: Sendable {
         }
     }
 
-    /// A `clear` from the server, received at `nanos`: drops queued audio and echoes every pending mark.
+    /// A `clear` from the server, received at `nanos`: drops queued audio and settles every pending mark.
     /// Returns how many ms of audio were dropped.
     @discardableResult
     public mutating func receiveClear(at nanos: Int64) -> Double {
@@ -150,11 +186,12 @@ public struct CarrierPlayout: Sendable {
         endAudible()
         resetRuns()
         while pendingMarksHead < pendingMarks.count {
-            echoes.append(Echo(name: pendingMarks[pendingMarksHead].name, played: false, dueSample: clockSample))
+            echoes.append(Echo(
+                name: pendingMarks[pendingMarksHead].name, played: false, acknowledged: echoesMarksOnClear, dueSample: clockSample))
             pendingMarksHead += 1
         }
         compactMarks()
-        statistics.cleared(atSample: clockSample, hadAudio: dropped > 0)
+        observer.cleared(atSample: clockSample, hadAudio: dropped > 0)
         return Double(dropped) / Double(Self.samplesPerMs)
     }
 
@@ -169,20 +206,16 @@ public struct CarrierPlayout: Sendable {
     /// A byte is silent when it decodes to less than 32 in magnitude (about -60 dBFS); a media
     /// message with any louder byte counts as audible, so a heard segment follows what a listener
     /// would notice rather than frames of coded silence a server streams to hold its lead.
-    static let loudBytes: [Bool] = (0...255).map { byte in
-        let u = Int(~UInt8(byte))
-        let magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
-        return magnitude >= 32
-    }
+    public static var loudBytes: [Bool] { PlayoutAudibility.loudBytes }
 
     static func isAudible(_ payload: UnsafeRawBufferPointer) -> Bool {
-        loudBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
+        PlayoutAudibility.loudBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
     }
 
     private mutating func endAudible() {
         guard playingAudible else { return }
         playingAudible = false
-        statistics.audibleEnded(atSample: clockSample)
+        observer.audibleEnded(atSample: clockSample)
     }
 
     private mutating func resetRuns() {
@@ -206,6 +239,14 @@ public struct CarrierPlayout: Sendable {
             pendingMarks.removeAll(keepingCapacity: true)
             pendingMarksHead = 0
         }
+    }
+}
+
+enum PlayoutAudibility {
+    static let loudBytes: [Bool] = (0...255).map { byte in
+        let u = Int(~UInt8(byte))
+        let magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
+        return magnitude >= 32
     }
 }
 
