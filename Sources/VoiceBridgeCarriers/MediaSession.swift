@@ -63,7 +63,9 @@ public protocol MediaSessionDriving {
 
 /// The dialects this bridge speaks, by name: what recordings and replays name them by.
 public enum CarrierDialects {
-    public static let all: [any CarrierDialect.Type] = [TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self]
+    public static let all: [any CarrierDialect.Type] = [
+        TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self, PlivoDialect.self,
+    ]
 
     public static var names: [String] {
         var names: [String] = []

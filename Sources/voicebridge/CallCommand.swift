@@ -12,13 +12,14 @@ struct CallCommand: AsyncParsableCommand {
         discussion: "Exits 0 when every call streamed and the server broke no Media Streams rule; "
             + "otherwise prints a FAIL summary line and exits 1. --carrier picks the carrier played "
             + "(twilio: POST /twiml; telnyx: POST /telnyx/texml; signalwire: POST /signalwire/cxml, "
-            + "--auth-token is then the project's Signing Key)."
+            + "--auth-token is then the project's Signing Key; plivo: POST /plivo/answer, --auth-token is then the "
+            + "Plivo Auth Token)."
     )
 
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")
     var url: String
 
-    @Option(help: "Twilio auth token for X-Twilio-Signature (default: $TWILIO_AUTH_TOKEN; unsigned when neither is set).")
+    @Option(help: "The secret the carrier signs with: Twilio's auth token, SignalWire's Signing Key or Plivo's Auth Token (default: $TWILIO_AUTH_TOKEN, $SIGNALWIRE_SIGNING_KEY or $PLIVO_AUTH_TOKEN; unsigned when neither is set).")
     var authToken: String?
 
     @Option(help: "The carrier to play: \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -104,12 +105,13 @@ struct CallCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
         var logger = Logger(label: "voicebridge.call")
         logger.logLevel = level
-        let token = authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"]
+        let carrierKind = SimulatedCarrierKind(rawValue: carrier) ?? .twilio
+        let token = authToken ?? carrierKind.signingSecretEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }
         let telnyxKey = try Self.telnyxKey(telnyxSigningKey ?? ProcessInfo.processInfo.environment["TELNYX_SIGNING_KEY"])
         let simulator = try PhoneSimulator(
             configuration: .init(
                 webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
-                script: script, callerWAV: callerWav, carrier: SimulatedCarrierKind(rawValue: carrier) ?? .twilio,
+                script: script, callerWAV: callerWav, carrier: carrierKind,
                 telnyxSigningKey: telnyxKey),
             logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.

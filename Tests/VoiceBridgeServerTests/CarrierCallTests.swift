@@ -14,18 +14,29 @@ import VoiceBridgeFlows
     static let key = Ed25519.PrivateKey(seed: [UInt8](repeating: 7, count: 32))!
     static var publicKey: String { Data(key.publicKey).base64EncodedString() }
     static let signalWireKey = "PSK_test_signing_key_0123456789"
+    static let plivoToken = "plivo-test-auth-token-0123456789"
+
+    /// The secret each carrier signs its webhooks with in these tests.
+    static func secret(_ carrier: SimulatedCarrierKind) -> String {
+        switch carrier {
+        case .signalwire: signalWireKey
+        case .plivo: plivoToken
+        case .twilio, .telnyx: LiveServer.authToken
+        }
+    }
 
     /// Every carrier's webhooks signed; the local public URL (what the simulator calls).
     static func signed(_ configuration: inout BridgeConfiguration) {
         configuration.carrierSettings["telnyx"] = ["public_key": publicKey]
         configuration.carrierSettings["signalwire"] = ["signing_key": signalWireKey]
+        configuration.carrierSettings["plivo"] = ["auth_token": plivoToken]
         configuration.publicURL = nil
     }
 
     static func simulator(_ carrier: SimulatedCarrierKind, port: Int, script: CallScript) throws -> PhoneSimulator {
         try PhoneSimulator(configuration: .init(
             webhookURL: "http://127.0.0.1:\(port)\(carrier.defaultWebhookPath)",
-            authToken: carrier == .signalwire ? signalWireKey : LiveServer.authToken,
+            authToken: secret(carrier),
             from: "+15550001111", to: "+15551230000", script: script, carrier: carrier, telnyxSigningKey: key))
     }
 
@@ -60,7 +71,9 @@ import VoiceBridgeFlows
 
             let metrics = try await server.http("GET", "/metrics").body
             #expect(metrics.contains(#"voicebridge_barge_ins_total{accepted="true"} 1"#))
-            #expect(metrics.contains(#"voicebridge_calls_ended_total{reason="carrier_stop"} 1"#))
+            // Plivo sends no `stop`: its socket just closes.
+            let ended = carrier == .plivo ? "socket_closed" : "carrier_stop"
+            #expect(metrics.contains(#"voicebridge_calls_ended_total{reason="\#(ended)"} 1"#), "\(metrics)")
         }
     }
 
@@ -111,6 +124,45 @@ import VoiceBridgeFlows
         }
     }
 
+    @Test func plivoRequestsAndTheUpgradeAreCheckedWithSignatureV3() async throws {
+        try await LiveServer.with(configure: Self.signed) { server in
+            let parameters = [("CallUUID", "1c9e6f5a-2f0e-4b8e-9d61-0a6b1d2c3e4f"), ("From", "+15550001111"), ("To", "+15551230000")]
+            let url = "http://127.0.0.1:\(server.port)/plivo/answer"
+            let nonce = "12345678901234567890"
+            let good = PlivoSignature(authToken: Self.plivoToken).compute(method: .post, url: url, parameters: parameters, nonce: nonce)
+            let stranger = PlivoSignature(authToken: "not-the-token").compute(method: .post, url: url, parameters: parameters, nonce: nonce)
+            let form = [("Content-Type", "application/x-www-form-urlencoded")]
+            let cases: [([(String, String)], Int)] = [
+                ([(PlivoSignature.signatureHeader, good), (PlivoSignature.nonceHeader, nonce)], 200),
+                // Several signatures, one per key Plivo holds: any one will do.
+                ([(PlivoSignature.signatureHeader, "\(stranger),\(good)"), (PlivoSignature.nonceHeader, nonce)], 200),
+                ([(PlivoSignature.signatureHeader, stranger), (PlivoSignature.nonceHeader, nonce)], 403),
+                ([(PlivoSignature.signatureHeader, good), (PlivoSignature.nonceHeader, "1")], 403),
+                ([(PlivoSignature.signatureHeader, good)], 403),
+                ([], 403),
+            ]
+            var streamURL: String?
+            for (headers, status) in cases {
+                let response = try await server.http("POST", "/plivo/answer", headers: form + headers, body: FormURLEncoded.encode(parameters))
+                #expect(response.status == status, "\(headers.map(\.0)) → \(response.status)")
+                if status == 200 { streamURL = try PlivoStreamXML.parse(response.body).url }
+            }
+            // The upgrade: unsigned or wrongly signed is refused before the token is spent; signed opens.
+            let url2 = try #require(streamURL)
+            let path = String(url2[url2.range(of: "://")!.upperBound...].drop { $0 != "/" })
+            guard case .refused(let unsigned) = try await MediaSocket.open(port: server.port, path: path) else {
+                Issue.record("an unsigned Plivo upgrade was accepted")
+                return
+            }
+            #expect(unsigned.status == 403)
+            let upgradeSignature = PlivoSignature(authToken: Self.plivoToken).compute(method: .get, url: url2, parameters: [], nonce: nonce)
+            let socket = try await MediaSocket.connect(
+                port: server.port, path: path,
+                headers: [(PlivoSignature.signatureHeader, upgradeSignature), (PlivoSignature.nonceHeader, nonce)])
+            await socket.close()
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)), arguments: SimulatedCarrierKind.allCases)
     func aFlowsTransferIsDialledAfterTheStream(_ carrier: SimulatedCarrierKind) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telnyx-flow-\(UUID().uuidString)").path
@@ -129,7 +181,9 @@ import VoiceBridgeFlows
         try await LiveServer.with(configure: Self.signed, flows: flows, speech: FullCallTests.speech) { server in
             let result = try await Self.runOne(try Self.simulator(carrier, port: server.port, script: CallScript(maxDurationMs: 15_000)))
             #expect(result.timeline.endReason == .serverClosed)
-            #expect(result.timeline.twimlAfterStream == ["<Dial>+15550009999</Dial>"])
+            // Plivo's `<Dial>` names its target in a `<Number>` noun.
+            let dial = carrier == .plivo ? "<Dial><Number>+15550009999</Number></Dial>" : "<Dial>+15550009999</Dial>"
+            #expect(result.timeline.twimlAfterStream == [dial])
         }
     }
 }
@@ -140,7 +194,7 @@ import VoiceBridgeFlows
     static let streamID = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 
     /// The carriers whose sockets are opened here with an unsigned webhook (no keys configured).
-    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire]
+    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo]
 
     static func peer(_ carrier: SimulatedCarrierKind, callID: String, streamID: String = streamID) -> any CarrierPeerCodec {
         let identity = CallIdentity(callID: callID, streamID: streamID, accountID: "account")
@@ -148,12 +202,14 @@ import VoiceBridgeFlows
         case .twilio: return TwilioCarrierPeer(identity: identity)
         case .telnyx: return TelnyxCarrierPeer(identity: identity)
         case .signalwire: return SignalWireCarrierPeer(identity: identity)
+        case .plivo: return PlivoCarrierPeer(identity: identity, epochBaseMs: 1_760_000_000_000)
         }
     }
 
     /// The answer webhook and the upgrade; returns the open socket.
     static func openStream(_ server: LiveServer, _ carrier: SimulatedCarrierKind, callSid: String) async throws -> MediaSocket {
-        let body = FormURLEncoded.encode([("CallSid", callSid), ("From", "+15550001111"), ("To", "+15551230000")])
+        // Plivo names the call CallUUID; the others CallSid.
+        let body = FormURLEncoded.encode([("CallSid", callSid), ("CallUUID", callSid), ("From", "+15550001111"), ("To", "+15551230000")])
         let response = try await server.http(
             "POST", carrier.defaultWebhookPath, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body)
         try #require(response.status == 200, "webhook answered \(response.status): \(response.body)")
@@ -204,9 +260,12 @@ import VoiceBridgeFlows
 
     @Test(arguments: carriers)
     func wrongTypesCloseWith1008(_ carrier: SimulatedCarrierKind) async throws {
-        let json = carrier == .telnyx
-            ? #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
-            : #"{"event":"mark","streamSid":"\#(Self.streamID)","sequenceNumber":9,"mark":{"name":"x"}}"#
+        let json = switch carrier {
+        case .telnyx: #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
+        // Plivo's counters are numbers: a string is the wrong type.
+        case .plivo: #"{"event":"playedStream","streamId":"\#(Self.streamID)","sequenceNumber":"9","name":"x"}"#
+        default: #"{"event":"mark","streamSid":"\#(Self.streamID)","sequenceNumber":9,"mark":{"name":"x"}}"#
+        }
         try await Self.expectOnlyVictimCloses(carrier, code: 1008) { try await $0.sendText(json) }
     }
 

@@ -90,8 +90,7 @@ public struct PhoneSimulator: Sendable {
 
         let request = signedRequest(
             url: configuration.webhookURL,
-            parameters: VoiceWebhookRequest.incomingCallFields(
-                callSid: callSid, accountSid: accountSid, from: configuration.from, to: configuration.to))
+            parameters: configuration.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "ringing"))
         let webhookStarted = NIODeadline.now()
         let answer: StreamAnswer
         let endpoint: SimulatorEndpoint
@@ -129,8 +128,7 @@ public struct PhoneSimulator: Sendable {
         do {
             var outcome = try await done.futureResult.get()
             if let action = answer.afterStreamURL, outcome.timeline.endReason == .serverClosed {
-                outcome.timeline.twimlAfterStream = await followAfterStream(
-                    action, callSid: callSid, accountSid: accountSid, on: loop, logger: logger)
+                outcome.timeline.twimlAfterStream = await followAfterStream(action, ids: ids, on: loop, logger: logger)
             }
             return CallResult(
                 timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard)
@@ -150,14 +148,21 @@ public struct PhoneSimulator: Sendable {
             VoiceWebhookRequest(
                 url: url, parameters: parameters, telnyxKey: configuration.telnyxSigningKey,
                 timestamp: Int64(Date().timeIntervalSince1970))
+        case .plivo:
+            VoiceWebhookRequest(url: url, parameters: parameters, plivoAuthToken: configuration.authToken, nonce: Self.nonce())
         }
+    }
+
+    /// Plivo's nonce: 20 random digits.
+    static func nonce() -> String {
+        String((0..<20).map { _ in Character(String(Int.random(in: 0...9))) })
     }
 
     /// As the carrier does when the server ends a stream: asks what to do next (Twilio's
     /// `<Connect action>`, the `<Redirect>` after a TeXML `<Connect>`) and returns the answer's
     /// verbs (a `<Dial>` transfer, a `<Hangup/>`).
     private func followAfterStream(
-        _ action: String, callSid: String, accountSid: String, on loop: any EventLoop, logger: Logger
+        _ action: String, ids: SimulatedCallIDs, on loop: any EventLoop, logger: Logger
     ) async -> [String] {
         let url: String
         if action.hasPrefix("http://") || action.hasPrefix("https://") {
@@ -170,11 +175,7 @@ public struct PhoneSimulator: Sendable {
         }
         let request = signedRequest(
             url: url,
-            parameters: [
-                ("AccountSid", accountSid), ("ApiVersion", "2010-04-01"), ("CallSid", callSid), ("CallStatus", "in-progress"),
-                ("Called", configuration.to), ("Caller", configuration.from), ("Direction", "inbound"),
-                ("From", configuration.from), ("To", configuration.to),
-            ])
+            parameters: configuration.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "in-progress"))
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
             guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
@@ -189,10 +190,22 @@ public struct PhoneSimulator: Sendable {
         endpoint: SimulatorEndpoint, setup: SimulatedCallSetup, stream: CallIdentity, done: EventLoopPromise<SimulatedCallOutcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
-        // Twilio signs the upgrade too: over the stream URL, with no parameters. Telnyx does not.
-        let upgradeSignature = configuration.carrier == .twilio ? configuration.authToken.map {
-            TwilioSignature(authToken: $0).compute(url: setup.streamURL, parameters: [])
-        } : nil
+        // Twilio and Plivo sign the upgrade too: over the stream URL, with no parameters. Telnyx does not.
+        var upgradeHeaders: [(String, String)] = []
+        if let token = configuration.authToken {
+            switch configuration.carrier {
+            case .twilio:
+                upgradeHeaders = [("X-Twilio-Signature", TwilioSignature(authToken: token).compute(url: setup.streamURL, parameters: []))]
+            case .plivo:
+                let nonce = Self.nonce()
+                upgradeHeaders = [
+                    (PlivoSignature.signatureHeader, PlivoSignature(authToken: token).compute(method: .get, url: setup.streamURL, parameters: [], nonce: nonce)),
+                    (PlivoSignature.nonceHeader, nonce),
+                ]
+            case .telnyx, .signalwire:
+                break
+            }
+        }
         let carrier = configuration.carrier
         return try await ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
@@ -217,6 +230,10 @@ public struct PhoneSimulator: Sendable {
                                 case .signalwire:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: SignalWireCarrierPeer(identity: stream), done: done))
+                                case .plivo:
+                                    let epochMs = Int(Date().timeIntervalSince1970 * 1000)
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: PlivoCarrierPeer(identity: stream, epochBaseMs: epochMs), done: done))
                                 }
                                 return true
                             }
@@ -225,7 +242,7 @@ public struct PhoneSimulator: Sendable {
                     headers.add(name: "Host", value: endpoint.hostHeader)
                     headers.add(name: "User-Agent", value: carrier == .twilio ? "Twilio.TmeWs/1.0" : "\(carrier.rawValue)-media-stream/1.0")
                     headers.add(name: "Content-Length", value: "0")
-                    if let signature = upgradeSignature { headers.add(name: "X-Twilio-Signature", value: signature) }
+                    for (name, value) in upgradeHeaders { headers.add(name: name, value: value) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
                         upgradeRequestHead: head, upgraders: [upgrader],

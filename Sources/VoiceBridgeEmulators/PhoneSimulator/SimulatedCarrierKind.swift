@@ -8,6 +8,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
     case twilio
     case telnyx
     case signalwire
+    case plivo
 
     /// Where `serve` answers this carrier's voice webhook.
     public var defaultWebhookPath: String {
@@ -15,6 +16,33 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .twilio: "/twiml"
         case .telnyx: "/telnyx/texml"
         case .signalwire: "/signalwire/cxml"
+        case .plivo: "/plivo/answer"
+        }
+    }
+
+    /// The environment variable `voicebridge call` signs with when `--auth-token` is not given.
+    public var signingSecretEnvironment: String? {
+        switch self {
+        case .twilio: "TWILIO_AUTH_TOKEN"
+        case .signalwire: "SIGNALWIRE_SIGNING_KEY"
+        case .plivo: "PLIVO_AUTH_TOKEN"
+        case .telnyx: nil
+        }
+    }
+
+    /// The form an answer webhook (and, with another status, the request after a stream) carries.
+    func webhookFields(ids: SimulatedCallIDs, from: String, to: String, status: String) -> [(String, String)] {
+        switch self {
+        case .twilio, .telnyx, .signalwire:
+            var fields = VoiceWebhookRequest.incomingCallFields(callSid: ids.callSid, accountSid: ids.accountSid, from: from, to: to)
+            if let i = fields.firstIndex(where: { $0.0 == "CallStatus" }) { fields[i].1 = status }
+            return fields
+        case .plivo:
+            // Plivo's answer URL parameters: its own names, no account id.
+            return [
+                ("CallStatus", status == "ringing" ? "in-progress" : status), ("CallUUID", ids.callSid), ("Direction", "inbound"),
+                ("Event", status == "ringing" ? "StartApp" : "Redirect"), ("From", from), ("To", to),
+            ]
         }
     }
 }
@@ -46,6 +74,13 @@ struct SimulatedCallIDs: Sendable {
             return SimulatedCallIDs(
                 callSid: "v3:" + TwilioSid.make(""), accountSid: accountSid,
                 stream: CallIdentity(callID: "v2:" + TwilioSid.make(""), streamID: UUID().uuidString, accountID: accountSid))
+        case .plivo:
+            // Call and stream ids are UUIDs; the auth id is "MA" and 18 more characters.
+            let callUUID = UUID().uuidString.lowercased()
+            let authID = "MA" + String(TwilioSid.make("").uppercased().prefix(18))
+            return SimulatedCallIDs(
+                callSid: callUUID, accountSid: authID,
+                stream: CallIdentity(callID: callUUID, streamID: UUID().uuidString.lowercased(), accountID: authID))
         }
     }
 }
@@ -72,6 +107,12 @@ struct StreamAnswer: Sendable {
             let answer = try TelnyxConnectStream.parse(body)
             guard answer.codec == "PCMU", answer.samplingRate == 8000 else {
                 throw SimulatorError.twiml("the simulator's Telnyx plays PCMU 8000, not \(answer.codec) \(answer.samplingRate)")
+            }
+            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [])
+        case .plivo:
+            let answer = try PlivoStreamXML.parse(body)
+            guard answer.contentType == PlivoDialect.contentType(.mulaw8kMono) else {
+                throw SimulatorError.twiml("the simulator's Plivo plays audio/x-mulaw;rate=8000, not \(answer.contentType)")
             }
             return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [])
         }

@@ -50,6 +50,18 @@ public struct VoiceWebhookRequest: Sendable {
         } ?? []
     }
 
+    /// A Plivo request, signed with `X-Plivo-Signature-V3` and its nonce when a token is given.
+    public init(url: String, parameters: [(String, String)], plivoAuthToken: String?, nonce: String) {
+        self.url = url
+        self.parameters = parameters
+        self.headers = plivoAuthToken.map {
+            [
+                (PlivoSignature.signatureHeader, PlivoSignature(authToken: $0).compute(method: .post, url: url, parameters: parameters, nonce: nonce)),
+                (PlivoSignature.nonceHeader, nonce),
+            ]
+        } ?? []
+    }
+
     /// A Telnyx TeXML request, signed with Ed25519 over `timestamp|body` when a key is given.
     public init(url: String, parameters: [(String, String)], telnyxKey: Ed25519.PrivateKey?, timestamp: Int64) {
         self.url = url

@@ -5,6 +5,7 @@ enum CarrierRegistry {
         TwilioCarrier.registration,
         TelnyxCarrier.registration,
         SignalWireCarrier.registration,
+        PlivoCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

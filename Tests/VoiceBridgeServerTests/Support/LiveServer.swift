@@ -122,10 +122,11 @@ struct LiveServer: Sendable {
 
     /// The `<Stream url="…">` of a TwiML document.
     static func streamURL(in twiml: String) -> String? {
-        guard let start = twiml.range(of: "<Stream url=\""), let end = twiml[start.upperBound...].firstIndex(of: "\"") else {
-            return nil
+        if let start = twiml.range(of: "<Stream url=\""), let end = twiml[start.upperBound...].firstIndex(of: "\"") {
+            return String(twiml[start.upperBound..<end])
         }
-        return String(twiml[start.upperBound..<end])
+        // Plivo XML: the URL is the element's text.
+        return try? PlivoStreamXML.parse(twiml).url
     }
 
     /// Webhook + upgrade (signed) + connected + start: a streaming call.
