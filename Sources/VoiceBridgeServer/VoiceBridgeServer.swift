@@ -280,3 +280,9 @@ public struct VoiceBridgeServer: Service {
         }
     }
 }
+
+extension VoiceBridgeServer: CustomStringConvertible {
+    /// What service-lifecycle logs for this service: its name, never its configuration (which
+    /// holds auth tokens and signing keys).
+    public var description: String { "VoiceBridgeServer" }
+}

@@ -28,6 +28,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Telnyx: base64 of a 32-byte Ed25519 seed that signs the webhooks (default: $TELNYX_SIGNING_KEY; unsigned when neither is set); the README shows how to make a pair with openssl.")
     var telnyxSigningKey: String?
 
+    @Option(help: "The account the carrier names in its webhook and stream (Twilio's AccountSid, Plivo's auth id; default: a random one). Set it to what serve checks (TWILIO_ACCOUNT_SID, PLIVO_AUTH_ID).")
+    var accountId: String?
+
     @Option(help: "The caller's number (From).")
     var from = "+15005550006"
 
@@ -112,7 +115,7 @@ struct CallCommand: AsyncParsableCommand {
             configuration: .init(
                 webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
                 script: script, callerWAV: callerWav, carrier: carrierKind,
-                telnyxSigningKey: telnyxKey),
+                telnyxSigningKey: telnyxKey, accountID: accountId),
             logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
@@ -125,7 +128,8 @@ struct CallCommand: AsyncParsableCommand {
         if let out { try SimulationOutput.writeHeard(report, to: out) }
         print(report.summaryLine)
         for t in report.timelines.filter({ !$0.passed }).prefix(20) {
-            let why = t.error ?? t.violations.first.map { "\($0.message) at \($0.atMs) ms" } ?? t.endReason.rawValue
+            let refusal = t.refusedByServer ? t.close.map { "the server closed the stream with \($0.code ?? 0): \($0.reason ?? "")" } : nil
+            let why = t.error ?? t.violations.first.map { "\($0.message) at \($0.atMs) ms" } ?? refusal ?? t.endReason.rawValue
             print("  \(t.callSid): \(why)\(t.violationCount > 1 ? " (+\(t.violationCount - 1) more)" : "")")
         }
         if !report.passed { throw ExitCode(1) }

@@ -252,3 +252,17 @@ import VoiceBridgeCarriers
         #expect(store.count == 1)
     }
 }
+
+@Suite struct ServiceDescriptionTests {
+    /// service-lifecycle logs each service with `String(describing:)` at startup (debug level):
+    /// it must name the service, never dump the configuration and its secrets.
+    @Test func theServiceNeverDescribesItsSecrets() throws {
+        var configuration = BridgeConfiguration()
+        configuration.port = 0
+        configuration.twilioAuthToken = "twilio-secret-token"
+        configuration.carrierSettings["plivo"] = ["auth_token": "plivo-secret-token"]
+        let server = try VoiceBridgeServer(configuration: configuration)
+        let text = String(describing: server) + String(reflecting: server)
+        #expect(!text.contains("secret-token"), "\(text)")
+    }
+}

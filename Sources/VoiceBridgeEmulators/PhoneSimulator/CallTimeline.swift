@@ -147,7 +147,16 @@ public struct CallTimeline: Codable, Sendable, Equatable {
     public static let maxViolationsKept = 100
 
     /// True when the call ran and the server broke no rule.
-    public var passed: Bool { endReason != .failed && violationCount == 0 && error == nil }
+    /// Streamed to its end: not failed, no rule broken, no socket error, and not refused by the
+    /// server (a close from the server with any code but 1000).
+    public var passed: Bool {
+        endReason != .failed && violationCount == 0 && error == nil && !refusedByServer
+    }
+
+    public var refusedByServer: Bool {
+        guard let close, close.initiator == "server" else { return false }
+        return (close.code ?? 1000) != 1000
+    }
 
     static func failed(callSid: String, accountSid: String, webhookURL: String, error: String) -> CallTimeline {
         CallTimeline(

@@ -21,6 +21,8 @@ public struct PhoneSimulator: Sendable {
         public var carrier: SimulatedCarrierKind
         /// Signs Telnyx webhooks (Ed25519) when set.
         public var telnyxSigningKey: Ed25519.PrivateKey?
+        /// The account the carrier names the call by (AccountSid, Plivo's auth id…); random when nil.
+        public var accountID: String?
         public var from: String
         public var to: String
         public var script: CallScript
@@ -33,8 +35,9 @@ public struct PhoneSimulator: Sendable {
             webhookURL: String, authToken: String? = nil, from: String = "+15005550006", to: String = "+15005550001",
             script: CallScript = CallScript(), callerWAV: String? = nil,
             webhookTimeout: TimeAmount = .seconds(15), connectTimeout: TimeAmount = .seconds(10),
-            carrier: SimulatedCarrierKind = .twilio, telnyxSigningKey: Ed25519.PrivateKey? = nil
+            carrier: SimulatedCarrierKind = .twilio, telnyxSigningKey: Ed25519.PrivateKey? = nil, accountID: String? = nil
         ) {
+            self.accountID = accountID
             self.webhookURL = webhookURL
             self.authToken = authToken
             self.carrier = carrier
@@ -73,7 +76,11 @@ public struct PhoneSimulator: Sendable {
 
     /// Runs one call on `loop` (every step of it stays on that loop).
     public func runCall(on loop: any EventLoop, recordHeard: Bool) async -> CallResult {
-        let ids = SimulatedCallIDs.make(for: configuration.carrier)
+        var ids = SimulatedCallIDs.make(for: configuration.carrier)
+        if let account = configuration.accountID {
+            ids.accountSid = account
+            ids.stream.accountID = account
+        }
         let callSid = ids.callSid
         let accountSid = ids.accountSid
         var logger = self.logger

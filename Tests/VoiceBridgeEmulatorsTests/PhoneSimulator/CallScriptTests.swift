@@ -44,3 +44,20 @@ import Testing
         #expect(CallScript(maxDurationMs: 3000).endMs == 3000)
     }
 }
+
+@Suite struct CallTimelineVerdictTests {
+    /// A stream the server refused (any close but 1000 from its side) is a failed call, whatever
+    /// else went right; the caller hanging up, or the server ending normally, is not.
+    @Test func aServerRefusalFailsTheCall() {
+        var timeline = CallTimeline.failed(callSid: "c", accountSid: "a", webhookURL: "u", error: "")
+        timeline.error = nil
+        timeline.endReason = .serverClosed
+        timeline.close = CallTimeline.Close(initiator: "server", code: 1008, reason: "start names account X")
+        #expect(timeline.refusedByServer && !timeline.passed)
+        timeline.close?.code = 1000
+        #expect(!timeline.refusedByServer && timeline.passed)
+        timeline.close = CallTimeline.Close(initiator: "caller", code: 1000, reason: nil)
+        timeline.endReason = .hangup
+        #expect(timeline.passed)
+    }
+}
