@@ -62,8 +62,9 @@ public protocol CarrierDialect {
     static var name: String { get }
     static var rules: CarrierSessionRules { get }
     static func makeDecoder(maxMessageBytes: Int) -> Decoder
-    /// Built once the stream has started: outbound messages may need its ids.
-    static func makeEncoder(for start: StreamStart) -> Encoder
+    /// Built once the stream has started: outbound messages may need its ids, or what the
+    /// decoder learned (Asterisk answers in the control format its peer spoke).
+    static func makeEncoder(for start: StreamStart, decoder: Decoder) -> Encoder
 }
 
 /// The WebSocket close code a session asks for, in RFC 6455's numbers, so that this module needs

@@ -19,6 +19,20 @@ public protocol CarrierPeerCodec {
     mutating func writeStop(into buffer: inout ByteBuffer) -> Bool
     /// A server message, refused if it is anything the carrier would not accept.
     mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand
+    /// A server message in either opcode: binary is media for Asterisk, an error for JSON dialects.
+    mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> PlayoutCommand
+    /// How caller audio goes out: text (JSON, base64) or binary (raw bytes).
+    var mediaFrameKind: CarrierFrameKind { get }
+}
+
+extension CarrierPeerCodec {
+    /// JSON dialects: everything is text.
+    public mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> PlayoutCommand {
+        guard case .text(let text) = frame else { throw .binaryFrame }
+        return try decode(text)
+    }
+
+    public var mediaFrameKind: CarrierFrameKind { .text }
 }
 
 /// Twilio's end: its encoder for what it sends, its strict decoder for what it receives.

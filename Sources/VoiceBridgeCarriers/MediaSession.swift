@@ -35,7 +35,7 @@ public struct MediaSession<Dialect: CarrierDialect>: MediaSessionDriving {
             return .forward(event)
         case .startStream:
             guard case .start(let start) = event else { return .forward(event) }
-            encoder = Dialect.makeEncoder(for: start)
+            encoder = Dialect.makeEncoder(for: start, decoder: decoder)
             return .started(start)
         case .refuse(let code, let reason):
             return .close(code, reason, errorKind: code == .unacceptableData ? "unsupported_format" : "stream_order")
@@ -64,7 +64,7 @@ public protocol MediaSessionDriving {
 /// The dialects this bridge speaks, by name: what recordings and replays name them by.
 public enum CarrierDialects {
     public static let all: [any CarrierDialect.Type] = [
-        TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self, PlivoDialect.self,
+        TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self, PlivoDialect.self, AsteriskDialect.self,
     ]
 
     public static var names: [String] {

@@ -9,7 +9,7 @@ public enum TwilioDialect: CarrierDialect {
         TwilioMediaStreamDecoder(maxMessageBytes: maxMessageBytes)
     }
 
-    public static func makeEncoder(for start: StreamStart) -> TwilioMediaStreamEncoder {
+    public static func makeEncoder(for start: StreamStart, decoder: TwilioMediaStreamDecoder) -> TwilioMediaStreamEncoder {
         TwilioMediaStreamEncoder(streamSid: start.streamID)
     }
 

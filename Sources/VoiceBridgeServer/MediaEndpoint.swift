@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -72,9 +73,12 @@ final class MediaEndpoint: Sendable {
     /// before the token is redeemed, so a refused request does not burn the real call's token.
     func admit(uri: String, headers: HTTPHeaders) -> Decision {
         var match: (carrier: CarrierSurface, token: String)?
+        var direct: (carrier: CarrierSurface, parameters: [String: String])?
         for carrier in carriers {
             if let token = carrier.token(fromPath: uri) { match = (carrier, token); break }
+            if let parameters = carrier.directParameters(fromPath: uri) { direct = (carrier, parameters); break }
         }
+        if let direct { return admitDirect(direct.carrier, parameters: direct.parameters, headers: headers) }
         guard let (carrier, token) = match else {
             return .refuse(.notFound, "no WebSocket endpoint at this path")
         }
@@ -101,6 +105,25 @@ final class MediaEndpoint: Sendable {
             metrics.recordError(kind: "bad_stream_token")
             return .refuse(.forbidden, reason)
         }
+    }
+
+    /// A carrier that connects without a webhook (Asterisk): its credentials admit the socket,
+    /// and the call gets an id of its own until its start names the channel.
+    private func admitDirect(_ carrier: CarrierSurface, parameters: [String: String], headers: HTTPHeaders) -> Decision {
+        if liveCalls.isDraining {
+            return .refuse(.serviceUnavailable, "server is shutting down")
+        }
+        if liveCalls.count >= settings.maxConcurrentCalls {
+            metrics.recordError(kind: "over_capacity")
+            return .refuse(.serviceUnavailable, "too many live calls")
+        }
+        if case .badSignature(let reason) = carrier.checkUpgrade("", headers) {
+            // No token stands behind these credentials, so the log-only signature mode does not apply.
+            metrics.recordRefusedSignature()
+            return .refuse(.unauthorized, reason)
+        }
+        let callSid = "\(carrier.name)-\(UUID().uuidString.lowercased())"
+        return .accept(Admission(callSid: callSid, parameters: parameters, carrier: carrier))
     }
 
     /// The media socket's pipeline after the upgrade: `MediaStreamHandler` goes in front of NIO's

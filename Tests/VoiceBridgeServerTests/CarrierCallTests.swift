@@ -15,12 +15,14 @@ import VoiceBridgeFlows
     static var publicKey: String { Data(key.publicKey).base64EncodedString() }
     static let signalWireKey = "PSK_test_signing_key_0123456789"
     static let plivoToken = "plivo-test-auth-token-0123456789"
+    static let asteriskPassword = "asterisk-test-password"
 
     /// The secret each carrier signs its webhooks with in these tests.
     static func secret(_ carrier: SimulatedCarrierKind) -> String {
         switch carrier {
         case .signalwire: signalWireKey
         case .plivo: plivoToken
+        case .asterisk: "asterisk:\(asteriskPassword)"
         case .twilio, .telnyx: LiveServer.authToken
         }
     }
@@ -30,6 +32,7 @@ import VoiceBridgeFlows
         configuration.carrierSettings["telnyx"] = ["public_key": publicKey]
         configuration.carrierSettings["signalwire"] = ["signing_key": signalWireKey]
         configuration.carrierSettings["plivo"] = ["auth_token": plivoToken]
+        configuration.carrierSettings["asterisk"] = ["username": "asterisk", "password": asteriskPassword]
         configuration.publicURL = nil
     }
 
@@ -71,8 +74,8 @@ import VoiceBridgeFlows
 
             let metrics = try await server.http("GET", "/metrics").body
             #expect(metrics.contains(#"voicebridge_barge_ins_total{accepted="true"} 1"#))
-            // Plivo sends no `stop`: its socket just closes.
-            let ended = carrier == .plivo ? "socket_closed" : "carrier_stop"
+            // Plivo and Asterisk send no `stop`: their sockets just close.
+            let ended = carrier == .plivo || carrier == .asterisk ? "socket_closed" : "carrier_stop"
             #expect(metrics.contains(#"voicebridge_calls_ended_total{reason="\#(ended)"} 1"#), "\(metrics)")
         }
     }
@@ -181,9 +184,13 @@ import VoiceBridgeFlows
         try await LiveServer.with(configure: Self.signed, flows: flows, speech: FullCallTests.speech) { server in
             let result = try await Self.runOne(try Self.simulator(carrier, port: server.port, script: CallScript(maxDurationMs: 15_000)))
             #expect(result.timeline.endReason == .serverClosed)
-            // Plivo's `<Dial>` names its target in a `<Number>` noun.
-            let dial = carrier == .plivo ? "<Dial><Number>+15550009999</Number></Dial>" : "<Dial>+15550009999</Dial>"
-            #expect(result.timeline.twimlAfterStream == [dial])
+            // Plivo's `<Dial>` names its target in a `<Number>` noun; on Asterisk the dialplan decides.
+            let dial = switch carrier {
+            case .plivo: ["<Dial><Number>+15550009999</Number></Dial>"]
+            case .asterisk: [String]()
+            default: ["<Dial>+15550009999</Dial>"]
+            }
+            #expect(result.timeline.twimlAfterStream == dial)
         }
     }
 }
@@ -194,7 +201,7 @@ import VoiceBridgeFlows
     static let streamID = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 
     /// The carriers whose sockets are opened here with an unsigned webhook (no keys configured).
-    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo]
+    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo, .asterisk]
 
     static func peer(_ carrier: SimulatedCarrierKind, callID: String, streamID: String = streamID) -> any CarrierPeerCodec {
         let identity = CallIdentity(callID: callID, streamID: streamID, accountID: "account")
@@ -203,11 +210,16 @@ import VoiceBridgeFlows
         case .telnyx: return TelnyxCarrierPeer(identity: identity)
         case .signalwire: return SignalWireCarrierPeer(identity: identity)
         case .plivo: return PlivoCarrierPeer(identity: identity, epochBaseMs: 1_760_000_000_000)
+        // Asterisk names events by channel: another stream is another channel.
+        case .asterisk:
+            return AsteriskCarrierPeer(identity: CallIdentity(callID: streamID == Self.streamID ? callID : streamID, streamID: streamID, accountID: ""))
         }
     }
 
     /// The answer webhook and the upgrade; returns the open socket.
     static func openStream(_ server: LiveServer, _ carrier: SimulatedCarrierKind, callSid: String) async throws -> MediaSocket {
+        // Asterisk has no webhook: it connects straight to the media socket.
+        if carrier == .asterisk { return try await MediaSocket.connect(port: server.port, path: "/asterisk/media") }
         // Plivo names the call CallUUID; the others CallSid.
         let body = FormURLEncoded.encode([("CallSid", callSid), ("CallUUID", callSid), ("From", "+15550001111"), ("To", "+15551230000")])
         let response = try await server.http(
@@ -239,11 +251,14 @@ import VoiceBridgeFlows
             let victim = try await Self.openStream(server, carrier, callSid: "victim-call")
             var peer = Self.peer(carrier, callID: "victim-call")
             try await Self.start(victim, &peer)
-            try await server.calls.waitFor("victim-call:start")
+            // Asterisk's calls are named by the server (no webhook named them).
+            let victimCall = try await server.calls.waitForEntry {
+                ($0.hasPrefix("victim-call") || $0.hasPrefix("asterisk-")) && $0.hasSuffix(":start")
+            }.dropLast(":start".count)
             try await attack(victim)
             let close = try #require(try await victim.closeFrame(), "victim got no close frame")
             #expect(close.closeCode == expected, "\(carrier) close reason: \(close.closeReason)")
-            try await server.calls.waitFor("victim-call:socketClosed")
+            try await server.calls.waitFor("\(victimCall):socketClosed")
             for sequence in 2...4 {
                 try await healthy.sendText(Twilio.media(sequence: sequence, streamSid: MediaSocketTests.healthyStreamSid))
                 let echo = try #require(try await healthy.nextText(), "healthy call stopped streaming")
@@ -261,6 +276,8 @@ import VoiceBridgeFlows
     @Test(arguments: carriers)
     func wrongTypesCloseWith1008(_ carrier: SimulatedCarrierKind) async throws {
         let json = switch carrier {
+        // Asterisk's digit is a string.
+        case .asterisk: #"{"event":"DTMF_END","channel_id":"victim-call","digit":5}"#
         case .telnyx: #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
         // Plivo's counters are numbers: a string is the wrong type.
         case .plivo: #"{"event":"playedStream","streamId":"\#(Self.streamID)","sequenceNumber":"9","name":"x"}"#
@@ -269,10 +286,43 @@ import VoiceBridgeFlows
         try await Self.expectOnlyVictimCloses(carrier, code: 1008) { try await $0.sendText(json) }
     }
 
-    @Test(arguments: carriers)
+    @Test(arguments: carriers.filter { $0 != .asterisk })
     func binaryClosesWith1003(_ carrier: SimulatedCarrierKind) async throws {
         try await Self.expectOnlyVictimCloses(carrier, code: 1003) { socket in
             try await socket.sendFrame(opcode: WSFrame.binary, payload: [UInt8](repeating: 0xFF, count: 160))
+        }
+    }
+
+    /// Asterisk's audio is binary; audio sent as text is no control message.
+    @Test func asteriskAudioAsTextClosesWith1007() async throws {
+        try await Self.expectOnlyVictimCloses(.asterisk, code: 1007) { socket in
+            try await socket.sendText(String(repeating: "\u{7F}", count: 160))
+        }
+    }
+
+    @Test func asteriskNeedsItsBasicCredentialsAndAnswersInItsControlFormat() async throws {
+        try await LiveServer.with(configure: CarrierCallTests.signed) { server in
+            for headers in [[], [("Authorization", BasicCredentials(username: "asterisk", password: "wrong").headerValue)]] {
+                guard case .refused(let response) = try await MediaSocket.open(port: server.port, path: "/asterisk/media", headers: headers) else {
+                    Issue.record("an Asterisk upgrade without the credentials was accepted")
+                    return
+                }
+                #expect(response.status == 401)
+            }
+            let good = BasicCredentials(username: "asterisk", password: CarrierCallTests.asteriskPassword).headerValue
+            let socket = try await MediaSocket.connect(port: server.port, path: "/asterisk/media?VB_SESSION=s-42", headers: [("Authorization", good)])
+            var peer = AsteriskCarrierPeer(
+                identity: CallIdentity(callID: "pbx1-1760000000.42", streamID: "e226e283", accountID: ""), controlFormat: .plainText)
+            try await socket.sendText(Self.text { peer.writeStart(from: "", to: "", customParameters: [], into: &$0) })
+            let call = try await server.calls.waitForEntry { $0.hasPrefix("asterisk-") && $0.hasSuffix(":start") }.dropLast(":start".count)
+            // The echo call answers a key with a clear and a mark, in plain text as the peer spoke.
+            try await socket.sendText(Self.text { peer.writeDTMF(digit: "5", into: &$0) })
+            var commands: [String] = []
+            while commands.count < 2, let text = try await socket.nextText(timeout: .seconds(2)) { commands.append(text) }
+            #expect(commands.contains("FLUSH_MEDIA"), "\(commands)")
+            #expect(commands.contains { $0.hasPrefix("MARK_MEDIA ") }, "\(commands)")
+            await socket.close()
+            try await server.calls.waitFor("\(call):socketClosed")
         }
     }
 

@@ -18,7 +18,7 @@ public enum PlivoDialect: CarrierDialect {
         PlivoMediaStreamDecoder(maxMessageBytes: maxMessageBytes)
     }
 
-    public static func makeEncoder(for start: StreamStart) -> PlivoMediaStreamEncoder {
+    public static func makeEncoder(for start: StreamStart, decoder: PlivoMediaStreamDecoder) -> PlivoMediaStreamEncoder {
         PlivoMediaStreamEncoder(streamID: start.streamID, format: start.mediaFormat)
     }
 

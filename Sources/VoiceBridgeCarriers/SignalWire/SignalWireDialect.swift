@@ -14,7 +14,7 @@ public enum SignalWireDialect: CarrierDialect {
         SignalWireMediaStreamDecoder(maxMessageBytes: maxMessageBytes)
     }
 
-    public static func makeEncoder(for start: StreamStart) -> TwilioMediaStreamEncoder {
+    public static func makeEncoder(for start: StreamStart, decoder: SignalWireMediaStreamDecoder) -> TwilioMediaStreamEncoder {
         TwilioMediaStreamEncoder(streamSid: start.streamID)
     }
 

@@ -15,7 +15,7 @@ public enum TelnyxDialect: CarrierDialect {
         TelnyxMediaStreamDecoder(maxMessageBytes: maxMessageBytes)
     }
 
-    public static func makeEncoder(for start: StreamStart) -> TelnyxMediaStreamEncoder {
+    public static func makeEncoder(for start: StreamStart, decoder: TelnyxMediaStreamDecoder) -> TelnyxMediaStreamEncoder {
         TelnyxMediaStreamEncoder()
     }
 

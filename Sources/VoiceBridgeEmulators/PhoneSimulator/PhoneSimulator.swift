@@ -102,16 +102,20 @@ public struct PhoneSimulator: Sendable {
         let answer: StreamAnswer
         let endpoint: SimulatorEndpoint
         do {
-            let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
-            guard response.status == 200 else {
-                throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
+            if configuration.carrier.hasAnswerWebhook {
+                let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
+                guard response.status == 200 else {
+                    throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
+                }
+                answer = try StreamAnswer.parse(response.body, carrier: configuration.carrier)
+            } else {
+                answer = StreamAnswer.direct(configuration.webhookURL)
             }
-            answer = try StreamAnswer.parse(response.body, carrier: configuration.carrier)
             endpoint = try SimulatorEndpoint.stream(from: answer.url, relativeTo: configuration.webhookURL)
         } catch {
             return failed(error)
         }
-        let webhookMs = milliseconds(nanos: (NIODeadline.now() - webhookStarted).nanoseconds)
+        let webhookMs = configuration.carrier.hasAnswerWebhook ? milliseconds(nanos: (NIODeadline.now() - webhookStarted).nanoseconds) : nil
 
         logger[metadataKey: "streamSid"] = "\(ids.stream.streamID)"
         var setup = SimulatedCallSetup(
@@ -157,6 +161,8 @@ public struct PhoneSimulator: Sendable {
                 timestamp: Int64(Date().timeIntervalSince1970))
         case .plivo:
             VoiceWebhookRequest(url: url, parameters: parameters, plivoAuthToken: configuration.authToken, nonce: Self.nonce())
+        case .asterisk:
+            VoiceWebhookRequest(url: url, parameters: parameters, authToken: nil)
         }
     }
 
@@ -209,6 +215,11 @@ public struct PhoneSimulator: Sendable {
                     (PlivoSignature.signatureHeader, PlivoSignature(authToken: token).compute(method: .get, url: setup.streamURL, parameters: [], nonce: nonce)),
                     (PlivoSignature.nonceHeader, nonce),
                 ]
+            case .asterisk:
+                // websocket_client.conf's username and password, given as `user:password`.
+                let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                let credentials = BasicCredentials(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
+                upgradeHeaders = [("Authorization", credentials.headerValue)]
             case .telnyx, .signalwire:
                 break
             }
@@ -237,6 +248,9 @@ public struct PhoneSimulator: Sendable {
                                 case .signalwire:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: SignalWireCarrierPeer(identity: stream), done: done))
+                                case .asterisk:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream), done: done))
                                 case .plivo:
                                     let epochMs = Int(Date().timeIntervalSince1970 * 1000)
                                     try channel.pipeline.syncOperations.addHandler(

@@ -144,9 +144,10 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text:
-            handleText(frame.unmaskedData)
+            handleServerMessage(.text(frame.unmaskedData))
         case .binary:
-            recordViolation(CarrierProtocolError.binaryFrame.description)
+            // Media on Asterisk; a violation on the JSON dialects (the codec says which).
+            handleServerMessage(.binary(frame.unmaskedData))
         case .ping:
             send(WebSocketFrame(fin: true, opcode: .pong, maskKey: nextMaskKey(), data: frame.unmaskedData))
             context.flush()
@@ -258,7 +259,11 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         setup.track.withFrame(chunk - 1) { frame in
             codec.writeMedia(frame, timestampMs: chunk * 20, into: &buffer)
         }
-        sendText(buffer)
+        if codec.mediaFrameKind == .binary {
+            send(WebSocketFrame(fin: true, opcode: .binary, maskKey: nextMaskKey(), data: buffer))
+        } else {
+            sendText(buffer)
+        }
     }
 
     private func hangUp(reason: CallTimeline.EndReason) {
@@ -327,7 +332,7 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
 
     // MARK: Server messages
 
-    private func handleText(_ data: ByteBuffer) {
+    private func handleServerMessage(_ frame: CarrierFrame) {
         guard state == .streaming || state == .closing else {
             // Nothing can be valid before `start`: the server does not know the stream yet.
             if state == .idle { recordViolation("message before start") }
@@ -336,7 +341,7 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         let nowNanos = elapsedNanos()
         let command: PlayoutCommand
         do {
-            command = try codec.decode(data)
+            command = try codec.decode(frame)
         } catch {
             recordViolation(error.description, atNanos: nowNanos)
             return

@@ -9,6 +9,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
     case telnyx
     case signalwire
     case plivo
+    case asterisk
 
     /// Where `serve` answers this carrier's voice webhook.
     public var defaultWebhookPath: String {
@@ -17,8 +18,13 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .telnyx: "/telnyx/texml"
         case .signalwire: "/signalwire/cxml"
         case .plivo: "/plivo/answer"
+        // No webhook: Asterisk's websocket_client connects straight to the media socket.
+        case .asterisk: "/asterisk/media"
         }
     }
+
+    /// Asterisk dials the bridge's socket itself; every other carrier asks a webhook first.
+    public var hasAnswerWebhook: Bool { self != .asterisk }
 
     /// The environment variable `voicebridge call` signs with when `--auth-token` is not given.
     public var signingSecretEnvironment: String? {
@@ -26,7 +32,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .twilio: "TWILIO_AUTH_TOKEN"
         case .signalwire: "SIGNALWIRE_SIGNING_KEY"
         case .plivo: "PLIVO_AUTH_TOKEN"
-        case .telnyx: nil
+        case .telnyx, .asterisk: nil
         }
     }
 
@@ -37,6 +43,8 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
             var fields = VoiceWebhookRequest.incomingCallFields(callSid: ids.callSid, accountSid: ids.accountSid, from: from, to: to)
             if let i = fields.firstIndex(where: { $0.0 == "CallStatus" }) { fields[i].1 = status }
             return fields
+        case .asterisk:
+            return []
         case .plivo:
             // Plivo's answer URL parameters: its own names, no account id.
             return [
@@ -74,6 +82,12 @@ struct SimulatedCallIDs: Sendable {
             return SimulatedCallIDs(
                 callSid: "v3:" + TwilioSid.make(""), accountSid: accountSid,
                 stream: CallIdentity(callID: "v2:" + TwilioSid.make(""), streamID: UUID().uuidString, accountID: accountSid))
+        case .asterisk:
+            // The channel's unique id, and the per-call connection's UUID; no account.
+            let channel = "pbx1-\(Int(Date().timeIntervalSince1970)).\(Int.random(in: 1...99_999))"
+            return SimulatedCallIDs(
+                callSid: channel, accountSid: "",
+                stream: CallIdentity(callID: channel, streamID: UUID().uuidString.lowercased(), accountID: ""))
         case .plivo:
             // Call and stream ids are UUIDs; the auth id is "MA" and 18 more characters.
             let callUUID = UUID().uuidString.lowercased()
@@ -115,6 +129,16 @@ struct StreamAnswer: Sendable {
                 throw SimulatorError.twiml("the simulator's Plivo plays audio/x-mulaw;rate=8000, not \(answer.contentType)")
             }
             return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [])
+        case .asterisk:
+            throw SimulatorError.twiml("Asterisk has no answer markup")
         }
+    }
+
+    /// Asterisk's connection: the configured URI itself, in its WebSocket spelling.
+    static func direct(_ url: String) -> StreamAnswer {
+        var url = url
+        if url.hasPrefix("http://") { url = "ws://" + url.dropFirst("http://".count) }
+        if url.hasPrefix("https://") { url = "wss://" + url.dropFirst("https://".count) }
+        return StreamAnswer(url: url, parameters: [], afterStreamURL: nil, afterStreamVerbs: [])
     }
 }

@@ -6,6 +6,7 @@ enum CarrierRegistry {
         TelnyxCarrier.registration,
         SignalWireCarrier.registration,
         PlivoCarrier.registration,
+        AsteriskCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

@@ -124,6 +124,10 @@ struct CarrierSurface: Sendable {
     let name: String
     /// Media sockets connect at `<prefix><token>` (Twilio keeps `/media/`).
     let mediaPrefix: String
+    /// For carriers with no answer webhook to mint a token (Asterisk): sockets connect at exactly
+    /// this path and `checkUpgrade` alone (their credentials) admits them; the query's
+    /// parameters become flow variables.
+    let directPath: String?
     /// When set, a start naming another account is refused (Twilio's `twilio.account_sid`).
     let expectedAccountID: String?
     /// The upgrade's own credentials, checked before the token is redeemed.
@@ -136,12 +140,14 @@ struct CarrierSurface: Sendable {
     init<Dialect: CarrierDialect>(
         dialect: Dialect.Type,
         mediaPrefix: String,
+        directPath: String? = nil,
         expectedAccountID: String? = nil,
         checkUpgrade: @escaping @Sendable (String, HTTPHeaders) -> UpgradeCheck = { _, _ in .accepted },
         registerRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void
     ) {
         self.name = Dialect.name
         self.mediaPrefix = mediaPrefix
+        self.directPath = directPath
         self.expectedAccountID = expectedAccountID
         self.checkUpgrade = checkUpgrade
         self.makeHandler = { endpoint, admission, logger in
@@ -152,6 +158,15 @@ struct CarrierSurface: Sendable {
 
     /// The token of a `<mediaPrefix>{token}` request path (query ignored), or nil for any other path.
     func token(fromPath uri: String) -> String? {
-        MediaRoute.token(fromPath: uri, prefix: mediaPrefix)
+        directPath == nil ? MediaRoute.token(fromPath: uri, prefix: mediaPrefix) : nil
+    }
+
+    /// The query's parameters when `uri` is this carrier's direct path; nil for any other path.
+    func directParameters(fromPath uri: String) -> [String: String]? {
+        guard let directPath else { return nil }
+        let path = uri.prefix { $0 != "?" && $0 != "#" }
+        guard path == directPath else { return nil }
+        let query = uri.dropFirst(path.count).drop { $0 == "?" }.prefix { $0 != "#" }
+        return CarrierServices.fields(FormURLEncoded.parse(String(query)))
     }
 }

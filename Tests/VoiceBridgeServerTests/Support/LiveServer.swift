@@ -164,6 +164,16 @@ final class CallLog: Sendable {
     var all: [String] { entries.withLockedValue { $0 } }
     func count(_ entry: String) -> Int { all.filter { $0 == entry }.count }
 
+    /// The first entry that satisfies `matches` (calls whose id the server made up: Asterisk's).
+    func waitForEntry(timeout: Duration = .seconds(5), _ matches: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let entry = all.first(where: matches) { return entry }
+            if ContinuousClock.now >= deadline { throw RawClient.Timeout(what: "a matching call log entry; have \(all)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     func waitFor(_ entry: String, timeout: Duration = .seconds(5)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !all.contains(entry) {
