@@ -35,7 +35,7 @@ public struct RecordedCall: Sendable {
     public enum Input: Sendable, Equatable {
         /// An inbound text message, verbatim: it goes through the server's decoder and gate.
         case message(String)
-        /// A binary frame (refused: Media Streams is text only).
+        /// A binary frame: Asterisk's caller audio; refused by the JSON dialects.
         case binary([UInt8])
         /// The media socket closed.
         case socketClosed

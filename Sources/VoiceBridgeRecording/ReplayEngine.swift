@@ -162,9 +162,9 @@ private final class ReplayRun {
         switch input.input {
         case let .message(text):
             receive(text)
-        case .binary:
-            guard !socketClosed else { return }
-            receive(.binary(ByteBuffer()))
+        case let .binary(bytes):
+            // Asterisk's caller audio; on the JSON dialects a refused frame.
+            receive(.binary(ByteBuffer(bytes: bytes)))
         case .socketClosed:
             closeSocket()
         case let .start(callSid, streamSid, accountSid, parameters):

@@ -13,7 +13,7 @@ import VoiceBridgeRecording
     /// dialect: the same file read as Twilio's messages would not even start.
     @Test func otherCarriersAreRecordedInTheirOwnDialect() throws {
         let recordings = try Fixtures.callFiles.map { try RecordedCall(contentsOf: $0.path) }
-        for dialect in ["telnyx", "signalwire", "plivo"] {
+        for dialect in ["telnyx", "signalwire", "plivo", "asterisk"] {
             let ours = recordings.filter { $0.header.dialect == dialect }
             #expect(ours.count >= 2, "\(dialect) has \(ours.count) fixtures")
             // Telnyx's and Plivo's messages mean nothing to Twilio's decoder; SignalWire's start has no
