@@ -237,14 +237,25 @@ private final class ReplayRun {
         }
         guard let carrier else { return }
         carrier.played(event)
-        // Echoes due now (a clear's, or a mark behind nothing) go out after this send returns.
-        scheduleEchoes(atMs: event.t)
+        switch event.kind {
+        case .mark, .clear:
+            // Echoes due now (a clear's, or a mark behind nothing) go out after this send returns.
+            scheduleEchoes(atMs: event.t)
+        default:
+            break
+        }
     }
+
+    /// The one pending wake for echoes, so media events do not each start a chain of them.
+    private var echoWakeMs: Double?
 
     /// Wakes at `t` to deliver the carrier's echoes due by then, and again when the next falls due.
     private func scheduleEchoes(atMs t: Double) {
+        if let pending = echoWakeMs, pending <= t { return }
+        echoWakeMs = t
         loop.scheduleTask(deadline: at(t)) { [weak self] in
-            guard let self, let carrier = self.carrier else { return }
+            guard let self, let carrier = self.carrier, self.echoWakeMs == t else { return }
+            self.echoWakeMs = nil
             let now = Double(self.loop.now.uptimeNanoseconds) / 1_000_000
             for text in carrier.echoes(atMs: now) { self.receive(text) }
             if let due = carrier.nextEchoDueMs { self.scheduleEchoes(atMs: max(due, now)) }
