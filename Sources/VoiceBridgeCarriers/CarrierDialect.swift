@@ -113,8 +113,12 @@ extension CarrierProtocolError {
 }
 
 extension ByteBuffer {
-    /// `withUnsafeReadableBytes` with a typed error passed through (NIO's rethrows untyped).
-    func withReadableJSON<T>(_ body: (UnsafeRawBufferPointer) throws(CarrierProtocolError) -> T) throws(CarrierProtocolError) -> T {
+    /// `withUnsafeReadableBytes` with a typed error passed through (NIO's rethrows untyped); a
+    /// message over `limit` bytes is refused before it is read.
+    func withReadableJSON<T>(
+        limit: Int = .max, _ body: (UnsafeRawBufferPointer) throws(CarrierProtocolError) -> T
+    ) throws(CarrierProtocolError) -> T {
+        guard readableBytes <= limit else { throw .messageTooLarge(size: readableBytes, limit: limit) }
         let result = withUnsafeReadableBytes { raw -> Result<T, CarrierProtocolError> in
             do throws(CarrierProtocolError) {
                 return .success(try body(raw))

@@ -48,10 +48,7 @@ struct JSONMediaMessageReader: Sendable {
     }
 
     mutating func read(_ text: ByteBuffer) throws(CarrierProtocolError) -> Message {
-        guard text.readableBytes <= maxMessageBytes else {
-            throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
-        }
-        return try text.withReadableJSON { raw throws(CarrierProtocolError) in try self.read(bytes: raw) }
+        try text.withReadableJSON(limit: maxMessageBytes) { raw throws(CarrierProtocolError) in try self.read(bytes: raw) }
     }
 
     private mutating func read(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> Message {

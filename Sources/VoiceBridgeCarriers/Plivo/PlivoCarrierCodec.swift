@@ -114,10 +114,7 @@ public struct PlivoCarrierDecoder: Sendable {
     }
 
     public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {
-        guard text.readableBytes <= maxMessageBytes else {
-            throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)
-        }
-        return try text.withReadableJSON { raw throws(CarrierProtocolError) in try self.decode(bytes: raw) }
+        try text.withReadableJSON(limit: maxMessageBytes) { raw throws(CarrierProtocolError) in try self.decode(bytes: raw) }
     }
 
     private mutating func decode(bytes raw: UnsafeRawBufferPointer) throws(CarrierProtocolError) -> PlayoutCommand {
