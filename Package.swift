@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "VoiceBridgeCarriers",
             dependencies: [
-                "COpenSSL",
+                "VoiceBridgeAudio", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: upcoming

@@ -19,6 +19,8 @@ public final class Call: CallControl {
     public private(set) var parameters: [String: String]
     public private(set) var logger: Logger
     public private(set) var endReason: CallEndReason?
+    /// The stream's audio format, from its start: what every frame out is and every frame in.
+    public private(set) var mediaFormat: MediaFormat = .mulaw8kMono
 
     private let sink: any CarrierSink
     private let speech: any SpeechSource
@@ -171,6 +173,8 @@ public final class Call: CallControl {
         streamID = start.streamID
         callID = start.callID
         accountID = start.accountID
+        mediaFormat = start.mediaFormat
+        guard listener.listen(to: mediaFormat) else { return fail("unsupported media format \(mediaFormat)") }
         for (k, v) in start.customParameters where parameters[k] == nil { parameters[k] = v }
         logger[metadataKey: "callID"] = "\(callID)"
         logger[metadataKey: "streamID"] = "\(streamID)"
@@ -218,7 +222,7 @@ public final class Call: CallControl {
         if case let .audio(bytes) = item {
             heldInputBytes += bytes.count
             // Bounded: beyond the window, the oldest audio goes first.
-            while heldInputBytes > configuration.setupBufferMs * 8, let i = heldInput.firstIndex(where: { if case .audio = $0 { true } else { false } }) {
+            while heldInputBytes > mediaFormat.bytes(milliseconds: configuration.setupBufferMs), let i = heldInput.firstIndex(where: { if case .audio = $0 { true } else { false } }) {
                 if case let .audio(old) = heldInput.remove(at: i) { heldInputBytes -= old.count }
             }
         }
@@ -357,13 +361,19 @@ public final class Call: CallControl {
     public func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
         guard phase != .ended, pendingEnd == nil else { return }
         let turnID = nextTurnID()
-        var prompt = QueuedPrompt(turnID: turnID, reframer: Reframer(frameSize: configuration.frameBytes), requestedAt: now)
+        var prompt = QueuedPrompt(turnID: turnID, reframer: newReframer(), requestedAt: now)
         prompts[turnID] = PromptInfo(id: id, turnID: turnID, interruptible: interruptible)
         switch content {
-        case let .audio(bytes, text):
+        case let .audio(ulaw, text):
             prompt.text = text
+            // Built prompts and tones are μ-law 8 kHz; another stream format gets them converted.
+            var bytes = ulaw
+            if mediaFormat != .mulaw8kMono {
+                let converter = SpeechAudioConverter(target: mediaFormat)
+                bytes = ((try? converter.convert(ulaw, from: .mulaw8kMono)) ?? []) + converter.finish()
+            }
             prompt.reframer.append(bytes)
-            prompt.pendingAlignments.append((0, nil, Int64(bytes.count) * 125_000))
+            prompt.pendingAlignments.append((0, nil, mediaFormat.nanoseconds(ofBytes: bytes.count)))
             prompt.reframer.finish()
             prompt.inputDone = true
             queue.append(prompt)
@@ -383,7 +393,7 @@ public final class Call: CallControl {
         let turnID = nextTurnID()
         let turn = speech.startTurn(turnOptions(turnID))
         if phase != .ended, pendingEnd == nil {
-            var prompt = QueuedPrompt(turnID: turnID, reframer: Reframer(frameSize: configuration.frameBytes), requestedAt: now)
+            var prompt = QueuedPrompt(turnID: turnID, reframer: newReframer(), requestedAt: now)
             prompt.turn = turn
             prompt.streamed = true
             prompts[turnID] = PromptInfo(id: id, turnID: turnID, interruptible: interruptible)
@@ -393,6 +403,11 @@ public final class Call: CallControl {
             turn.cancel()
         }
         return StreamedTurnHandle(turn: turn, call: NIOLoopBound(self, eventLoop: eventLoop))
+    }
+
+    /// Frames of the stream's format, padded with its silence.
+    private func newReframer() -> Reframer {
+        Reframer(frameSize: mediaFormat.bytes(milliseconds: configuration.frameMs), padding: mediaFormat.silenceByte)
     }
 
     public func stopSpeaking() {
@@ -499,8 +514,18 @@ public final class Call: CallControl {
     public func speechChunk(_ chunk: SpeechChunk, turnID: String) {
         guard phase != .ended, !droppedTurns.contains(turnID), chunk.turnID == turnID || chunk.turnID.isEmpty else { return }
         guard let i = queue.firstIndex(where: { $0.turnID == turnID }) else { return }
-        queue[i].reframer.append(chunk.audio)
-        let nanos = Int64(chunk.audio.count) * 125_000
+        var audio = chunk.audio
+        if chunk.format != mediaFormat || queue[i].converter != nil {
+            let converter = queue[i].converter ?? SpeechAudioConverter(target: mediaFormat)
+            queue[i].converter = converter
+            do {
+                audio = try converter.convert(chunk.audio, from: chunk.format)
+            } catch {
+                return speechFinished(turnID: turnID, error: error)
+            }
+        }
+        queue[i].reframer.append(audio)
+        let nanos = mediaFormat.nanoseconds(ofBytes: audio.count)
         // Streamed turns learn their text from the alignment as it is spoken.
         if let a = chunk.alignment, queue[i].streamed { queue[i].text += a.chars.joined() }
         if queue[i].begun {
@@ -524,6 +549,14 @@ public final class Call: CallControl {
                 flow.handle(.promptFailed(info.id, reason: "\(error)"), self)
                 return pump()
             }
+        }
+        if let tail = queue[i].converter?.finish(), !tail.isEmpty {
+            queue[i].reframer.append(tail)
+            let nanos = mediaFormat.nanoseconds(ofBytes: tail.count)
+            if queue[i].begun { ledger.addAudio(nanos: nanos, alignment: nil, text: nil) } else {
+                queue[i].pendingAlignments.append((queue[i].audioNanos, nil, nanos))
+            }
+            queue[i].audioNanos += nanos
         }
         queue[i].reframer.finish()
         queue[i].inputDone = true
@@ -644,6 +677,8 @@ public final class Call: CallControl {
 private struct QueuedPrompt {
     let turnID: String
     var reframer: Reframer
+    /// Set once a chunk arrives in another format than the stream's.
+    var converter: SpeechAudioConverter?
     let requestedAt: Int64
     var text = ""
     var turn: (any SpeechTurn)?

@@ -2,7 +2,8 @@ import VoiceBridgeAudio
 
 /// Pacing, barge-in and ending settings for one call. Defaults are what the README documents.
 public struct CallConfiguration: Sendable, Equatable {
-    /// Frame length on the wire; Twilio plays 20 ms μ-law frames of 160 bytes.
+    /// Frame length on the wire: 20 ms, which is 160 bytes of G.711, 320 of L16 at 8 kHz and
+    /// 640 at 16 kHz (the stream's format decides).
     public var frameMs: Int = 20
     /// How far ahead of the caller's ear the bridge keeps the carrier's buffer.
     public var leadMs: Int = 60
@@ -17,8 +18,6 @@ public struct CallConfiguration: Sendable, Equatable {
     public var language: String?
 
     public init() {}
-
-    public var frameBytes: Int { frameMs * 8 }
 }
 
 /// The carrier socket as the call sees it. The server implements it by writing codec output to

@@ -1,4 +1,5 @@
 import NIOCore
+import VoiceBridgeAudio
 
 /// What a carrier tells the call, in a form that no longer depends on the carrier's dialect.
 ///
@@ -83,6 +84,32 @@ public struct MediaFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Bytes in one 20 ms frame.
     public var frameBytes: Int { bytes(milliseconds: 20) }
+
+    /// Bytes in one second of audio.
+    public var bytesPerSecond: Int { sampleRate * encoding.bytesPerSample * channels }
+
+    /// How long `count` bytes play, in nanoseconds (exact for whole samples of every format here).
+    public func nanoseconds(ofBytes count: Int) -> Int64 {
+        Int64(count) * 1_000_000_000 / Int64(bytesPerSecond)
+    }
+
+    /// The byte that plays as silence, repeated: what pads the last partial frame of a prompt.
+    /// (Zero for L16 in either byte order.)
+    public var silenceByte: UInt8 { g711Law?.silenceByte ?? 0 }
+
+    /// The G.711 law of a companded format; nil for linear PCM.
+    public var g711Law: G711Law? {
+        switch encoding {
+        case .mulaw: .ulaw
+        case .alaw: .alaw
+        case .l16: nil
+        }
+    }
+
+    /// 16-bit little-endian PCM at `sampleRate`: what ElevenLabs' `pcm_*` formats and espeak-ng give.
+    public static func l16LittleEndian(_ sampleRate: Int) -> MediaFormat {
+        MediaFormat(encoding: .l16(.littleEndian), sampleRate: sampleRate)
+    }
 
     public var description: String {
         let name: String

@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 /// Turns the with-timestamps alignment of one response into `SpeechChunk` alignment: integer
 /// milliseconds relative to the start of the chunk each timing comes with.
 ///
@@ -22,7 +23,7 @@ struct ElevenLabsAlignmentTimeline {
     private static let toleranceSeconds = 0.02
 
     /// The chunk for one NDJSON line, or nil when the line has no audio (its timings wait).
-    mutating func chunk(for piece: ElevenLabsTimestampedAudio, turnID: String, bytesPerMs: Double = 8) -> SpeechChunk? {
+    mutating func chunk(for piece: ElevenLabsTimestampedAudio, turnID: String, format: MediaFormat = .mulaw8kMono) -> SpeechChunk? {
         var alignment = waiting
         if let incoming = piece.alignment, !incoming.characters.isEmpty {
             let converted = convert(incoming)
@@ -33,8 +34,8 @@ struct ElevenLabsAlignmentTimeline {
             return nil
         }
         waiting = nil
-        audioMs += Double(piece.audio.count) / bytesPerMs
-        return SpeechChunk(turnID: turnID, audio: piece.audio, alignment: alignment)
+        audioMs += Double(format.nanoseconds(ofBytes: piece.audio.count)) / 1_000_000
+        return SpeechChunk(turnID: turnID, audio: piece.audio, alignment: alignment, format: format)
     }
 
     private mutating func convert(_ alignment: ElevenLabsAlignment) -> Alignment {

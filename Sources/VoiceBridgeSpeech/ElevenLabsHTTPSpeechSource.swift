@@ -34,6 +34,8 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
         public var maxCharactersPerRequest: Int
         /// How much of the turn's earlier text goes along as `previous_text`.
         public var previousTextCharacters: Int
+        /// What audio to ask for: the call's own format where the service offers it.
+        public var outputFormat: ElevenLabsOutputFormat = .ulaw8000
 
         public init(
             apiKey: String,
@@ -101,7 +103,7 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
             text: "",
             voiceID: options.voice ?? configuration.voiceID,
             modelID: options.model ?? configuration.modelID,
-            outputFormat: .ulaw8000,
+            outputFormat: configuration.outputFormat,
             optimizeStreamingLatency: configuration.optimizeStreamingLatency,
             voiceSettings: configuration.voiceSettings
         )

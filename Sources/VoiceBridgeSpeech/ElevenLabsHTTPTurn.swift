@@ -1,5 +1,6 @@
 import NIOCore
 import Logging
+import VoiceBridgeCarriers
 import Synchronization
 
 /// One turn of `ElevenLabsHTTPSpeechSource`. Text is cut into sentences as it arrives; a worker
@@ -167,9 +168,10 @@ private struct Work: Sendable {
 
     private func speak(_ request: ElevenLabsSpeechRequest) async throws {
         var timeline = ElevenLabsAlignmentTimeline()
+        let format = request.outputFormat.mediaFormat ?? .mulaw8kMono
         for try await event in client.streamWithTimestamps(request) {
             guard case .audio(let piece) = event else { continue }
-            if let chunk = timeline.chunk(for: piece, turnID: turnID) { queue.push(chunk) }
+            if let chunk = timeline.chunk(for: piece, turnID: turnID, format: format) { queue.push(chunk) }
         }
         try Task.checkCancellation()
     }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import VoiceBridgeCarriers
 
 /// What one turn cost and how it went, reported once when it ends.
 public struct ElevenLabsTurnMetrics: Sendable, Equatable {
@@ -89,6 +90,8 @@ final class ElevenLabsWebSocketSession {
     let loop: any EventLoop
     private let client: ElevenLabsWebSocketClient
     private let configuration: ElevenLabsWebSocketConfiguration
+    /// What the socket's `output_format` makes every audio message.
+    private let audioFormat: MediaFormat
     private var logger: Logger
     private let onMetrics: (@Sendable (ElevenLabsTurnMetrics) -> Void)?
 
@@ -120,6 +123,7 @@ final class ElevenLabsWebSocketSession {
     ) {
         self.client = client
         self.configuration = client.configuration
+        self.audioFormat = client.configuration.outputFormat.mediaFormat ?? .mulaw8kMono
         self.loop = loop
         self.logger = logger
         self.onMetrics = onMetrics
@@ -390,7 +394,8 @@ final class ElevenLabsWebSocketSession {
             guard let c = message.contextID, let key = contexts[c]?.turn, let turn = turns[key], turn.contextID == c else {
                 return  // A cancelled (or unknown) context: late audio, dropped.
             }
-            let chunk = SpeechChunk(turnID: turn.id, audio: audio, alignment: message.alignment ?? message.normalizedAlignment)
+            let chunk = SpeechChunk(
+                turnID: turn.id, audio: audio, alignment: message.alignment ?? message.normalizedAlignment, format: audioFormat)
             let now = NIODeadline.now()
             if turn.metrics.chunks == 0 {
                 turn.metrics.timeToFirstAudio = Self.duration(now - turn.startedAt)

@@ -1,9 +1,10 @@
 import NIOCore
+import VoiceBridgeCarriers
 
 /// Where a call's speech comes from.
 ///
 /// A source speaks in *turns*. A turn takes text, possibly a token at a time (an LLM reply), and
-/// yields μ-law 8 kHz chunks as soon as they exist. One-shot utterances are a turn that gets all
+/// yields audio chunks (each saying its format) as soon as they exist. One-shot utterances are a turn that gets all
 /// its text and `finish()` at once (see `SpeechSource.speak`).
 ///
 /// A call takes a turn's audio with `deliver(on:to:)`: on its own event loop, with no task in
@@ -23,7 +24,7 @@ public protocol SpeechSource: Sendable {
     func speak(_ text: String, options: TurnOptions) -> any SpeechTurn
 }
 
-/// One turn of speech: text in, μ-law chunks out, cancellable at any point.
+/// One turn of speech: text in, audio chunks out, cancellable at any point.
 public protocol SpeechTurn: Sendable {
     /// The id the call uses to drop late chunks after a barge-in.
     var id: String { get }
@@ -89,21 +90,24 @@ public struct TurnOptions: Sendable, Equatable {
     }
 }
 
-/// A piece of synthesised speech, μ-law 8 kHz mono, passed to the carrier byte for byte.
+/// A piece of synthesised speech. When its format is the call's (ElevenLabs asked for the
+/// carrier's own), it goes to the carrier byte for byte; otherwise the call converts it.
 public struct SpeechChunk: Sendable, Equatable {
     public var turnID: String
     public var audio: [UInt8]
     /// Character timings relative to the start of this chunk, when the source knows them.
     public var alignment: Alignment?
+    /// What `audio` is: μ-law 8 kHz unless the source says otherwise.
+    public var format: MediaFormat
 
-    public init(turnID: String, audio: [UInt8], alignment: Alignment? = nil) {
+    public init(turnID: String, audio: [UInt8], alignment: Alignment? = nil, format: MediaFormat = .mulaw8kMono) {
         self.turnID = turnID
         self.audio = audio
         self.alignment = alignment
+        self.format = format
     }
 
-    /// Duration at 8000 samples per second, one byte per sample.
-    public var durationMs: Double { Double(audio.count) / 8.0 }
+    public var durationMs: Double { Double(format.nanoseconds(ofBytes: audio.count)) / 1_000_000 }
 }
 
 /// Which characters are spoken when, relative to the start of the chunk they came with.
