@@ -16,6 +16,11 @@ public final class SpeechAudioConverter {
     private var carry: UInt8?
     private var pcm: [Int16] = []
     private var resampled: [Int16] = []
+    /// Output samples still owed to the resampler's start-up delay: dropped, so the speech
+    /// starts on time and the turn has exactly its length in the new rate.
+    private var delayToSkip = 0
+    private var inputSamples = 0
+    private var outputSamples = 0
 
     public init(target: MediaFormat) {
         self.target = target
@@ -38,10 +43,13 @@ public final class SpeechAudioConverter {
             source = format
             carry = nil
             resampler = nil
+            inputSamples = 0
+            outputSamples = 0
             if format.sampleRate != target.sampleRate {
                 do { resampler = try Resampler(inputRate: format.sampleRate, outputRate: target.sampleRate) } catch {
                     throw .unsupported(from: format, to: target)
                 }
+                delayToSkip = resampler?.outputLatency ?? 0
             }
             if format == target { return bytes }
         }
@@ -60,20 +68,45 @@ public final class SpeechAudioConverter {
         return encodeThroughResampler()
     }
 
-    /// The end of the turn: what the resampler still holds, flushed with silence.
+    /// The end of the turn: what the resampler still holds, flushed with silence, so the turn
+    /// comes out exactly as long as it went in.
     public func finish() -> [UInt8] {
         carry = nil
-        guard let resampler else { return [] }
-        pcm = [Int16](repeating: 0, count: resampler.inputLatency)
-        let tail = encodeThroughResampler()
-        self.resampler?.reset()
-        return tail
+        guard let resampler, let source else { return [] }
+        let owed = expectedOutput - outputSamples
+        guard owed > 0 else { return [] }
+        pcm = [Int16](repeating: 0, count: resampler.inputLatency + owed * source.sampleRate / target.sampleRate + 8)
+        let tail = encodeThroughResampler(countingInput: false)
+        let missing = expectedOutput - outputSamples
+        outputSamples = 0
+        inputSamples = 0
+        self.source = nil
+        return missing > 0 ? tail + target.encode([Int16](repeating: 0, count: missing)) : tail
     }
 
-    private func encodeThroughResampler() -> [UInt8] {
+    private var expectedOutput: Int {
+        guard let source else { return 0 }
+        return inputSamples * target.sampleRate / source.sampleRate
+    }
+
+    private func encodeThroughResampler(countingInput: Bool = true) -> [UInt8] {
         guard let resampler else { return target.encode(pcm) }
+        if countingInput { inputSamples += pcm.count }
         resampled.removeAll(keepingCapacity: true)
         pcm.withUnsafeBufferPointer { resampler.process($0, into: &resampled) }
-        return target.encode(resampled)
+        var usable = resampled[...]
+        if delayToSkip > 0 {
+            let skip = min(delayToSkip, usable.count)
+            usable = usable.dropFirst(skip)
+            delayToSkip -= skip
+        }
+        let out = usable.prefix(max(0, expectedOutput - outputSamples))
+        outputSamples += out.count
+        return out.withUnsafeBufferPointer { samples in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(samples.count * target.encoding.bytesPerSample)
+            target.encode(samples, appendingTo: &bytes)
+            return bytes
+        }
     }
 }

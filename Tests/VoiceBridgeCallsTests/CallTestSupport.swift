@@ -45,12 +45,12 @@ final class CallHarness {
 
     var now: Int64 { Int64(loop.now.uptimeNanoseconds) }
 
-    func start() {
+    func start(format: MediaFormat = .mulaw8kMono) {
         call.receive(.connected(protocolName: "Call", version: "1.0.0"))
         call.receive(.start(StreamStart(
             sequenceNumber: 1, streamID: "MZ00000000000000000000000000000001", accountID: "AC00000000000000000000000000000001",
             callID: "CA00000000000000000000000000000001", tracks: ["inbound"], customParameters: ["who": "test"],
-            mediaFormat: .mulaw8kMono)))
+            mediaFormat: format)))
     }
 
     /// Sends one 20 ms caller frame and lets 20 ms of virtual time pass.

@@ -1,4 +1,5 @@
 import NIOCore
+import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 
 /// One generation: a piece of text spoken by the voice, cut into messages, converted to the
@@ -29,7 +30,9 @@ final class ElevenLabsEmulatorGeneration {
     private let turnOptions: TurnOptions
     private let timing: Timing
     private var slicer: ElevenLabsEmulatorAudioSlicer
-    private let converter: ElevenLabsEmulatorFormatConverter
+    /// μ-law voice to the requested format: the bridge's own converter, exact in length.
+    private let converter: SpeechAudioConverter
+    private let format: ElevenLabsEmulatorOutputFormat
     private var start: NIODeadline = .now()
     private var outbox: [(due: NIODeadline, output: Output)] = []
     private var outboxHead = 0
@@ -57,7 +60,8 @@ final class ElevenLabsEmulatorGeneration {
         self.timing = timing
         self.eventLoop = eventLoop
         slicer = ElevenLabsEmulatorAudioSlicer(text: text, chunkMs: timing.chunkMs)
-        converter = ElevenLabsEmulatorFormatConverter(format: format)
+        converter = SpeechAudioConverter(target: format.mediaFormat)
+        self.format = format
     }
 
     /// Starts speaking. `onOutput` gets each message at its time; `onFinish` once, after the last
@@ -123,7 +127,7 @@ final class ElevenLabsEmulatorGeneration {
             if timing.speed > 0 {
                 due = due + .nanoseconds(Int64(Double(piece.startMs) * 1_000_000 / timing.speed))
             }
-            outbox.append((due, Output(audio: converter.convert(piece.audio), piece: piece)))
+            outbox.append((due, Output(audio: (try? converter.convert(piece.audio, from: .mulaw8kMono)) ?? [], piece: piece)))
         }
     }
 
@@ -133,7 +137,7 @@ final class ElevenLabsEmulatorGeneration {
         while outboxHead < outbox.count, !finished, outbox[outboxHead].due <= now {
             // The tail of a 16 kHz resample is added to the last message when the voice ends, so
             // hold the last message until then.
-            if outboxHead == outbox.count - 1, !sourceDone, converter.format == .pcm16000 { break }
+            if outboxHead == outbox.count - 1, !sourceDone, format == .pcm16000 { break }
             let output = outbox[outboxHead].output
             outboxHead += 1
             onOutput?(output)

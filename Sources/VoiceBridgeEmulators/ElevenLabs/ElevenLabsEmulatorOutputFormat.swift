@@ -1,4 +1,4 @@
-import VoiceBridgeAudio
+import VoiceBridgeCarriers
 
 /// The `output_format` values the emulator can produce from its 8 kHz μ-law voice.
 ///
@@ -62,99 +62,15 @@ public enum ElevenLabsEmulatorOutputFormat: Sendable, Equatable, CustomStringCon
     }
 
     /// Bytes per millisecond of audio.
-    public var bytesPerMs: Int {
+    public var bytesPerMs: Int { mediaFormat.bytes(milliseconds: 1) }
+
+    /// What the format's bytes are.
+    public var mediaFormat: MediaFormat {
         switch self {
-        case .ulaw8000, .alaw8000: 8
-        case .pcm8000: 16
-        case .pcm16000: 32
+        case .ulaw8000: .mulaw8kMono
+        case .alaw8000: .alaw8kMono
+        case .pcm8000: .l16LittleEndian(8000)
+        case .pcm16000: .l16LittleEndian(16000)
         }
-    }
-}
-
-/// Turns one generation's μ-law into the requested format, piece by piece. Stateful for 16 kHz
-/// (the resampler carries its filter history across pieces). Confined to one event loop.
-final class ElevenLabsEmulatorFormatConverter {
-    let format: ElevenLabsEmulatorOutputFormat
-    private let resampler: Resampler?
-    /// 16 kHz samples still owed to the start-of-stream delay of the resampler.
-    private var delayToSkip = 0
-    private var inputSamples = 0
-    private var outputSamples = 0
-    private var scratch: [Int16] = []
-
-    init(format: ElevenLabsEmulatorOutputFormat) {
-        self.format = format
-        if format == .pcm16000 {
-            // 8000 → 16000 is a supported conversion, so this can't fail.
-            let resampler = try? Resampler(inputRate: 8000, outputRate: 16000)
-            self.resampler = resampler
-            delayToSkip = resampler?.outputLatency ?? 0
-        } else {
-            resampler = nil
-        }
-    }
-
-    func convert(_ ulaw: [UInt8]) -> [UInt8] {
-        switch format {
-        case .ulaw8000:
-            return ulaw
-        case .alaw8000:
-            return G711.encode(G711.decode(ulaw, law: .ulaw), law: .alaw)
-        case .pcm8000:
-            return Self.littleEndian(G711.decode(ulaw, law: .ulaw)[...])
-        case .pcm16000:
-            inputSamples += ulaw.count
-            return resample(G711.decode(ulaw, law: .ulaw))
-        }
-    }
-
-    /// The end of the generation: for 16 kHz, the resampler's tail, so the total is exactly twice
-    /// the μ-law sample count.
-    func finish() -> [UInt8] {
-        guard let resampler else { return [] }
-        let owed = 2 * inputSamples - outputSamples
-        guard owed > 0 else { return [] }
-        var tail: [Int16] = []
-        let silence = [Int16](repeating: 0, count: resampler.inputLatency + owed / 2 + 8)
-        silence.withUnsafeBufferPointer { resampler.process($0, into: &tail) }
-        var usable = tail[...]
-        if delayToSkip > 0 {
-            let skip = min(delayToSkip, usable.count)
-            usable = usable.dropFirst(skip)
-            delayToSkip -= skip
-        }
-        let out = usable.prefix(owed)
-        outputSamples += out.count
-        var padded = Array(out)
-        if padded.count < owed { padded += [Int16](repeating: 0, count: owed - padded.count) }
-        return Self.littleEndian(padded[...])
-    }
-
-    private func resample(_ pcm: [Int16]) -> [UInt8] {
-        guard let resampler else { return [] }
-        scratch.removeAll(keepingCapacity: true)
-        pcm.withUnsafeBufferPointer { resampler.process($0, into: &scratch) }
-        var usable = scratch[...]
-        if delayToSkip > 0 {
-            let skip = min(delayToSkip, usable.count)
-            usable = usable.dropFirst(skip)
-            delayToSkip -= skip
-        }
-        // Never more than the exact total so far (twice the input).
-        let allowed = max(0, 2 * inputSamples - outputSamples)
-        let out = usable.prefix(allowed)
-        outputSamples += out.count
-        return Self.littleEndian(out)
-    }
-
-    private static func littleEndian(_ samples: ArraySlice<Int16>) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(samples.count * 2)
-        for sample in samples {
-            let bits = UInt16(bitPattern: sample)
-            bytes.append(UInt8(truncatingIfNeeded: bits))
-            bytes.append(UInt8(truncatingIfNeeded: bits >> 8))
-        }
-        return bytes
     }
 }
