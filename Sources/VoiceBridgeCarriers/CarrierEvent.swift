@@ -76,6 +76,8 @@ public struct MediaFormat: Sendable, Hashable, CustomStringConvertible {
     /// Twilio's only format, in both directions, and the bridge's native one.
     public static let mulaw8kMono = MediaFormat(encoding: .mulaw, sampleRate: 8000)
     public static let alaw8kMono = MediaFormat(encoding: .alaw, sampleRate: 8000)
+    /// Telnyx's wideband L16: network byte order.
+    public static let l16BigEndian16k = MediaFormat(encoding: .l16(.bigEndian), sampleRate: 16000)
 
     /// Bytes of audio in `milliseconds` of this format.
     public func bytes(milliseconds: Int) -> Int {
@@ -104,6 +106,17 @@ public struct MediaFormat: Sendable, Hashable, CustomStringConvertible {
         case .alaw: .alaw
         case .l16: nil
         }
+    }
+
+    /// How configuration names the format: `ulaw_8000`, `alaw_8000`, `l16_8000`, `l16_16000`.
+    /// L16's byte order is the carrier's own, so the name leaves it out.
+    public var settingName: String {
+        let codec = switch encoding {
+        case .mulaw: "ulaw"
+        case .alaw: "alaw"
+        case .l16: "l16"
+        }
+        return "\(codec)_\(sampleRate)"
     }
 
     /// 16-bit little-endian PCM at `sampleRate`: what ElevenLabs' `pcm_*` formats and espeak-ng give.

@@ -400,6 +400,7 @@ extension BridgeConfiguration {
             }
         }
         if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
+        try validateCarrierAudio()
         _ = try elevenLabsWebSocketConfiguration()
         if let relayURL {
             do throws(RelayConnectError) {

@@ -74,6 +74,9 @@ public struct MediaCallContext {
     public let accountSid: String?
     /// The carrier's dialect (`twilio`, `telnyx`), recorded so a replay reads messages the same way.
     public let dialect: String
+    /// The format the bridge asked the carrier for: a per-call speech source asks ElevenLabs for
+    /// the same, so its audio passes through. (The stream's start has the last word.)
+    public let mediaFormat: MediaFormat
 
     public init(
         eventLoop: any EventLoop,
@@ -83,9 +86,11 @@ public struct MediaCallContext {
         logger: Logger,
         recorder: CallRecorder? = nil,
         accountSid: String? = nil,
-        dialect: String = TwilioDialect.name
+        dialect: String = TwilioDialect.name,
+        mediaFormat: MediaFormat = .mulaw8kMono
     ) {
         self.eventLoop = eventLoop
+        self.mediaFormat = mediaFormat
         self.callSid = callSid
         self.parameters = parameters
         self.observer = observer

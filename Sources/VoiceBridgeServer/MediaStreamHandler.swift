@@ -78,7 +78,8 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
             logger: logger,
             recorder: recorder,
             accountSid: admission.carrier.expectedAccountID,
-            dialect: Dialect.name
+            dialect: Dialect.name,
+            mediaFormat: admission.carrier.mediaFormat
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")

@@ -235,21 +235,37 @@ public struct VoiceBridgeServer: Service {
         metrics: BridgeMetrics,
         logger: Logger
     ) throws -> MediaCallFactory {
-        let client: ElevenLabsWebSocketClient
-        do {
-            client = try ElevenLabsWebSocketClient(configuration: webSocket, group: group, logger: logger)
-        } catch {
-            throw ConfigurationError("elevenlabs: \(error.description)")
+        // One client and one HTTP source per format the carriers ask for, so that ElevenLabs'
+        // audio is the carrier's own and passes through byte for byte.
+        var formats: Set<ElevenLabsOutputFormat> = [.ulaw8000]
+        for spec in CarrierRegistry.all.compactMap(\.settings) {
+            formats.insert(ElevenLabsOutputFormat(for: configuration.carrierAudio(spec)))
         }
-        let httpSource = ConfiguredVoiceOnly(base: ElevenLabsHTTPSpeechSource(configuration: http, logger: logger))
+        var clients: [ElevenLabsOutputFormat: ElevenLabsWebSocketClient] = [:]
+        var httpSources: [ElevenLabsOutputFormat: any SpeechSource] = [:]
+        for format in formats {
+            var webSocket = webSocket
+            webSocket.outputFormat = format
+            var http = http
+            http.outputFormat = format
+            do {
+                clients[format] = try ElevenLabsWebSocketClient(configuration: webSocket, group: group, logger: logger)
+            } catch {
+                throw ConfigurationError("elevenlabs: \(error.description)")
+            }
+            httpSources[format] = ConfiguredVoiceOnly(base: ElevenLabsHTTPSpeechSource(configuration: http, logger: logger))
+        }
         let cooldown = Duration.milliseconds(Int64(configuration.elevenLabsBreakerCooldownSeconds * 1000))
         logger.info("speaking with ElevenLabs", metadata: [
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
             "schedule": "\(webSocket.schedule)",
         ])
-        return DemoCalls.factory(configuration: configuration, flow: flow) { context in
+        return DemoCalls.factory(configuration: configuration, flow: flow) { [clients, httpSources] context in
             // The call's logger: its lines carry the callSid.
             let logger = context.logger
+            let format = ElevenLabsOutputFormat(for: context.mediaFormat)
+            let client = clients[format] ?? clients[.ulaw8000]!
+            let httpSource = httpSources[format] ?? httpSources[.ulaw8000]!
             let webSocketSource = ElevenLabsWebSocketSpeechSource(client: client, eventLoop: context.eventLoop, logger: logger) { turn in
                 guard let ttfb = turn.timeToFirstAudio else { return }
                 logger.debug("ElevenLabs turn", metadata: [

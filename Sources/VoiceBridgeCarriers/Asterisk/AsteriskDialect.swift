@@ -14,7 +14,9 @@ import NIOCore
 public enum AsteriskDialect: CarrierDialect {
     public static let name = "asterisk"
     public static let rules = CarrierSessionRules(
-        echoesMarksOnClear: false, supportedFormats: [.mulaw8kMono], startNamesWebhookCall: false)
+        echoesMarksOnClear: false,
+        supportedFormats: [.mulaw8kMono, .alaw8kMono, .l16LittleEndian(8000), .l16LittleEndian(16000)],
+        startNamesWebhookCall: false)
     /// The only packetisation the bridge speaks: Asterisk drops the bytes of a message beyond its
     /// last whole frame, so 20 ms frames need a 20 ms `ptime`.
     public static let ptimeMs = 20

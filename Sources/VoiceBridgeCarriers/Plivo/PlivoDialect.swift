@@ -8,11 +8,12 @@ import NIOCore
 /// `clearAudio` drops pending checkpoints without a word (§2.3), so the call resolves them itself
 /// when it clears (`echoesMarksOnClear: false`).
 ///
-/// Formats: the bridge asks for `audio/x-mulaw;rate=8000` in its answer and plays only that;
-/// a start in L16 is refused at the gate until the call speaks linear PCM.
+/// Formats: `audio/x-mulaw;rate=8000` and little-endian `audio/x-l16` at 8 or 16 kHz, whichever
+/// the answer's `contentType` asked for.
 public enum PlivoDialect: CarrierDialect {
     public static let name = "plivo"
-    public static let rules = CarrierSessionRules(echoesMarksOnClear: false, supportedFormats: [.mulaw8kMono])
+    public static let rules = CarrierSessionRules(
+        echoesMarksOnClear: false, supportedFormats: [.mulaw8kMono, .l16LittleEndian(8000), .l16LittleEndian(16000)])
 
     public static func makeDecoder(maxMessageBytes: Int) -> PlivoMediaStreamDecoder {
         PlivoMediaStreamDecoder(maxMessageBytes: maxMessageBytes)

@@ -4,12 +4,12 @@ import NIOCore
 /// top level of what Telnyx sends and nowhere in what it receives, counters as strings, marks
 /// echoed on `clear` as Twilio does. Bidirectional audio needs `bidirectionalMode="rtp"`.
 ///
-/// Formats: PCMU 8 kHz is what the bridge plays today; a start in PCMA or L16 is refused at the
-/// gate until the call speaks those formats.
+/// Formats: PCMU and PCMA at 8 kHz and L16 (big-endian) at 16 kHz, the bidirectional RTP codecs
+/// the bridge can carry; G722, OPUS and AMR-WB are refused at the gate.
 public enum TelnyxDialect: CarrierDialect {
     public static let name = "telnyx"
     public static let rules = CarrierSessionRules(
-        echoesMarksOnClear: true, supportedFormats: [.mulaw8kMono], startNamesWebhookCall: false)
+        echoesMarksOnClear: true, supportedFormats: [.mulaw8kMono, .alaw8kMono, .l16BigEndian16k], startNamesWebhookCall: false)
 
     public static func makeDecoder(maxMessageBytes: Int) -> TelnyxMediaStreamDecoder {
         TelnyxMediaStreamDecoder(maxMessageBytes: maxMessageBytes)

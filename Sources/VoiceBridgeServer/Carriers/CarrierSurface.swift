@@ -128,6 +128,9 @@ struct CarrierSurface: Sendable {
     /// this path and `checkUpgrade` alone (their credentials) admits them; the query's
     /// parameters become flow variables.
     let directPath: String?
+    /// The format the bridge asks the carrier for (its `audio` setting): what ElevenLabs is asked
+    /// for, so speech passes through. The start's own format still rules the call.
+    let mediaFormat: MediaFormat
     /// When set, a start naming another account is refused (Twilio's `twilio.account_sid`).
     let expectedAccountID: String?
     /// The upgrade's own credentials, checked before the token is redeemed.
@@ -141,6 +144,7 @@ struct CarrierSurface: Sendable {
         dialect: Dialect.Type,
         mediaPrefix: String,
         directPath: String? = nil,
+        mediaFormat: MediaFormat = .mulaw8kMono,
         expectedAccountID: String? = nil,
         checkUpgrade: @escaping @Sendable (String, HTTPHeaders) -> UpgradeCheck = { _, _ in .accepted },
         registerRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void
@@ -148,6 +152,7 @@ struct CarrierSurface: Sendable {
         self.name = Dialect.name
         self.mediaPrefix = mediaPrefix
         self.directPath = directPath
+        self.mediaFormat = mediaFormat
         self.expectedAccountID = expectedAccountID
         self.checkUpgrade = checkUpgrade
         self.makeHandler = { endpoint, admission, logger in

@@ -10,11 +10,13 @@ import VoiceBridgeCarriers
 /// Transfers are the dialplan's: when the bridge ends the stream, `Dial()` returns and the
 /// dialplan goes on; a flow's transfer target is logged, not dialled.
 enum AsteriskCarrier {
-    static let registration = CarrierRegistration(
-        settings: CarrierSettingsSpec(
-            section: "asterisk", keys: ["username", "password"], secrets: ["password"],
-            environment: [(name: "ASTERISK_WS_USERNAME", key: "username"), (name: "ASTERISK_WS_PASSWORD", key: "password")]),
-        surface: surface)
+    /// `audio` names the codec of the dialplan's `c(…)`: Asterisk's `MEDIA_START` decides the
+    /// stream's format, this only picks what ElevenLabs is asked for so that it passes through.
+    static let settings = CarrierSettingsSpec(
+        section: "asterisk", keys: ["username", "password"], secrets: ["password"],
+        environment: [(name: "ASTERISK_WS_USERNAME", key: "username"), (name: "ASTERISK_WS_PASSWORD", key: "password")],
+        audioFormats: AsteriskDialect.rules.supportedFormats)
+    static let registration = CarrierRegistration(settings: settings, surface: surface)
 
     static let mediaPath = "/asterisk/media"
 
@@ -30,6 +32,7 @@ enum AsteriskCarrier {
             dialect: AsteriskDialect.self,
             mediaPrefix: mediaPath,
             directPath: mediaPath,
+            mediaFormat: services.configuration.carrierAudio(settings),
             checkUpgrade: { _, headers in
                 guard let credentials else { return .accepted }
                 return credentials.accepts(headers.first(name: "Authorization"))

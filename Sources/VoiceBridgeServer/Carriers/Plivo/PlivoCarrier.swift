@@ -15,11 +15,11 @@ import VoiceBridgeCarriers
 /// Point the application's answer URL at `https://<public>/plivo/answer` and its hangup URL at
 /// `https://<public>/plivo/hangup` (both POST).
 enum PlivoCarrier {
-    static let registration = CarrierRegistration(
-        settings: CarrierSettingsSpec(
-            section: "plivo", keys: ["auth_id", "auth_token"], secrets: ["auth_token"],
-            environment: [(name: "PLIVO_AUTH_ID", key: "auth_id"), (name: "PLIVO_AUTH_TOKEN", key: "auth_token")]),
-        surface: surface)
+    static let settings = CarrierSettingsSpec(
+        section: "plivo", keys: ["auth_id", "auth_token"], secrets: ["auth_token"],
+        environment: [(name: "PLIVO_AUTH_ID", key: "auth_id"), (name: "PLIVO_AUTH_TOKEN", key: "auth_token")],
+        audioFormats: PlivoDialect.rules.supportedFormats)
+    static let registration = CarrierRegistration(settings: settings, surface: surface)
 
     static let mediaPrefix = "/plivo/media/"
     static let answerPath = "/plivo/answer"
@@ -34,6 +34,7 @@ enum PlivoCarrier {
         return CarrierSurface(
             dialect: PlivoDialect.self,
             mediaPrefix: mediaPrefix,
+            mediaFormat: services.configuration.carrierAudio(settings),
             expectedAccountID: services.configuration.carrierSetting("plivo", "auth_id"),
             checkUpgrade: { token, headers in
                 verifier.verifyUpgrade(
@@ -148,6 +149,7 @@ struct PlivoHTTPRoutes: Sendable {
         let publicURL = services.publicURL.value
         let xml = PlivoStreamXML(
             url: publicURL.streamURL(prefix: PlivoCarrier.mediaPrefix, token: token),
+            contentType: PlivoDialect.contentType(services.configuration.carrierAudio(PlivoCarrier.settings)),
             statusCallback: publicURL.webhookURL(path: PlivoCarrier.streamStatusPath),
             afterStream: publicURL.webhookURL(path: PlivoCarrier.afterStreamPath))
         logger.info("answer webhook answered", metadata: ["carrier": "plivo", "callSid": "\(callUUID)"])

@@ -14,11 +14,11 @@ import VoiceBridgeCarriers
 /// Point the TeXML application's voice URL at `https://<public>/telnyx/texml` and its status
 /// callback at `https://<public>/telnyx/status`.
 enum TelnyxCarrier {
-    static let registration = CarrierRegistration(
-        settings: CarrierSettingsSpec(
-            section: "telnyx", keys: ["public_key"], secrets: [],
-            environment: [(name: "TELNYX_PUBLIC_KEY", key: "public_key")]),
-        surface: surface)
+    static let settings = CarrierSettingsSpec(
+        section: "telnyx", keys: ["public_key"], secrets: [],
+        environment: [(name: "TELNYX_PUBLIC_KEY", key: "public_key")],
+        audioFormats: TelnyxDialect.rules.supportedFormats)
+    static let registration = CarrierRegistration(settings: settings, surface: surface)
 
     static let mediaPrefix = "/telnyx/media/"
     static let answerPath = "/telnyx/texml"
@@ -27,7 +27,9 @@ enum TelnyxCarrier {
 
     static func surface(_ services: CarrierServices) -> CarrierSurface {
         let routes = TelnyxHTTPRoutes(services: services, verifier: TelnyxRequestVerifier(services: services))
-        return CarrierSurface(dialect: TelnyxDialect.self, mediaPrefix: mediaPrefix, registerRoutes: { routes.register(on: $0) })
+        return CarrierSurface(
+            dialect: TelnyxDialect.self, mediaPrefix: mediaPrefix, mediaFormat: services.configuration.carrierAudio(settings),
+            registerRoutes: { routes.register(on: $0) })
     }
 }
 
@@ -105,9 +107,10 @@ struct TelnyxHTTPRoutes: Sendable {
             return CarrierServices.plain(.serviceUnavailable, "server is shutting down")
         }
         let publicURL = services.publicURL.value
+        let format = services.configuration.carrierAudio(TelnyxCarrier.settings)
         let texml = TelnyxConnectStream(
             url: publicURL.streamURL(prefix: TelnyxCarrier.mediaPrefix, token: token),
-            codec: TelnyxDialect.codecName(.mulaw), samplingRate: 8000,
+            codec: TelnyxDialect.codecName(format.encoding), samplingRate: format.sampleRate,
             afterStream: publicURL.webhookURL(path: TelnyxCarrier.afterStreamPath))
         logger.info("voice webhook answered", metadata: ["carrier": "telnyx", "callSid": "\(callSid)"])
         return CarrierServices.xml(texml.render())
