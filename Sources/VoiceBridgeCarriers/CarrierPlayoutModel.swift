@@ -1,3 +1,4 @@
+import VoiceBridgeAudio
 /// What a carrier's playout reports as it plays: the phone simulator keeps statistics
 /// (`PlayoutStatistics`), replay keeps none.
 public protocol PlayoutObserving: Sendable {
@@ -21,11 +22,13 @@ public struct UnobservedPlayout: PlayoutObserving {
 }
 
 /// The one model of a carrier's outbound playback, shared by the phone simulator and replay: a
-/// FIFO of received μ-law audio and marks, played at real time (8 bytes per ms) from the moment
+/// FIFO of received audio and marks in the stream's format, played at real time from the moment
 /// audio is present.
 ///
 /// Time is passed in as nanoseconds since the call's origin (the instant `start` was sent), and the
-/// playback clock is kept in whole samples (125 µs), so the same inputs always give the same output.
+/// playback clock is kept in whole ticks of 125 µs (one sample at 8 kHz; the "samples" below), so
+/// the same inputs always give the same output. A tick plays one byte of G.711, two of L16 at
+/// 8 kHz and four at 16 kHz.
 /// Rules (twilio-media-streams.md §2.2–2.3, carriers.md §2.3):
 /// - audio plays in the order received, starting as soon as it arrives into an empty FIFO;
 /// - a mark is echoed once every byte received before it has played, at once if nothing is queued;
@@ -58,17 +61,22 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
         }
     }
 
-    /// Samples of output produced so far: the playback clock.
+    /// Ticks of output produced so far: the playback clock.
     public private(set) var clockSample: Int64 = 0
     /// Bytes received and not yet played.
     public var queuedBytes: Int { Int(enqueuedTotal - playedTotal) }
+    /// What the stream carries.
+    public let format: MediaFormat
+    /// Bytes one 125 µs tick plays.
+    private let bytesPerTick: Int64
     /// Echoes produced by the last calls, oldest first.
     public private(set) var echoes: [Echo] = []
     public private(set) var observer: Observer
     /// Whether a clear echoes pending marks (Twilio, Telnyx) or drops them unacknowledged (Plivo).
     public let echoesMarksOnClear: Bool
 
-    /// What the caller heard, sample by sample, if recording was asked for (μ-law; 0xFF is silence).
+    /// What the caller heard, in the stream's format, if recording was asked for (silence where
+    /// nothing played).
     public private(set) var heard: [UInt8]
     private let recordsHeard: Bool
 
@@ -88,12 +96,18 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
         var audible: Bool
     }
 
-    public init(recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true, observer: Observer) {
+    public init(
+        recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true, format: MediaFormat = .mulaw8kMono,
+        observer: Observer
+    ) {
+        precondition(format.bytesPerSecond % 8000 == 0, "CarrierPlayoutModel: \(format) is not a whole number of bytes per 125 µs")
+        self.format = format
+        self.bytesPerTick = Int64(format.bytesPerSecond / 8000)
         self.observer = observer
         self.echoesMarksOnClear = echoesMarksOnClear
         self.recordsHeard = recordHeard
         self.heard = []
-        if recordHeard { heard.reserveCapacity(expectedDurationMs * 8) }
+        if recordHeard { heard.reserveCapacity(format.bytes(milliseconds: expectedDurationMs)) }
         self.fifo = ByteRing(storesBytes: recordHeard)
     }
 
@@ -104,7 +118,7 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
     public var nextMarkDueNanos: Int64? {
         guard pendingMarksHead < pendingMarks.count else { return nil }
         let remaining = pendingMarks[pendingMarksHead].offset - playedTotal
-        return Self.nanos(atSample: clockSample + max(0, remaining))
+        return Self.nanos(atSample: clockSample + max(0, ticks(remaining)))
     }
 
     /// Runs playback up to `nanos`: plays queued bytes, pads with silence once dry, and echoes the marks
@@ -112,16 +126,19 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
     public mutating func advance(to nanos: Int64) {
         let target = Self.sample(atNanos: nanos)
         while clockSample < target {
-            let queued = enqueuedTotal - playedTotal
+            // A stray byte short of a whole tick waits for the rest of its sample.
+            let queued = ticks(enqueuedTotal - playedTotal)
             if queued == 0 {
                 // Dry: silence up to the target (marks cannot be pending with nothing queued).
-                if recordsHeard { heard.append(contentsOf: repeatElement(0xFF, count: Int(target - clockSample))) }
+                if recordsHeard {
+                    heard.append(contentsOf: repeatElement(format.silenceByte, count: Int((target - clockSample) * bytesPerTick)))
+                }
                 clockSample = target
                 break
             }
             var step = min(queued, target - clockSample)
             if pendingMarksHead < pendingMarks.count {
-                step = min(step, pendingMarks[pendingMarksHead].offset - playedTotal)
+                step = min(step, ticks(pendingMarks[pendingMarksHead].offset - playedTotal))
             }
             // Audible and silent stretches start and end exactly where their bytes play.
             while runs[runsHead].end <= playedTotal { runsHead += 1 }
@@ -130,10 +147,11 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
                 playingAudible = run.audible
                 if run.audible { observer.audibleStarted(atSample: clockSample) } else { observer.audibleEnded(atSample: clockSample) }
             }
-            step = min(step, run.end - playedTotal)
+            step = min(step, ticks(run.end - playedTotal))
             if step > 0 {
-                if recordsHeard { fifo.pop(Int(step), appendingTo: &heard) } else { fifo.drop(Int(step)) }
-                playedTotal += step
+                let bytes = step * bytesPerTick
+                if recordsHeard { fifo.pop(Int(bytes), appendingTo: &heard) } else { fifo.drop(Int(bytes)) }
+                playedTotal += bytes
                 clockSample += step
             }
             echoDueMarks()
@@ -152,7 +170,7 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
         let wasEmpty = enqueuedTotal == playedTotal
         fifo.push(payload)
         enqueuedTotal += Int64(payload.count)
-        let audible = Self.isAudible(payload)
+        let audible = Self.isAudible(payload, format: format)
         if runs.count > runsHead, runs[runs.count - 1].audible == audible {
             runs[runs.count - 1].end = enqueuedTotal
         } else {
@@ -160,7 +178,7 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
         }
         observer.mediaArrived(
             atNanos: nanos, sample: clockSample, wasEmpty: wasEmpty,
-            leadSamples: enqueuedTotal - playedTotal
+            leadSamples: ticks(enqueuedTotal - playedTotal)
         )
     }
 
@@ -192,8 +210,11 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
         }
         compactMarks()
         observer.cleared(atSample: clockSample, hadAudio: dropped > 0)
-        return Double(dropped) / Double(Self.samplesPerMs)
+        return Double(ticks(dropped)) / Double(Self.samplesPerMs)
     }
+
+    /// Whole 125 µs ticks in `bytes`.
+    private func ticks(_ bytes: Int64) -> Int64 { bytes / bytesPerTick }
 
     public mutating func removeEchoes() { echoes.removeAll(keepingCapacity: true) }
 
@@ -208,8 +229,24 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
     /// would notice rather than frames of coded silence a server streams to hold its lead.
     public static var loudBytes: [Bool] { PlayoutAudibility.loudBytes }
 
-    static func isAudible(_ payload: UnsafeRawBufferPointer) -> Bool {
-        PlayoutAudibility.loudBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
+    static func isAudible(_ payload: UnsafeRawBufferPointer, format: MediaFormat) -> Bool {
+        switch format.encoding {
+        case .mulaw:
+            return PlayoutAudibility.loudBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
+        case .alaw:
+            return PlayoutAudibility.loudALawBytes.withUnsafeBufferPointer { loud in payload.contains { loud[Int($0)] } }
+        case .l16(let order):
+            // The same -60 dBFS line: a sample of magnitude 32 or more.
+            var i = 0
+            while i + 1 < payload.count {
+                let bits = order == .littleEndian
+                    ? UInt16(payload[i]) | UInt16(payload[i + 1]) << 8 : UInt16(payload[i]) << 8 | UInt16(payload[i + 1])
+                let sample = Int(Int16(bitPattern: bits))
+                if sample >= 32 || sample <= -32 { return true }
+                i += 2
+            }
+            return false
+        }
     }
 
     private mutating func endAudible() {
@@ -243,6 +280,7 @@ public struct CarrierPlayoutModel<Observer: PlayoutObserving>: Sendable {
 }
 
 enum PlayoutAudibility {
+    static let loudALawBytes: [Bool] = (0...255).map { abs(Int(G711.decode(UInt8($0), law: .alaw))) >= 32 }
     static let loudBytes: [Bool] = (0...255).map { byte in
         let u = Int(~UInt8(byte))
         let magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84

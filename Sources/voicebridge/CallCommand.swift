@@ -31,6 +31,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "The account the carrier names in its webhook and stream (Twilio's AccountSid, Plivo's auth id; default: a random one). Set it to what serve checks (TWILIO_ACCOUNT_SID, PLIVO_AUTH_ID).")
     var accountId: String?
 
+    @Option(help: "Asterisk: the codec its dialplan's c(…) picks, as MEDIA_START names it: ulaw, alaw, slin or slin16. Other carriers stream what the answer asks for.")
+    var audio: String = "ulaw"
+
     @Option(help: "The caller's number (From).")
     var from = "+15005550006"
 
@@ -58,7 +61,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Longest call in seconds.")
     var maxDuration: Double = 60
 
-    @Option(help: "Write what the caller heard, from the moment start was sent (μ-law 8 kHz mono WAV, silence where nothing played; with --calls > 1, the first call).")
+    @Option(help: "Write what the caller heard, from the moment start was sent (a WAV in the stream's format, silence where nothing played; with --calls > 1, the first call).")
     var out: String?
 
     @Option(help: "Write the JSON timeline: {\"aggregate\": …, \"calls\": [one timeline per call]}.")
@@ -82,6 +85,9 @@ struct CallCommand: AsyncParsableCommand {
         guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
         if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard AsteriskDialect.format(named: audio) != nil else {
+            throw ValidationError("--audio must be one of ulaw, alaw, slin, slin16, got \(audio)")
+        }
         guard SimulatedCarrierKind(rawValue: carrier) != nil else {
             throw ValidationError("--carrier must be one of \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(carrier)")
         }
@@ -111,12 +117,12 @@ struct CallCommand: AsyncParsableCommand {
         let carrierKind = SimulatedCarrierKind(rawValue: carrier) ?? .twilio
         let token = authToken ?? carrierKind.signingSecretEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }
         let telnyxKey = try Self.telnyxKey(telnyxSigningKey ?? ProcessInfo.processInfo.environment["TELNYX_SIGNING_KEY"])
-        let simulator = try PhoneSimulator(
-            configuration: .init(
-                webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
-                script: script, callerWAV: callerWav, carrier: carrierKind,
-                telnyxSigningKey: telnyxKey, accountID: accountId),
-            logger: logger)
+        var configuration = PhoneSimulator.Configuration(
+            webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
+            script: script, callerWAV: callerWav, carrier: carrierKind,
+            telnyxSigningKey: telnyxKey, accountID: accountId)
+        configuration.directFormat = AsteriskDialect.format(named: audio) ?? .mulaw8kMono
+        let simulator = try PhoneSimulator(configuration: configuration, logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
         if limit >= 0, limit < calls + 64 {
@@ -127,6 +133,10 @@ struct CallCommand: AsyncParsableCommand {
         if let timeline { try SimulationOutput.writeTimeline(report, to: timeline) }
         if let out { try SimulationOutput.writeHeard(report, to: out) }
         print(report.summaryLine)
+        if out != nil, let call = report.calls.first(where: { $0.heard != nil }), let heard = call.heard {
+            let wideband = HeardAudio.aboveNarrowbandDB(heard, format: call.heardFormat).map { String(format: ", %.1f dB of it above 4 kHz", $0) } ?? ""
+            print("  heard: \(call.heardFormat)\(wideband)")
+        }
         for t in report.timelines.filter({ !$0.passed }).prefix(20) {
             let refusal = t.refusedByServer ? t.close.map { "the server closed the stream with \($0.code ?? 0): \($0.reason ?? "")" } : nil
             let why = t.error ?? t.violations.first.map { "\($0.message) at \($0.atMs) ms" } ?? refusal ?? t.endReason.rawValue

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Plivo Audio Streams (carriers.md §2): JSON text frames in camelCase, `streamId` rather than
@@ -35,6 +36,16 @@ public enum PlivoDialect: CarrierDialect {
         case .alaw: "audio/x-alaw"
         case .l16: "audio/x-l16"
         }
+    }
+
+    /// The format an answer's `contentType` (`audio/x-l16;rate=16000`) asks for; nil if Plivo
+    /// streams no such thing.
+    public static func format(contentType: String) -> MediaFormat? {
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, parts[1].hasPrefix("rate="), let rate = Int(parts[1].dropFirst(5)),
+            let format = format(encoding: parts[0], sampleRate: rate), rules.supportedFormats.contains(format)
+        else { return nil }
+        return format
     }
 
     /// The format a start names; nil for an encoding Plivo does not stream. L16 is little-endian

@@ -1,6 +1,7 @@
+import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 
-/// Cuts one generation's synthesised μ-law into audio messages of `chunkMs` each, with the
+/// Cuts one generation's synthesised audio (the voice's format; μ-law for the built-in voice) into audio messages of `chunkMs` each, with the
 /// alignment of each message (§1.5, §10.6).
 ///
 /// The audio bytes are passed through untouched: joined, the pieces are exactly the voice's bytes.
@@ -15,8 +16,9 @@ import VoiceBridgeSpeech
 /// A message is held until audio beyond it exists, so the last one can take the tail characters.
 struct ElevenLabsEmulatorAudioSlicer {
     struct Piece: Sendable, Equatable {
-        /// μ-law bytes.
+        /// The voice's bytes, in `format`.
         var audio: [UInt8]
+        var format: MediaFormat = .mulaw8kMono
         /// Where the piece starts in the generation, in milliseconds.
         var startMs: Int
         /// nil when no character starts in this piece.
@@ -25,7 +27,12 @@ struct ElevenLabsEmulatorAudioSlicer {
 
     private let text: [Character]
     private var textCursor = 0
-    private let chunkBytes: Int
+    private let chunkMs: Int
+    private var chunkBytes: Int
+    /// The voice's format, from its first chunk (μ-law until then).
+    private var format: MediaFormat = .mulaw8kMono
+    private var formatKnown = false
+    private var bytesPerMs = 8
     /// Timed characters not yet given to a message, with absolute start times (ms).
     private var timed: [(character: String, startMs: Int)] = []
     private var lastStartMs = 0
@@ -38,12 +45,19 @@ struct ElevenLabsEmulatorAudioSlicer {
 
     init(text: String, chunkMs: Int) {
         self.text = Array(text)
-        chunkBytes = max(1, chunkMs) * 8
+        self.chunkMs = max(1, chunkMs)
+        chunkBytes = self.chunkMs * 8
     }
 
     /// Takes one chunk from the voice; returns the messages now complete.
     mutating func append(_ chunk: SpeechChunk) -> [Piece] {
-        let chunkStartMs = receivedBytes / 8
+        if !formatKnown {
+            formatKnown = true
+            format = chunk.format
+            bytesPerMs = format.bytes(milliseconds: 1)
+            chunkBytes = chunkMs * bytesPerMs
+        }
+        let chunkStartMs = receivedBytes / bytesPerMs
         if let alignment = chunk.alignment {
             for (character, start) in zip(alignment.chars, alignment.charStartTimesMs) {
                 place(character, atMs: chunkStartMs + max(0, start))
@@ -62,7 +76,7 @@ struct ElevenLabsEmulatorAudioSlicer {
     mutating func finish() -> [Piece] {
         guard !pending.isEmpty else { return [] }
         // Characters the voice never timed go at the end of the audio.
-        let endMs = receivedBytes / 8
+        let endMs = receivedBytes / bytesPerMs
         while textCursor < text.count {
             timed.append((String(text[textCursor]), max(lastStartMs, endMs)))
             textCursor += 1
@@ -72,7 +86,7 @@ struct ElevenLabsEmulatorAudioSlicer {
 
     /// Records a timed character, first putting back any characters of the text the voice skipped.
     private mutating func place(_ character: String, atMs start: Int) {
-        let start = max(start, lastStartMs, emittedBytes / 8)
+        let start = max(start, lastStartMs, emittedBytes / bytesPerMs)
         if let match = nextMatch(of: character) {
             while textCursor < match {
                 timed.append((String(text[textCursor]), start))
@@ -98,15 +112,15 @@ struct ElevenLabsEmulatorAudioSlicer {
     private mutating func cut(bytes: Int, isLast: Bool) -> Piece {
         let audio = Array(pending.prefix(bytes))
         pending.removeFirst(bytes)
-        let startMs = emittedBytes / 8
+        let startMs = emittedBytes / bytesPerMs
         emittedBytes += bytes
-        let endMs = emittedBytes / 8
+        let endMs = emittedBytes / bytesPerMs
         let durationMs = endMs - startMs
         var taken = 0
         while taken < timed.count, isLast || timed[taken].startMs < endMs { taken += 1 }
         let characters = timed.prefix(taken)
         timed.removeFirst(taken)
-        guard !characters.isEmpty else { return Piece(audio: audio, startMs: startMs, alignment: nil) }
+        guard !characters.isEmpty else { return Piece(audio: audio, format: format, startMs: startMs, alignment: nil) }
         var starts = characters.map { min(max(0, $0.startMs - startMs), durationMs) }
         for i in starts.indices.dropFirst() where starts[i] < starts[i - 1] { starts[i] = starts[i - 1] }
         var durations: [Int] = []
@@ -116,6 +130,7 @@ struct ElevenLabsEmulatorAudioSlicer {
         }
         return Piece(
             audio: audio,
+            format: format,
             startMs: startMs,
             alignment: ElevenLabsEmulatorAlignment(chars: characters.map(\.character), startTimesMs: starts, durationsMs: durations)
         )

@@ -64,6 +64,10 @@ final class ElevenLabsEmulatorGeneration {
         self.format = format
     }
 
+    /// Whether the conversion resamples, so the last message waits for the resampler's tail.
+    private var needsTail: Bool { slicerFormat.map { $0.sampleRate != format.mediaFormat.sampleRate } ?? true }
+    private var slicerFormat: MediaFormat?
+
     /// Starts speaking. `onOutput` gets each message at its time; `onFinish` once, after the last
     /// (with the voice's error if it failed). Neither is called after `cancel()`.
     func start(onOutput: @escaping (Output) -> Void, onFinish: @escaping ((any Error)?) -> Void) {
@@ -102,6 +106,7 @@ final class ElevenLabsEmulatorGeneration {
 
     private func receive(_ chunk: SpeechChunk) {
         guard !finished else { return }
+        if slicerFormat == nil { slicerFormat = chunk.format }
         enqueue(slicer.append(chunk))
         pump()
     }
@@ -127,7 +132,7 @@ final class ElevenLabsEmulatorGeneration {
             if timing.speed > 0 {
                 due = due + .nanoseconds(Int64(Double(piece.startMs) * 1_000_000 / timing.speed))
             }
-            outbox.append((due, Output(audio: (try? converter.convert(piece.audio, from: .mulaw8kMono)) ?? [], piece: piece)))
+            outbox.append((due, Output(audio: (try? converter.convert(piece.audio, from: piece.format)) ?? [], piece: piece)))
         }
     }
 
@@ -137,7 +142,7 @@ final class ElevenLabsEmulatorGeneration {
         while outboxHead < outbox.count, !finished, outbox[outboxHead].due <= now {
             // The tail of a 16 kHz resample is added to the last message when the voice ends, so
             // hold the last message until then.
-            if outboxHead == outbox.count - 1, !sourceDone, format == .pcm16000 { break }
+            if outboxHead == outbox.count - 1, !sourceDone, needsTail { break }
             let output = outbox[outboxHead].output
             outboxHead += 1
             onOutput?(output)

@@ -1,31 +1,71 @@
+import Synchronization
 import VoiceBridgeAudio
+import VoiceBridgeCarriers
+import VoiceBridgeSpeech
 
-/// The caller's side of the audio, prepared once and shared by every simulated call: μ-law 8 kHz,
-/// read in 20 ms frames; frames past the end are silence.
+/// The caller's side of the audio, prepared once and shared by every simulated call: coded in the
+/// stream's format (μ-law 8 kHz unless converted), read in 20 ms frames; frames past the end are
+/// silence.
 public final class CallerTrack: Sendable {
-    public static let frameBytes = 160
-    static let silenceFrame = [UInt8](repeating: G711Law.ulaw.silenceByte, count: frameBytes)
+    public let format: MediaFormat
+    public let frameBytes: Int
+    private let silenceFrame: [UInt8]
+    /// The audio, padded with silence to whole frames.
+    public let bytes: [UInt8]
+    /// The caller's audio as linear PCM at 8 kHz, when the track was built from it: what other
+    /// formats are coded from, so they don't carry μ-law's noise.
+    private let pcm8k: [Int16]?
+    private let conversions = Mutex<[MediaFormat: CallerTrack]>([:])
+    public var frameCount: Int { bytes.count / frameBytes }
 
-    /// The audio, μ-law, padded with silence to whole frames.
-    public let ulaw: [UInt8]
-    public var frameCount: Int { ulaw.count / Self.frameBytes }
-
-    public init(ulaw: [UInt8]) {
-        let padding = (Self.frameBytes - ulaw.count % Self.frameBytes) % Self.frameBytes
-        self.ulaw = ulaw + [UInt8](repeating: G711Law.ulaw.silenceByte, count: padding)
+    public init(bytes: [UInt8], format: MediaFormat, pcm8k: [Int16]? = nil) {
+        self.format = format
+        frameBytes = format.frameBytes
+        silenceFrame = [UInt8](repeating: format.silenceByte, count: frameBytes)
+        let padding = (frameBytes - bytes.count % frameBytes) % frameBytes
+        self.bytes = bytes + [UInt8](repeating: format.silenceByte, count: padding)
+        self.pcm8k = pcm8k
     }
 
+    public convenience init(ulaw: [UInt8]) {
+        self.init(bytes: ulaw, format: .mulaw8kMono)
+    }
+
+    /// The audio, μ-law (for a μ-law track).
+    public var ulaw: [UInt8] { bytes }
+
     public static let silence = CallerTrack(ulaw: [])
+
+    /// The same audio in `target`, coded once per format and kept.
+    public func converted(to target: MediaFormat) -> CallerTrack {
+        if target == format { return self }
+        return conversions.withLock { cache in
+            if let done = cache[target] { return done }
+            let pcm = pcm8k ?? format.decode(bytes)
+            let coded: [UInt8]
+            if target.sampleRate == 8000 {
+                coded = target.encode(pcm)
+            } else {
+                // Upsampled: a wideband call's caller still speaks narrowband audio.
+                let narrow = MediaFormat.l16LittleEndian(8000)
+                let converter = SpeechAudioConverter(target: target)
+                coded = ((try? converter.convert(narrow.encode(pcm), from: narrow)) ?? []) + converter.finish()
+            }
+            let track = CallerTrack(bytes: coded, format: target)
+            cache[target] = track
+            return track
+        }
+    }
 
     /// Calls `body` with frame `index` (0-based).
     @inline(__always)
     func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if index < frameCount {
-            return ulaw.withUnsafeBytes {
-                body(UnsafeRawBufferPointer(rebasing: $0[(index * Self.frameBytes)..<((index + 1) * Self.frameBytes)]))
+            return bytes.withUnsafeBytes {
+                body(UnsafeRawBufferPointer(rebasing: $0[(index * frameBytes)..<((index + 1) * frameBytes)]))
             }
         }
-        return Self.silenceFrame.withUnsafeBytes(body)
+        return silenceFrame.withUnsafeBytes(body)
     }
 
     /// Builds the caller's audio: `--caller-wav` from 0, each `--speak` file mixed in at its time,
@@ -53,7 +93,8 @@ public final class CallerTrack: Sendable {
         // The caller is silent after its own hang-up.
         let limit = script.endMs * 8
         if mix.count > limit { mix.removeLast(mix.count - limit) }
-        return CallerTrack(ulaw: G711.encode(mix.map { Int16(clamping: $0) }, law: .ulaw))
+        let pcm = mix.map { Int16(clamping: $0) }
+        return CallerTrack(bytes: G711.encode(pcm, law: .ulaw), format: .mulaw8kMono, pcm8k: pcm)
     }
 
     /// A WAV file as mono PCM at 8 kHz.

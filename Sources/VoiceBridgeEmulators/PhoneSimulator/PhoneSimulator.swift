@@ -30,6 +30,9 @@ public struct PhoneSimulator: Sendable {
         public var callerWAV: String?
         public var webhookTimeout: TimeAmount
         public var connectTimeout: TimeAmount
+        /// The codec a carrier without answer markup streams in (Asterisk's `c(…)`); the others
+        /// take theirs from the answer.
+        public var directFormat: MediaFormat = .mulaw8kMono
 
         public init(
             webhookURL: String, authToken: String? = nil, from: String = "+15005550006", to: String = "+15005550001",
@@ -59,8 +62,9 @@ public struct PhoneSimulator: Sendable {
         public var gaps: Histogram<UInt32>?
         /// Send lateness of the caller's media, µs (nil likewise).
         public var sendLateness: Histogram<UInt32>?
-        /// What the caller heard (μ-law 8 kHz, from `start` sent), if recording was asked for.
+        /// What the caller heard (in `heardFormat`, from `start` sent), if recording was asked for.
         public var heard: [UInt8]?
+        public var heardFormat: MediaFormat = .mulaw8kMono
     }
 
     public let configuration: Configuration
@@ -109,7 +113,7 @@ public struct PhoneSimulator: Sendable {
                 }
                 answer = try StreamAnswer.parse(response.body, carrier: configuration.carrier)
             } else {
-                answer = StreamAnswer.direct(configuration.webhookURL)
+                answer = StreamAnswer.direct(configuration.webhookURL, format: configuration.directFormat)
             }
             endpoint = try SimulatorEndpoint.stream(from: answer.url, relativeTo: configuration.webhookURL)
         } catch {
@@ -122,7 +126,7 @@ public struct PhoneSimulator: Sendable {
             callSid: callSid, accountSid: accountSid, streamSid: ids.stream.streamID, webhookURL: configuration.webhookURL,
             streamURL: "\(endpoint.scheme)://\(endpoint.hostHeader)\(endpoint.target)",
             customParameters: answer.parameters, script: configuration.script,
-            track: track, recordHeard: recordHeard, webhookMs: webhookMs,
+            track: track.converted(to: answer.format), recordHeard: recordHeard, webhookMs: webhookMs,
             twimlAfterStream: answer.afterStreamVerbs, connectStarted: .now())
         setup.from = configuration.from
         setup.to = configuration.to
@@ -142,7 +146,8 @@ public struct PhoneSimulator: Sendable {
                 outcome.timeline.twimlAfterStream = await followAfterStream(action, ids: ids, on: loop, logger: logger)
             }
             return CallResult(
-                timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard)
+                timeline: outcome.timeline, gaps: outcome.gaps, sendLateness: outcome.sendLateness, heard: outcome.heard,
+                heardFormat: answer.format)
         } catch {
             return failed(error)
         }
@@ -225,6 +230,7 @@ public struct PhoneSimulator: Sendable {
             }
         }
         let carrier = configuration.carrier
+        let format = setup.track.format
         return try await ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -244,17 +250,19 @@ public struct PhoneSimulator: Sendable {
                                         SimulatedCall(setup: setup, codec: TwilioCarrierPeer(identity: stream), done: done))
                                 case .telnyx:
                                     try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: TelnyxCarrierPeer(identity: stream), done: done))
+                                        SimulatedCall(setup: setup, codec: TelnyxCarrierPeer(identity: stream, mediaFormat: format), done: done))
                                 case .signalwire:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: SignalWireCarrierPeer(identity: stream), done: done))
                                 case .asterisk:
                                     try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream), done: done))
+                                        SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream, mediaFormat: format), done: done))
                                 case .plivo:
                                     let epochMs = Int(Date().timeIntervalSince1970 * 1000)
                                     try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: PlivoCarrierPeer(identity: stream, epochBaseMs: epochMs), done: done))
+                                        SimulatedCall(
+                                            setup: setup, codec: PlivoCarrierPeer(identity: stream, mediaFormat: format, epochBaseMs: epochMs),
+                                            done: done))
                                 }
                                 return true
                             }

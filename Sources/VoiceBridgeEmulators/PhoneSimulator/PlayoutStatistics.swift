@@ -105,10 +105,10 @@ public struct PlayoutStatistics: PlayoutObserving {
 public typealias CarrierPlayout = CarrierPlayoutModel<PlayoutStatistics>
 
 extension CarrierPlayoutModel where Observer == PlayoutStatistics {
-    public init(recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true) {
+    public init(recordHeard: Bool, expectedDurationMs: Int = 0, echoesMarksOnClear: Bool = true, format: MediaFormat = .mulaw8kMono) {
         self.init(
             recordHeard: recordHeard, expectedDurationMs: expectedDurationMs, echoesMarksOnClear: echoesMarksOnClear,
-            observer: PlayoutStatistics())
+            format: format, observer: PlayoutStatistics())
     }
 
     public var statistics: PlayoutStatistics { observer }

@@ -95,7 +95,8 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         self.done = done
         self.codec = codec
         self.playout = CarrierPlayout(
-            recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs, echoesMarksOnClear: codec.echoesMarksOnClear)
+            recordHeard: setup.recordHeard, expectedDurationMs: setup.script.endMs, echoesMarksOnClear: codec.echoesMarksOnClear,
+            format: setup.track.format)
         var seed = SystemRandomNumberGenerator()
         self.random = SplitMix64(seed: seed.next())
     }
@@ -348,8 +349,8 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         }
         switch command {
         case .media(let payload):
-            if payload.readableBytes != CallerTrack.frameBytes {
-                recordViolation(Self.payloadSizeViolation(payload.readableBytes), atNanos: nowNanos)
+            if payload.readableBytes != setup.track.frameBytes {
+                recordViolation(Self.payloadSizeViolation(payload.readableBytes, frameBytes: setup.track.frameBytes), atNanos: nowNanos)
             }
             let before = playout.statistics.gaps.totalCount
             let lastArrival = lastMediaNanos
@@ -377,8 +378,8 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
     private var lastMediaNanos: Int64?
 
     /// Our rule, stricter than Twilio's "any size": the bridge sends whole 20 ms frames.
-    static func payloadSizeViolation(_ bytes: Int) -> String {
-        "media payload is \(bytes) bytes, not \(CallerTrack.frameBytes)"
+    static func payloadSizeViolation(_ bytes: Int, frameBytes: Int) -> String {
+        "media payload is \(bytes) bytes, not \(frameBytes)"
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -474,8 +475,9 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         var heard: [UInt8]?
         if setup.recordHeard {
             var bytes = playout.heard
-            let length = Int(CarrierPlayout.sample(atNanos: endNanos))
-            if bytes.count < length { bytes += [UInt8](repeating: 0xFF, count: length - bytes.count) }
+            let format = setup.track.format
+            let length = Int(CarrierPlayout.sample(atNanos: endNanos)) * format.bytesPerSecond / 8000
+            if bytes.count < length { bytes += [UInt8](repeating: format.silenceByte, count: length - bytes.count) }
             heard = bytes
         }
         return Outcome(timeline: timeline, gaps: stats.gaps, sendLateness: sendLateness, heard: heard)

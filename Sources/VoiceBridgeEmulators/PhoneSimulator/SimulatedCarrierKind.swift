@@ -109,6 +109,8 @@ struct StreamAnswer: Sendable {
     var afterStreamURL: String?
     /// Verbs written after the stream in the answer itself, rendered.
     var afterStreamVerbs: [String]
+    /// The audio the answer asked for (μ-law where the markup has no choice).
+    var format: MediaFormat = .mulaw8kMono
 
     static func parse(_ body: String, carrier: SimulatedCarrierKind) throws -> StreamAnswer {
         switch carrier {
@@ -119,26 +121,28 @@ struct StreamAnswer: Sendable {
                 afterStreamURL: instruction.connectAction, afterStreamVerbs: after.map { $0.render() })
         case .telnyx:
             let answer = try TelnyxConnectStream.parse(body)
-            guard answer.codec == "PCMU", answer.samplingRate == 8000 else {
-                throw SimulatorError.twiml("the simulator's Telnyx plays PCMU 8000, not \(answer.codec) \(answer.samplingRate)")
+            guard let format = TelnyxDialect.format(encoding: answer.codec, sampleRate: answer.samplingRate, channels: 1),
+                TelnyxDialect.rules.supportedFormats.contains(format)
+            else {
+                throw SimulatorError.twiml("the simulator's Telnyx streams PCMU, PCMA 8000 or L16 16000, not \(answer.codec) \(answer.samplingRate)")
             }
-            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [])
+            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [], format: format)
         case .plivo:
             let answer = try PlivoStreamXML.parse(body)
-            guard answer.contentType == PlivoDialect.contentType(.mulaw8kMono) else {
-                throw SimulatorError.twiml("the simulator's Plivo plays audio/x-mulaw;rate=8000, not \(answer.contentType)")
+            guard let format = PlivoDialect.format(contentType: answer.contentType) else {
+                throw SimulatorError.twiml("Plivo streams audio/x-mulaw;rate=8000 or audio/x-l16;rate=8000|16000, not \(answer.contentType)")
             }
-            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [])
+            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [], format: format)
         case .asterisk:
             throw SimulatorError.twiml("Asterisk has no answer markup")
         }
     }
 
     /// Asterisk's connection: the configured URI itself, in its WebSocket spelling.
-    static func direct(_ url: String) -> StreamAnswer {
+    static func direct(_ url: String, format: MediaFormat) -> StreamAnswer {
         var url = url
         if url.hasPrefix("http://") { url = "ws://" + url.dropFirst("http://".count) }
         if url.hasPrefix("https://") { url = "wss://" + url.dropFirst("https://".count) }
-        return StreamAnswer(url: url, parameters: [], afterStreamURL: nil, afterStreamVerbs: [])
+        return StreamAnswer(url: url, parameters: [], afterStreamURL: nil, afterStreamVerbs: [], format: format)
     }
 }

@@ -17,8 +17,8 @@ public enum SimulationOutput {
 
     /// Writes what the first recorded call heard as μ-law 8 kHz mono.
     public static func writeHeard(_ report: SimulationReport, to path: String) throws {
-        guard let heard = report.calls.lazy.compactMap(\.heard).first else { return }
-        try WAVFile.write(WAVAudio(g711: heard, law: .ulaw), to: path)
+        guard let call = report.calls.first(where: { $0.heard != nil }), let heard = call.heard else { return }
+        try WAVFile.write(HeardAudio.wav(heard, format: call.heardFormat), to: path)
     }
 
     struct MultiCall: Codable {
