@@ -119,6 +119,18 @@ public struct MediaFormat: Sendable, Hashable, CustomStringConvertible {
         return "\(codec)_\(sampleRate)"
     }
 
+    /// The format a `settingName` spells, L16 in `l16ByteOrder`; nil for any other spelling.
+    public init?(settingName: String, l16ByteOrder: AudioEncoding.ByteOrder = .littleEndian) {
+        let parts = settingName.lowercased().split(separator: "_")
+        guard parts.count == 2, let rate = Int(parts[1]), [8000, 16000].contains(rate) else { return nil }
+        switch parts[0] {
+        case "ulaw" where rate == 8000: self = .mulaw8kMono
+        case "alaw" where rate == 8000: self = .alaw8kMono
+        case "l16": self.init(encoding: .l16(l16ByteOrder), sampleRate: rate)
+        default: return nil
+        }
+    }
+
     /// 16-bit little-endian PCM at `sampleRate`: what ElevenLabs' `pcm_*` formats and espeak-ng give.
     public static func l16LittleEndian(_ sampleRate: Int) -> MediaFormat {
         MediaFormat(encoding: .l16(.littleEndian), sampleRate: sampleRate)

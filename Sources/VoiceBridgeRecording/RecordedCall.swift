@@ -61,7 +61,7 @@ public struct RecordedCall: Sendable {
 
     public struct SpeechEvent: Sendable {
         public enum Kind: Sendable {
-            case chunk([UInt8], Alignment?)
+            case chunk([UInt8], Alignment?, MediaFormat)
             case done
             case error(String)
         }
@@ -162,9 +162,16 @@ extension RecordedCall {
                     switch kind {
                     case "chunk":
                         guard let b64 = try r.string("audio"), let audio = Base64Fast.decode(b64) else {
-                            throw RecordingError(line: lineNumber, "tts chunk needs \"audio\": base64 μ-law 8 kHz")
+                            throw RecordingError(line: lineNumber, "tts chunk needs \"audio\": base64 audio, μ-law 8 kHz unless \"format\" says otherwise")
                         }
-                        turns[i].events.append(SpeechEvent(offsetMs: offset, kind: .chunk(audio, try Self.alignment(r))))
+                        var format = MediaFormat.mulaw8kMono
+                        if let name = try r.string("format") {
+                            guard let named = MediaFormat(settingName: name) else {
+                                throw RecordingError(line: lineNumber, "tts chunk format \"\(name)\" is not ulaw_8000, alaw_8000, l16_8000 or l16_16000")
+                            }
+                            format = named
+                        }
+                        turns[i].events.append(SpeechEvent(offsetMs: offset, kind: .chunk(audio, try Self.alignment(r), format)))
                     case "done":
                         turns[i].events.append(SpeechEvent(offsetMs: offset, kind: .done))
                     default:

@@ -104,6 +104,9 @@ final class RecordingSpeechTurn: SpeechTurn, @unchecked Sendable {
                 line.string("tts", "chunk")
                 line.string("turn", id)
                 line.string("audio", audio)
+                // Only when not μ-law 8 kHz, so older recordings read the same. L16 from a speech
+                // source is little-endian.
+                if chunk.format != .mulaw8kMono { line.string("format", chunk.format.settingName) }
                 if let a = chunk.alignment {
                     var alignment = JSONLine()
                     alignment.strings("chars", a.chars)

@@ -71,7 +71,7 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
 
     private func synthesize(_ text: String, for turn: ReplayTurn) {
         var events = StandInVoice.chunks(for: text, turnID: turn.id).map {
-            RecordedCall.SpeechEvent(offsetMs: 0, kind: .chunk($0.audio, $0.alignment))
+            RecordedCall.SpeechEvent(offsetMs: 0, kind: .chunk($0.audio, $0.alignment, $0.format))
         }
         events.append(.init(offsetMs: 0, kind: .done))
         schedule(events, for: turn)
@@ -93,8 +93,8 @@ final class ReplaySpeechSource: SpeechSource, @unchecked Sendable {
             loop.scheduleTask(deadline: at) { [weak self] in
                 guard let self, !turn.cancelled, let call = self.call else { return }
                 switch event.kind {
-                case let .chunk(audio, alignment):
-                    call.speechChunk(SpeechChunk(turnID: turn.id, audio: audio, alignment: alignment), turnID: turn.id)
+                case let .chunk(audio, alignment, format):
+                    call.speechChunk(SpeechChunk(turnID: turn.id, audio: audio, alignment: alignment, format: format), turnID: turn.id)
                 case .done:
                     call.speechFinished(turnID: turn.id, error: nil)
                 case let .error(message):

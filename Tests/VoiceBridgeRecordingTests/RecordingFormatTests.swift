@@ -82,7 +82,7 @@ private func temporaryDirectory() throws -> String {
         #expect(call.turns.count == 1)
         #expect(call.turns[0].text == "Hi \"there\"\n")
         #expect(call.turns[0].t == 11.5)
-        guard case let .chunk(audio, alignment)? = call.turns[0].events.first?.kind else {
+        guard case let .chunk(audio, alignment, _)? = call.turns[0].events.first?.kind else {
             Issue.record("no chunk"); return
         }
         #expect(audio == frame)

@@ -118,7 +118,7 @@ struct ElevenLabsFormatPassThroughTests {
         static let format = MediaFormat.l16LittleEndian(16000)
 
         static func audio(for text: String) -> [UInt8] {
-            let samples = (0..<(text.count * 30 * 16)).map { n -> Int16 in
+            let samples = (0..<(text.count * 10 * 16)).map { n -> Int16 in
                 let t = Double(n) / 16000
                 return Int16(6000 * sin(2 * .pi * 500 * t) + 4000 * sin(2 * .pi * 6000 * t))
             }
@@ -166,7 +166,7 @@ struct ElevenLabsFormatPassThroughTests {
                 c.carrierSettings[carrier.rawValue]?["audio"] = audio
                 ElevenLabsCallTests.configure(port: port)(&c)
             }, demoCalls: true, speech: ScriptedSpeech()) { server in
-                let script = CallScript(hangupAtMs: 6_000, maxDurationMs: 8_000)
+                let script = CallScript(hangupAtMs: 8_000, maxDurationMs: 10_000)
                 outcome = try await CarrierCallTests.runOne(try CarrierCallTests.simulator(carrier, port: server.port, script: script))
             }
         } catch {
@@ -178,12 +178,26 @@ struct ElevenLabsFormatPassThroughTests {
         return (try #require(outcome), requests)
     }
 
+    /// What the caller heard without the silence of underruns (a loaded machine may deliver the
+    /// upstream late): the audio that was sent, in order.
+    static func withoutUnderruns(_ result: PhoneSimulator.CallResult) throws -> [UInt8] {
+        var heard = try #require(result.heard)
+        let bytesPerTick = result.heardFormat.bytesPerSecond / 8000
+        #expect(result.timeline.underruns.intervals.count == result.timeline.underruns.count)
+        for gap in result.timeline.underruns.intervals.reversed() {
+            let start = Int((gap.startMs * 8).rounded()) * bytesPerTick
+            let end = min(heard.count, Int((gap.endMs * 8).rounded()) * bytesPerTick)
+            if start < end { heard.removeSubrange(start..<end) }
+        }
+        return heard
+    }
+
     @Test func aWidebandCallHearsPCM16000ByteForByteWithItsHighs() async throws {
         let (result, requests) = try await Self.run(carrier: .plivo, audio: "l16_16000", voice: WidebandVoice())
         #expect(result.timeline.passed, "\(result.timeline.violations) \(result.timeline.error ?? "")")
         let socket = try #require(requests.first { $0.kind == .webSocket })
         #expect(socket.query["output_format"] == "pcm_16000")
-        let heard = try #require(result.heard)
+        let heard = try Self.withoutUnderruns(result)
         let greeting = WidebandVoice.audio(for: DemoMenuFlow.Script().greeting + " ")
         // Where the greeting begins: its first 64 bytes (its first sample is zero, like silence).
         let head = Array(greeting.prefix(64))
@@ -199,7 +213,7 @@ struct ElevenLabsFormatPassThroughTests {
         let (result, requests) = try await Self.run(carrier: .telnyx, audio: "alaw_8000", voice: voice)
         #expect(result.timeline.passed, "\(result.timeline.violations) \(result.timeline.error ?? "")")
         #expect(requests.first { $0.kind == .webSocket }?.query["output_format"] == "alaw_8000")
-        let heard = try #require(result.heard)
+        let heard = try Self.withoutUnderruns(result)
         let ulaw = voice.audio(for: DemoMenuFlow.Script().greeting + " ")
         let expected = G711.encode(G711.decode(ulaw, law: .ulaw), law: .alaw)
         let start = try #require(heard.firstIndex { $0 != MediaFormat.alaw8kMono.silenceByte })
