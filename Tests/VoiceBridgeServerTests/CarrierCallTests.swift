@@ -16,6 +16,7 @@ import VoiceBridgeFlows
     static let signalWireKey = "PSK_test_signing_key_0123456789"
     static let plivoToken = "plivo-test-auth-token-0123456789"
     static let asteriskPassword = "asterisk-test-password"
+    static let vonageSecret = "vonage-test-signature-secret-0123"
 
     /// The secret each carrier signs its webhooks with in these tests.
     static func secret(_ carrier: SimulatedCarrierKind) -> String {
@@ -23,6 +24,7 @@ import VoiceBridgeFlows
         case .signalwire: signalWireKey
         case .plivo: plivoToken
         case .asterisk: "asterisk:\(asteriskPassword)"
+        case .vonage: vonageSecret
         case .twilio, .telnyx: LiveServer.authToken
         }
     }
@@ -33,6 +35,7 @@ import VoiceBridgeFlows
         configuration.carrierSettings["signalwire"] = ["signing_key": signalWireKey]
         configuration.carrierSettings["plivo"] = ["auth_token": plivoToken]
         configuration.carrierSettings["asterisk"] = ["username": "asterisk", "password": asteriskPassword]
+        configuration.carrierSettings["vonage"] = ["signature_secret": vonageSecret]
         configuration.publicURL = nil
     }
 
@@ -74,8 +77,8 @@ import VoiceBridgeFlows
 
             let metrics = try await server.http("GET", "/metrics").body
             #expect(metrics.contains(#"voicebridge_barge_ins_total{accepted="true"} 1"#))
-            // Plivo and Asterisk send no `stop`: their sockets just close.
-            let ended = carrier == .plivo || carrier == .asterisk ? "socket_closed" : "carrier_stop"
+            // Plivo, Asterisk and Vonage send no `stop`: their sockets just close.
+            let ended = [.plivo, .asterisk, .vonage].contains(carrier) ? "socket_closed" : "carrier_stop"
             #expect(metrics.contains(#"voicebridge_calls_ended_total{reason="\#(ended)"} 1"#), "\(metrics)")
         }
     }
@@ -166,6 +169,41 @@ import VoiceBridgeFlows
         }
     }
 
+    @Test func vonageWebhooksAndTheUpgradeNeedAJWTSignedWithTheSignatureSecret() async throws {
+        try await LiveServer.with(configure: Self.signed) { server in
+            let body = #"{"from":"15550001111","to":"15551230000","uuid":"leg-1","conversation_uuid":"CON-1"}"#
+            let now = Int64(Date().timeIntervalSince1970)
+            let good = VonageSignature(secret: Self.vonageSecret).token(body: Array(body.utf8), issuedAt: now)
+            let stranger = VonageSignature(secret: "not-the-secret").token(body: Array(body.utf8), issuedAt: now)
+            let otherBody = VonageSignature(secret: Self.vonageSecret).token(body: Array("{}".utf8), issuedAt: now)
+            let stale = VonageSignature(secret: Self.vonageSecret).token(body: Array(body.utf8), issuedAt: now - 600)
+            let json = [("Content-Type", "application/json")]
+            var uri: String?
+            for (authorization, status) in [(good, 200), (stranger, 403), (otherBody, 403), (stale, 403), (nil, 403)] {
+                let headers = json + (authorization.map { [("Authorization", $0)] } ?? [])
+                let response = try await server.http("POST", "/vonage/answer", headers: headers, body: body)
+                #expect(response.status == status, "\(authorization?.prefix(20) ?? "none") → \(response.status)")
+                if status == 200 {
+                    let ncco = try VonageConnectWebSocket.parse(response.body)
+                    #expect(ncco.signedUpgrade, "the NCCO asks Vonage to sign the upgrade")
+                    #expect(ncco.headers.contains { $0 == (VonageDialect.callHeader, "CON-1") })
+                    uri = ncco.uri
+                }
+            }
+            #expect(try await server.http("GET", "/metrics").body.contains("voicebridge_signature_failures_total 4"))
+            let url = try #require(uri)
+            let path = String(url[url.range(of: "://")!.upperBound...].drop { $0 != "/" })
+            guard case .refused(let unsigned) = try await MediaSocket.open(port: server.port, path: path) else {
+                Issue.record("an unsigned Vonage upgrade was accepted")
+                return
+            }
+            #expect(unsigned.status == 403)
+            let upgrade = VonageSignature(secret: Self.vonageSecret).token(body: nil, issuedAt: now)
+            let socket = try await MediaSocket.connect(port: server.port, path: path, headers: [("Authorization", upgrade)])
+            await socket.close()
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)), arguments: SimulatedCarrierKind.allCases)
     func aFlowsTransferIsDialledAfterTheStream(_ carrier: SimulatedCarrierKind) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telnyx-flow-\(UUID().uuidString)").path
@@ -188,6 +226,8 @@ import VoiceBridgeFlows
             let dial = switch carrier {
             case .plivo: ["<Dial><Number>+15550009999</Number></Dial>"]
             case .asterisk: [String]()
+            // Vonage runs the answer to the socket leg's `disconnected` as the call's next NCCO.
+            case .vonage: [#"[{"action":"connect","endpoint":[{"type":"phone","number":"15550009999"}]}]"#]
             default: ["<Dial>+15550009999</Dial>"]
             }
             #expect(result.timeline.twimlAfterStream == dial)
@@ -201,7 +241,7 @@ import VoiceBridgeFlows
     static let streamID = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 
     /// The carriers whose sockets are opened here with an unsigned webhook (no keys configured).
-    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo, .asterisk]
+    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo, .asterisk, .vonage]
 
     static func peer(_ carrier: SimulatedCarrierKind, callID: String, streamID: String = streamID) -> any CarrierPeerCodec {
         let identity = CallIdentity(callID: callID, streamID: streamID, accountID: "account")
@@ -213,6 +253,7 @@ import VoiceBridgeFlows
         // Asterisk names events by channel: another stream is another channel.
         case .asterisk:
             return AsteriskCarrierPeer(identity: CallIdentity(callID: streamID == Self.streamID ? callID : streamID, streamID: streamID, accountID: ""))
+        case .vonage: return VonageCarrierPeer()
         }
     }
 
@@ -220,6 +261,14 @@ import VoiceBridgeFlows
     static func openStream(_ server: LiveServer, _ carrier: SimulatedCarrierKind, callSid: String) async throws -> MediaSocket {
         // Asterisk has no webhook: it connects straight to the media socket.
         if carrier == .asterisk { return try await MediaSocket.connect(port: server.port, path: "/asterisk/media") }
+        if carrier == .vonage {
+            let body = #"{"from":"15550001111","to":"15551230000","uuid":"leg-1","conversation_uuid":"\#(callSid)"}"#
+            let response = try await server.http("POST", carrier.defaultWebhookPath, headers: [("Content-Type", "application/json")], body: body)
+            try #require(response.status == 200, "webhook answered \(response.status): \(response.body)")
+            let ncco = try VonageConnectWebSocket.parse(response.body)
+            let path = String(ncco.uri[ncco.uri.range(of: "://")!.upperBound...].drop { $0 != "/" })
+            return try await MediaSocket.connect(port: server.port, path: path)
+        }
         // Plivo names the call CallUUID; the others CallSid.
         let body = FormURLEncoded.encode([("CallSid", callSid), ("CallUUID", callSid), ("From", "+15550001111"), ("To", "+15551230000")])
         let response = try await server.http(
@@ -240,7 +289,9 @@ import VoiceBridgeFlows
     static func start(_ socket: MediaSocket, _ peer: inout any CarrierPeerCodec) async throws {
         var connected = ByteBuffer()
         if peer.writeConnected(into: &connected) { try await socket.sendText(String(buffer: connected)) }
-        try await socket.sendText(text { peer.writeStart(from: "+15550001111", to: "+15551230000", customParameters: [], into: &$0) })
+        // Vonage's start carries the NCCO's headers, which name the call.
+        let headers = peer is VonageCarrierPeer ? [(VonageDialect.callHeader, "victim-call")] : []
+        try await socket.sendText(text { peer.writeStart(from: "+15550001111", to: "+15551230000", customParameters: headers, into: &$0) })
     }
 
     static func expectOnlyVictimCloses(
@@ -278,6 +329,7 @@ import VoiceBridgeFlows
         let json = switch carrier {
         // Asterisk's digit is a string.
         case .asterisk: #"{"event":"DTMF_END","channel_id":"victim-call","digit":5}"#
+        case .vonage: #"{"event":"websocket:dtmf","digit":5,"duration":260}"#
         case .telnyx: #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
         // Plivo's counters are numbers: a string is the wrong type.
         case .plivo: #"{"event":"playedStream","streamId":"\#(Self.streamID)","sequenceNumber":"9","name":"x"}"#
@@ -286,7 +338,8 @@ import VoiceBridgeFlows
         try await Self.expectOnlyVictimCloses(carrier, code: 1008) { try await $0.sendText(json) }
     }
 
-    @Test(arguments: carriers.filter { $0 != .asterisk })
+    /// Binary where the dialect's messages are all text (Vonage and Asterisk send audio as binary).
+    @Test(arguments: carriers.filter { $0 != .asterisk && $0 != .vonage })
     func binaryClosesWith1003(_ carrier: SimulatedCarrierKind) async throws {
         try await Self.expectOnlyVictimCloses(carrier, code: 1003) { socket in
             try await socket.sendFrame(opcode: WSFrame.binary, payload: [UInt8](repeating: 0xFF, count: 160))
@@ -326,7 +379,22 @@ import VoiceBridgeFlows
         }
     }
 
-    @Test(arguments: carriers)
+    /// Vonage has no stream ids: its second `websocket:connected` is the same mistake.
+    @Test func vonagesSecondConnectedClosesWith1008() async throws {
+        try await Self.expectOnlyVictimCloses(.vonage, code: 1008) { socket in
+            var peer = VonageCarrierPeer()
+            try await socket.sendText(Self.text { peer.writeStart(from: "", to: "", customParameters: [], into: &$0) })
+        }
+    }
+
+    /// Vonage's audio is exactly one binary frame each; text that is not JSON is no event.
+    @Test func vonageAudioAsTextClosesWith1007() async throws {
+        try await Self.expectOnlyVictimCloses(.vonage, code: 1007) { socket in
+            try await socket.sendText(String(repeating: "\u{7F}", count: 640))
+        }
+    }
+
+    @Test(arguments: carriers.filter { $0 != .vonage })
     func anotherStreamsIDClosesWith1008(_ carrier: SimulatedCarrierKind) async throws {
         try await Self.expectOnlyVictimCloses(carrier, code: 1008) { socket in
             var other = Self.peer(carrier, callID: "victim-call", streamID: "another-stream")

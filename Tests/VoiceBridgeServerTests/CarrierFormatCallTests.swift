@@ -31,6 +31,7 @@ import VoiceBridgeSpeech
         Case(carrier: .telnyx, audio: "l16_16000", format: .l16BigEndian16k, inBandKeys: true),
         Case(carrier: .asterisk, audio: "slin16", format: .l16LittleEndian(16000)),
         Case(carrier: .asterisk, audio: "alaw", format: .alaw8kMono, inBandKeys: true),
+        Case(carrier: .vonage, audio: "l16_8000", format: .l16LittleEndian(8000), inBandKeys: true),
     ]
 
     static func configure(_ c: Case) -> (inout BridgeConfiguration) -> Void {
@@ -107,8 +108,8 @@ import VoiceBridgeSpeech
     }
 }
 
-/// ElevenLabs asked for the carrier's own format: a wideband Plivo call hears `pcm_16000` byte
-/// for byte, energy above 4 kHz included; an A-law Telnyx call hears `alaw_8000` byte for byte.
+/// ElevenLabs asked for the carrier's own format: a wideband Vonage (or Plivo) call hears
+/// `pcm_16000` byte for byte, energy above 4 kHz included; an A-law Telnyx call hears `alaw_8000` byte for byte.
 @Suite(.timeLimit(.minutes(2)))
 struct ElevenLabsFormatPassThroughTests {
     /// A wideband voice: 16-bit PCM at 16 kHz, a 500 Hz tone with a 6 kHz one above it, so what
@@ -192,8 +193,9 @@ struct ElevenLabsFormatPassThroughTests {
         return heard
     }
 
-    @Test func aWidebandCallHearsPCM16000ByteForByteWithItsHighs() async throws {
-        let (result, requests) = try await Self.run(carrier: .plivo, audio: "l16_16000", voice: WidebandVoice())
+    @Test(arguments: [SimulatedCarrierKind.vonage, .plivo])
+    func aWidebandCallHearsPCM16000ByteForByteWithItsHighs(_ carrier: SimulatedCarrierKind) async throws {
+        let (result, requests) = try await Self.run(carrier: carrier, audio: "l16_16000", voice: WidebandVoice())
         #expect(result.timeline.passed, "\(result.timeline.violations) \(result.timeline.error ?? "")")
         let socket = try #require(requests.first { $0.kind == .webSocket })
         #expect(socket.query["output_format"] == "pcm_16000")
@@ -205,6 +207,7 @@ struct ElevenLabsFormatPassThroughTests {
         #expect(heard.count >= start + greeting.count)
         #expect(Array(heard[start..<min(heard.count, start + greeting.count)]) == greeting, "byte for byte, no resampling")
         let above = try #require(HeardAudio.aboveNarrowbandDB(heard, format: result.heardFormat))
+        print("\(carrier.rawValue) wideband call: \(String(format: "%.1f", above)) dB of the heard energy above 4 kHz")
         #expect(above > -10, "energy above 4 kHz: \(above) dB")
     }
 

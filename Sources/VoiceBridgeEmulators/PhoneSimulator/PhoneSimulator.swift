@@ -168,6 +168,9 @@ public struct PhoneSimulator: Sendable {
             VoiceWebhookRequest(url: url, parameters: parameters, plivoAuthToken: configuration.authToken, nonce: Self.nonce())
         case .asterisk:
             VoiceWebhookRequest(url: url, parameters: parameters, authToken: nil)
+        case .vonage:
+            VoiceWebhookRequest(
+                url: url, jsonParameters: parameters, vonageSecret: configuration.authToken, issuedAt: Int64(Date().timeIntervalSince1970))
         }
     }
 
@@ -196,6 +199,12 @@ public struct PhoneSimulator: Sendable {
             parameters: configuration.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "in-progress"))
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
+            if configuration.carrier == .vonage {
+                // The answer to the socket leg's `disconnected`: the next NCCO, or nothing.
+                if response.status == 204 { return [] }
+                guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
+                return [response.body]
+            }
             guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
             return try TwiMLDocument.parse(response.body).map { $0.render() }
         } catch {
@@ -225,6 +234,11 @@ public struct PhoneSimulator: Sendable {
                 let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 let credentials = BasicCredentials(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
                 upgradeHeaders = [("Authorization", credentials.headerValue)]
+            case .vonage:
+                // `authorization: {"type":"vonage"}`: the webhook's JWT signs the upgrade too.
+                upgradeHeaders = [
+                    (VonageSignature.header, VonageSignature(secret: token).token(body: nil, issuedAt: Int64(Date().timeIntervalSince1970)))
+                ]
             case .telnyx, .signalwire:
                 break
             }
@@ -257,6 +271,9 @@ public struct PhoneSimulator: Sendable {
                                 case .asterisk:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream, mediaFormat: format), done: done))
+                                case .vonage:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: VonageCarrierPeer(mediaFormat: format), done: done))
                                 case .plivo:
                                     let epochMs = Int(Date().timeIntervalSince1970 * 1000)
                                     try channel.pipeline.syncOperations.addHandler(

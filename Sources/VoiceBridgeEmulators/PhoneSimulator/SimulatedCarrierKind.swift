@@ -10,6 +10,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
     case signalwire
     case plivo
     case asterisk
+    case vonage
 
     /// Where `serve` answers this carrier's voice webhook.
     public var defaultWebhookPath: String {
@@ -20,6 +21,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .plivo: "/plivo/answer"
         // No webhook: Asterisk's websocket_client connects straight to the media socket.
         case .asterisk: "/asterisk/media"
+        case .vonage: "/vonage/answer"
         }
     }
 
@@ -32,6 +34,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .twilio: "TWILIO_AUTH_TOKEN"
         case .signalwire: "SIGNALWIRE_SIGNING_KEY"
         case .plivo: "PLIVO_AUTH_TOKEN"
+        case .vonage: "VONAGE_SIGNATURE_SECRET"
         case .telnyx, .asterisk: nil
         }
     }
@@ -45,6 +48,15 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
             return fields
         case .asterisk:
             return []
+        case .vonage:
+            // Vonage's JSON: numbers without "+", the leg's uuid and the conversation's. After
+            // the stream it reports the socket leg's status.
+            var fields = [
+                ("from", String(from.drop { $0 == "+" })), ("to", String(to.drop { $0 == "+" })),
+                ("uuid", ids.stream.streamID), ("conversation_uuid", ids.callSid),
+            ]
+            if status != "ringing" { fields.append(("status", status == "in-progress" ? "disconnected" : status)) }
+            return fields
         case .plivo:
             // Plivo's answer URL parameters: its own names, no account id.
             return [
@@ -88,6 +100,12 @@ struct SimulatedCallIDs: Sendable {
             return SimulatedCallIDs(
                 callSid: channel, accountSid: "",
                 stream: CallIdentity(callID: channel, streamID: UUID().uuidString.lowercased(), accountID: ""))
+        case .vonage:
+            // The conversation names the call; the leg has a UUID of its own.
+            let conversation = "CON-" + UUID().uuidString.lowercased()
+            return SimulatedCallIDs(
+                callSid: conversation, accountSid: "",
+                stream: CallIdentity(callID: conversation, streamID: UUID().uuidString.lowercased(), accountID: ""))
         case .plivo:
             // Call and stream ids are UUIDs; the auth id is "MA" and 18 more characters.
             let callUUID = UUID().uuidString.lowercased()
@@ -133,6 +151,12 @@ struct StreamAnswer: Sendable {
                 throw SimulatorError.twiml("Plivo streams audio/x-mulaw;rate=8000 or audio/x-l16;rate=8000|16000, not \(answer.contentType)")
             }
             return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [], format: format)
+        case .vonage:
+            let answer: VonageConnectWebSocket
+            do { answer = try VonageConnectWebSocket.parse(body) } catch { throw SimulatorError.twiml(error.description) }
+            return StreamAnswer(
+                url: answer.uri, parameters: answer.headers, afterStreamURL: answer.eventURL, afterStreamVerbs: [],
+                format: VonageDialect.format(contentType: answer.contentType) ?? .l16LittleEndian(16000))
         case .asterisk:
             throw SimulatorError.twiml("Asterisk has no answer markup")
         }

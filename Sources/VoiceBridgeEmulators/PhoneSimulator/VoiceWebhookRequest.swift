@@ -9,6 +9,8 @@ public struct VoiceWebhookRequest: Sendable {
     public var parameters: [(String, String)]
     /// The signature headers: `X-Twilio-Signature`, or Telnyx's Ed25519 pair.
     public var headers: [(String, String)]
+    /// Vonage's webhooks are JSON: the parameters as one object of strings.
+    public var isJSON = false
 
     /// The voice webhook's fields for an incoming call.
     public static func incomingCallFields(callSid: String, accountSid: String, from: String, to: String) -> [(String, String)] {
@@ -72,9 +74,26 @@ public struct VoiceWebhookRequest: Sendable {
         }
     }
 
+    /// A Vonage request: the parameters as a JSON object, with `Authorization: Bearer <JWT>`
+    /// (HS256, with the body's `payload_hash`) when a signature secret is given.
+    public init(url: String, jsonParameters parameters: [(String, String)], vonageSecret: String?, issuedAt: Int64) {
+        self.url = url
+        self.parameters = parameters
+        self.isJSON = true
+        self.headers = []
+        if let vonageSecret {
+            headers = [(VonageSignature.header, VonageSignature(secret: vonageSecret).token(body: Array(body.utf8), issuedAt: issuedAt))]
+        }
+    }
+
+    public var contentType: String { isJSON ? "application/json" : "application/x-www-form-urlencoded" }
+
     /// `X-Twilio-Signature`, when the request is Twilio's and signed.
     public var signature: String? { headers.first { $0.0 == "X-Twilio-Signature" }?.1 }
 
-    /// `application/x-www-form-urlencoded` body.
-    public var body: String { FormURLEncoded.encode(parameters) }
+    /// The form body, or Vonage's JSON.
+    public var body: String {
+        guard isJSON else { return FormURLEncoded.encode(parameters) }
+        return "{" + parameters.map { JSONWriting.quoted($0.0) + ":" + JSONWriting.quoted($0.1) }.joined(separator: ",") + "}"
+    }
 }

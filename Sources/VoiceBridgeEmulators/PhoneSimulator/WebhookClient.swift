@@ -21,7 +21,7 @@ enum WebhookClient {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: endpoint.hostHeader)
         headers.add(name: "User-Agent", value: "TwilioProxy/1.1")
-        headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        headers.add(name: "Content-Type", value: request.contentType)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Accept", value: "*/*")
         headers.add(name: "Connection", value: "close")

@@ -9,6 +9,7 @@ enum CarrierRegistry {
         SignalWireCarrier.registration,
         PlivoCarrier.registration,
         AsteriskCarrier.registration,
+        VonageCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

@@ -1,0 +1,196 @@
+import Foundation
+import NIOCore
+
+/// Vonage's Voice API WebSocket endpoint (carriers.md §4): raw 16-bit little-endian PCM in binary
+/// frames both ways, exactly one 20 ms frame each (320 B at 8 kHz, 640 B at 16 kHz), and JSON
+/// text for everything else. There is no envelope, no stream id and no sequence number.
+///
+/// - The first text frame, `websocket:connected`, carries the `content-type` and the NCCO's
+///   `headers` flattened to its top level: it is the start. The bridge's NCCO puts the call's
+///   `conversation_uuid` there, which names the call.
+/// - `{"action":"notify","payload":{…}}` is the mark; Vonage echoes the payload in
+///   `websocket:notify` once the audio queued before it has played. `{"action":"clear"}` drops
+///   queued audio and is answered with `websocket:cleared`. Whether pending notifies are echoed on
+///   a clear is undocumented, so the call settles them itself (`echoesMarksOnClear: false`); an
+///   echo that still came would be an unknown mark, ignored.
+/// - The call's end is never said on the socket: it just closes.
+public enum VonageDialect: CarrierDialect {
+    public static let name = "vonage"
+    public static let rules = CarrierSessionRules(
+        echoesMarksOnClear: false, supportedFormats: [.l16LittleEndian(16000), .l16LittleEndian(8000)], startNamesWebhookCall: false)
+    /// The NCCO header that names the call in `websocket:connected`.
+    public static let callHeader = "conversation_uuid"
+
+    public static func makeDecoder(maxMessageBytes: Int) -> VonageMediaStreamDecoder {
+        VonageMediaStreamDecoder(maxMessageBytes: maxMessageBytes)
+    }
+
+    public static func makeEncoder(for start: StreamStart, decoder: VonageMediaStreamDecoder) -> VonageMediaStreamEncoder {
+        VonageMediaStreamEncoder()
+    }
+
+    /// `audio/l16;rate=16000`: the NCCO's `content-type` and `websocket:connected`'s.
+    public static func contentType(_ format: MediaFormat) -> String {
+        "audio/l16;rate=\(format.sampleRate)"
+    }
+
+    /// The format a `content-type` names; nil for anything Vonage does not stream.
+    public static func format(contentType: String) -> MediaFormat? {
+        let parts = contentType.lowercased().split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, parts[0] == "audio/l16", parts[1].hasPrefix("rate="), let rate = Int(parts[1].dropFirst(5)) else {
+            return nil
+        }
+        return MediaFormat(encoding: .l16(.littleEndian), sampleRate: rate)
+    }
+}
+
+/// Reads what Vonage sends into neutral events: binary audio (passed on without a copy) and the
+/// JSON events `websocket:connected`, `websocket:dtmf`, `websocket:notify`, `websocket:cleared`.
+public struct VonageMediaStreamDecoder: CarrierInboundDecoder, Sendable {
+    public let maxMessageBytes: Int
+    private var frames = 0
+    private var connected = false
+
+    public init(maxMessageBytes: Int = TwilioMediaStreamDecoder.defaultMaxMessageBytes) {
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    public mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> CarrierEvent? {
+        switch frame {
+        case .binary(let audio):
+            guard audio.readableBytes <= maxMessageBytes else {
+                throw .messageTooLarge(size: audio.readableBytes, limit: maxMessageBytes)
+            }
+            frames += 1
+            // No timestamps on the wire: the media clock is the frame count (20 ms each).
+            return .media(InboundMedia(sequenceNumber: frames, track: .inbound, chunk: frames, timestampMs: frames * 20, payload: audio))
+        case .text(let text):
+            let message = try text.withReadableJSON(limit: maxMessageBytes) { raw throws(CarrierProtocolError) in
+                try VonageMessage(json: raw, kindKey: "event")
+            }
+            return try interpret(message)
+        }
+    }
+
+    private mutating func interpret(_ message: VonageMessage) throws(CarrierProtocolError) -> CarrierEvent? {
+        switch message.kind {
+        case "websocket:connected":
+            guard !connected else { throw .invalidValue(field: "event", reason: "a second websocket:connected") }
+            connected = true
+            let contentType = try message.requiredString("content-type")
+            guard let format = VonageDialect.format(contentType: contentType) else {
+                throw .unsupportedFormat("content-type \"\(contentType)\"")
+            }
+            var headers = message.strings
+            headers["content-type"] = nil
+            let call = headers[VonageDialect.callHeader] ?? ""
+            return .start(StreamStart(
+                sequenceNumber: 0, streamID: call, accountID: "", callID: call, tracks: ["inbound"],
+                customParameters: headers, mediaFormat: format))
+        case "websocket:dtmf":
+            let text = try message.string("digit") ?? message.nested["dtmf.digit"]
+            guard let text else { throw .missingField("digit") }
+            let digit = try CarrierMessageDecoding.dtmfDigit(text, allowed: .withLetters)
+            return .dtmf(DTMFPress(sequenceNumber: frames, track: "inbound", digit: digit))
+        case "websocket:notify":
+            guard let name = message.nested["payload.name"] else { throw .missingField("payload.name") }
+            return .mark(MarkEcho(sequenceNumber: frames, name: name))
+        case "websocket:cleared":
+            return nil
+        default:
+            return .notice(CarrierNotice(kind: "unknown_event", detail: "event \"\(message.kind)\""))
+        }
+    }
+}
+
+/// What the bridge sends Vonage: audio as raw binary frames, `notify` and `clear` as the exact
+/// JSON Vonage documents.
+public struct VonageMediaStreamEncoder: CarrierOutboundEncoder, Sendable {
+    public init() {}
+
+    public var mediaFrameKind: CarrierFrameKind { .binary }
+
+    public func writeMedia(_ payload: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(payload)
+    }
+
+    /// `{"action":"notify","payload":{"name":"…"}}`: the payload is ours, echoed back as it is.
+    public func writeMark(name: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"action":"notify","payload":{"name":"#)
+        JSONWriting.writeQuoted(name, into: &buffer)
+        buffer.writeString("}}")
+    }
+
+    public func writeClear(into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"action":"clear"}"#)
+    }
+}
+
+/// One Vonage JSON message, either way: its `event` (or `action`), its top-level scalars as text,
+/// and the string fields of its nested objects under dotted names (`payload.name`). Rare
+/// messages, so dictionaries are fine here; audio never comes this way.
+struct VonageMessage {
+    var kind: String
+    /// Top-level strings, numbers and booleans, as text.
+    var strings: [String: String] = [:]
+    /// Which top-level values were strings (the rest were numbers or booleans).
+    var stringKeys: Set<String> = []
+    /// `object.key` → text, one level deep.
+    var nested: [String: String] = [:]
+    /// Top-level keys, in order.
+    var keys: [String] = []
+
+    init(json raw: UnsafeRawBufferPointer, kindKey: String) throws(CarrierProtocolError) {
+        var scanner = JSONScanner(raw)
+        try scanner.beginObject()
+        var kind: String?
+        var isFirst = true
+        while let keySpan = try scanner.nextKey(isFirst: &isFirst) {
+            let key = try scanner.string(keySpan, field: "key")
+            guard !keys.contains(key) else { throw .duplicateField(key) }
+            keys.append(key)
+            let value = try scanner.scanValue(depth: 1)
+            switch value {
+            case .string(let span):
+                let text = try scanner.string(span, field: key)
+                if key == kindKey { kind = text } else {
+                    strings[key] = text
+                    stringKeys.insert(key)
+                }
+            case .number(let start, let end):
+                strings[key] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
+            case .bool(let flag):
+                strings[key] = flag ? "true" : "false"
+            case .object(let start):
+                var inner = JSONScanner(raw, position: start)
+                try inner.beginObject()
+                var innerFirst = true
+                while let innerKey = try inner.nextKey(isFirst: &innerFirst) {
+                    let name = try inner.string(innerKey, field: key)
+                    switch try inner.scanValue(depth: 2) {
+                    case .string(let span): nested["\(key).\(name)"] = try inner.string(span, field: "\(key).\(name)")
+                    case .number(let start, let end):
+                        nested["\(key).\(name)"] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
+                    default: nested["\(key).\(name)"] = ""
+                    }
+                }
+            case .array, .null:
+                throw .wrongType(field: key, expected: "string, number or object")
+            }
+        }
+        try scanner.expectEnd()
+        guard let kind else { throw .missingField(kindKey) }
+        self.kind = kind
+    }
+
+    func string(_ key: String) throws(CarrierProtocolError) -> String? {
+        guard let value = strings[key] else { return nil }
+        guard stringKeys.contains(key) else { throw .wrongType(field: key, expected: "string") }
+        return value
+    }
+
+    func requiredString(_ key: String) throws(CarrierProtocolError) -> String {
+        guard let value = try string(key) else { throw .missingField(key) }
+        return value
+    }
+}
