@@ -19,7 +19,7 @@ struct CallCommand: AsyncParsableCommand {
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")
     var url: String
 
-    @Option(help: "The secret the carrier signs with: Twilio's auth token, SignalWire's Signing Key or Plivo's Auth Token (default: $TWILIO_AUTH_TOKEN, $SIGNALWIRE_SIGNING_KEY or $PLIVO_AUTH_TOKEN; unsigned when neither is set).")
+    @Option(help: "The secret the carrier signs with: Twilio's auth token, SignalWire's Signing Key, Plivo's Auth Token, Vonage's signature secret, or Asterisk's user:password (default: $TWILIO_AUTH_TOKEN, $SIGNALWIRE_SIGNING_KEY, $PLIVO_AUTH_TOKEN or $VONAGE_SIGNATURE_SECRET; unsigned when none is set).")
     var authToken: String?
 
     @Option(help: "The carrier to play: \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")).")

@@ -71,7 +71,7 @@ public struct VonageCarrierPeer: CarrierPeerCodec, Sendable {
     /// the server's own; the bridge's carries `name`, which is what this side echoes.
     public mutating func decode(_ text: ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {
         let message = try text.withReadableJSON(limit: 64 * 1024) { raw throws(CarrierProtocolError) in
-            try VonageMessage(json: raw, kindKey: "action")
+            try JSONFields(json: raw, kindKey: "action")
         }
         switch message.kind {
         case "clear":
@@ -80,7 +80,7 @@ public struct VonageCarrierPeer: CarrierPeerCodec, Sendable {
         case "notify":
             if let extra = message.keys.first(where: { $0 != "action" && $0 != "payload" }) { throw .unexpectedField(extra) }
             guard message.keys.contains("payload") else { throw .missingField("payload") }
-            guard let name = message.nested["payload.name"] else { throw .missingField("payload.name") }
+            let name = try message.requiredString("payload.name")
             return .mark(name: name)
         default:
             throw .unknownEvent(message.kind)

@@ -66,13 +66,13 @@ public struct VonageMediaStreamDecoder: CarrierInboundDecoder, Sendable {
             return .media(InboundMedia(sequenceNumber: frames, track: .inbound, chunk: frames, timestampMs: frames * 20, payload: audio))
         case .text(let text):
             let message = try text.withReadableJSON(limit: maxMessageBytes) { raw throws(CarrierProtocolError) in
-                try VonageMessage(json: raw, kindKey: "event")
+                try JSONFields(json: raw, kindKey: "event")
             }
             return try interpret(message)
         }
     }
 
-    private mutating func interpret(_ message: VonageMessage) throws(CarrierProtocolError) -> CarrierEvent? {
+    private mutating func interpret(_ message: JSONFields) throws(CarrierProtocolError) -> CarrierEvent? {
         switch message.kind {
         case "websocket:connected":
             guard !connected else { throw .invalidValue(field: "event", reason: "a second websocket:connected") }
@@ -81,19 +81,20 @@ public struct VonageMediaStreamDecoder: CarrierInboundDecoder, Sendable {
             guard let format = VonageDialect.format(contentType: contentType) else {
                 throw .unsupportedFormat("content-type \"\(contentType)\"")
             }
-            var headers = message.strings
+            var headers = message.topLevel
             headers["content-type"] = nil
             let call = headers[VonageDialect.callHeader] ?? ""
             return .start(StreamStart(
                 sequenceNumber: 0, streamID: call, accountID: "", callID: call, tracks: ["inbound"],
                 customParameters: headers, mediaFormat: format))
         case "websocket:dtmf":
-            let text = try message.string("digit") ?? message.nested["dtmf.digit"]
+            var text = try message.string("digit")
+            if text == nil { text = try message.string("dtmf.digit") }
             guard let text else { throw .missingField("digit") }
             let digit = try CarrierMessageDecoding.dtmfDigit(text, allowed: .withLetters)
             return .dtmf(DTMFPress(sequenceNumber: frames, track: "inbound", digit: digit))
         case "websocket:notify":
-            guard let name = message.nested["payload.name"] else { throw .missingField("payload.name") }
+            let name = try message.requiredString("payload.name")
             return .mark(MarkEcho(sequenceNumber: frames, name: name))
         case "websocket:cleared":
             return nil
@@ -123,74 +124,5 @@ public struct VonageMediaStreamEncoder: CarrierOutboundEncoder, Sendable {
 
     public func writeClear(into buffer: inout ByteBuffer) {
         buffer.writeString(#"{"action":"clear"}"#)
-    }
-}
-
-/// One Vonage JSON message, either way: its `event` (or `action`), its top-level scalars as text,
-/// and the string fields of its nested objects under dotted names (`payload.name`). Rare
-/// messages, so dictionaries are fine here; audio never comes this way.
-struct VonageMessage {
-    var kind: String
-    /// Top-level strings, numbers and booleans, as text.
-    var strings: [String: String] = [:]
-    /// Which top-level values were strings (the rest were numbers or booleans).
-    var stringKeys: Set<String> = []
-    /// `object.key` → text, one level deep.
-    var nested: [String: String] = [:]
-    /// Top-level keys, in order.
-    var keys: [String] = []
-
-    init(json raw: UnsafeRawBufferPointer, kindKey: String) throws(CarrierProtocolError) {
-        var scanner = JSONScanner(raw)
-        try scanner.beginObject()
-        var kind: String?
-        var isFirst = true
-        while let keySpan = try scanner.nextKey(isFirst: &isFirst) {
-            let key = try scanner.string(keySpan, field: "key")
-            guard !keys.contains(key) else { throw .duplicateField(key) }
-            keys.append(key)
-            let value = try scanner.scanValue(depth: 1)
-            switch value {
-            case .string(let span):
-                let text = try scanner.string(span, field: key)
-                if key == kindKey { kind = text } else {
-                    strings[key] = text
-                    stringKeys.insert(key)
-                }
-            case .number(let start, let end):
-                strings[key] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
-            case .bool(let flag):
-                strings[key] = flag ? "true" : "false"
-            case .object(let start):
-                var inner = JSONScanner(raw, position: start)
-                try inner.beginObject()
-                var innerFirst = true
-                while let innerKey = try inner.nextKey(isFirst: &innerFirst) {
-                    let name = try inner.string(innerKey, field: key)
-                    switch try inner.scanValue(depth: 2) {
-                    case .string(let span): nested["\(key).\(name)"] = try inner.string(span, field: "\(key).\(name)")
-                    case .number(let start, let end):
-                        nested["\(key).\(name)"] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
-                    default: nested["\(key).\(name)"] = ""
-                    }
-                }
-            case .array, .null:
-                throw .wrongType(field: key, expected: "string, number or object")
-            }
-        }
-        try scanner.expectEnd()
-        guard let kind else { throw .missingField(kindKey) }
-        self.kind = kind
-    }
-
-    func string(_ key: String) throws(CarrierProtocolError) -> String? {
-        guard let value = strings[key] else { return nil }
-        guard stringKeys.contains(key) else { throw .wrongType(field: key, expected: "string") }
-        return value
-    }
-
-    func requiredString(_ key: String) throws(CarrierProtocolError) -> String {
-        guard let value = try string(key) else { throw .missingField(key) }
-        return value
     }
 }
