@@ -21,6 +21,9 @@ public final class Call: CallControl {
     public private(set) var endReason: CallEndReason?
     /// The stream's audio format, from its start: what every frame out is and every frame in.
     public private(set) var mediaFormat: MediaFormat = .mulaw8kMono
+    /// One message of audio out: the configured 20 ms unless the carrier wants larger ones.
+    private var frameMs: Int
+    private var leadMs: Int
 
     private let sink: any CarrierSink
     private let speech: any SpeechSource
@@ -77,6 +80,8 @@ public final class Call: CallControl {
         self.observer = observer
         self.logger = logger
         self.listener = CallListener(speech: configuration.speechDetector)
+        self.frameMs = configuration.frameMs
+        self.leadMs = configuration.leadMs
         self.clock = PlayoutClock(origin: eventLoop.now.uptimeNanoseconds.int64, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
         self.wheel = PlayoutWheel.shared(on: eventLoop)
     }
@@ -175,6 +180,13 @@ public final class Call: CallControl {
         accountID = start.accountID
         mediaFormat = start.mediaFormat
         guard listener.listen(to: mediaFormat) else { return fail("unsupported media format \(mediaFormat)") }
+        // A carrier that wants larger messages (Exotel: at least 3,200 bytes) gets whole multiples
+        // of the frame, and a lead of one more, so its buffer never runs dry between them.
+        if sink.minimumMediaBytes > mediaFormat.bytes(milliseconds: configuration.frameMs) {
+            let frame = mediaFormat.bytes(milliseconds: configuration.frameMs)
+            frameMs = (sink.minimumMediaBytes + frame - 1) / frame * configuration.frameMs
+            leadMs = configuration.leadMs + frameMs
+        }
         for (k, v) in start.customParameters where parameters[k] == nil { parameters[k] = v }
         logger[metadataKey: "callID"] = "\(callID)"
         logger[metadataKey: "streamID"] = "\(streamID)"
@@ -182,7 +194,7 @@ public final class Call: CallControl {
         // so the calls of one event loop share at most 20 phases and one wake-up serves many
         // ticks; the first audio of a prompt still goes out at once, off the grid.
         let ms: Int64 = 1_000_000
-        clock = PlayoutClock(origin: (now + ms - 1) / ms * ms, frameMs: configuration.frameMs, leadMs: configuration.leadMs)
+        clock = PlayoutClock(origin: (now + ms - 1) / ms * ms, frameMs: frameMs, leadMs: leadMs)
         phase = .settingUp
         observer?.callStarted()
         logger.info("call started")
@@ -407,7 +419,7 @@ public final class Call: CallControl {
 
     /// Frames of the stream's format, padded with its silence.
     private func newReframer() -> Reframer {
-        Reframer(frameSize: mediaFormat.bytes(milliseconds: configuration.frameMs), padding: mediaFormat.silenceByte)
+        Reframer(frameSize: mediaFormat.bytes(milliseconds: frameMs), padding: mediaFormat.silenceByte)
     }
 
     public func stopSpeaking() {

@@ -39,6 +39,12 @@ public protocol CarrierSink: AnyObject {
     /// Whether the carrier echoes pending marks when it clears (Twilio, Telnyx) or drops them
     /// without a word (Plivo), in which case the call resolves them itself.
     var echoesMarksOnClear: Bool { get }
+    /// The smallest media message the carrier plays well (Exotel: 3,200 bytes); 0 for any.
+    var minimumMediaBytes: Int { get }
+}
+
+extension CarrierSink {
+    public var minimumMediaBytes: Int { 0 }
 }
 
 

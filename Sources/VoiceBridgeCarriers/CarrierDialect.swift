@@ -44,11 +44,15 @@ public struct CarrierSessionRules: Sendable {
     /// Telnyx's start carries a call_control_id where TeXML's webhook had a CallSid, so there the
     /// one-time token in the stream URL is the only binding.
     public var startNamesWebhookCall: Bool
+    /// The smallest media message the carrier plays without distortion (Exotel: 3,200 bytes in
+    /// multiples of 320); the call then sends whole multiples of its 20 ms frame that reach it.
+    public var minimumMediaBytes: Int
 
-    public init(echoesMarksOnClear: Bool, supportedFormats: [MediaFormat], startNamesWebhookCall: Bool = true) {
+    public init(echoesMarksOnClear: Bool, supportedFormats: [MediaFormat], startNamesWebhookCall: Bool = true, minimumMediaBytes: Int = 0) {
         self.echoesMarksOnClear = echoesMarksOnClear
         self.supportedFormats = supportedFormats
         self.startNamesWebhookCall = startNamesWebhookCall
+        self.minimumMediaBytes = minimumMediaBytes
     }
 }
 

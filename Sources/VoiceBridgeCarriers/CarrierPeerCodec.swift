@@ -23,6 +23,9 @@ public protocol CarrierPeerCodec {
     mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> PlayoutCommand
     /// How caller audio goes out: text (JSON, base64) or binary (raw bytes).
     var mediaFrameKind: CarrierFrameKind { get }
+    /// The size of every media message a server should send in `format`: one 20 ms frame, unless
+    /// the carrier wants larger ones (Exotel).
+    func expectedMediaBytes(for format: MediaFormat) -> Int
 }
 
 extension CarrierPeerCodec {
@@ -33,6 +36,8 @@ extension CarrierPeerCodec {
     }
 
     public var mediaFrameKind: CarrierFrameKind { .text }
+
+    public func expectedMediaBytes(for format: MediaFormat) -> Int { format.frameBytes }
 }
 
 /// Twilio's end: its encoder for what it sends, its strict decoder for what it receives.

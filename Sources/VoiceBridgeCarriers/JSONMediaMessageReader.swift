@@ -20,8 +20,11 @@ struct JSONMediaMessageReader: Sendable {
     let streamKey: StaticString
     /// Twilio and Telnyx put the stream id on every media message; SignalWire leaves it out.
     let streamRequired: Bool
-    /// How `sequenceNumber` and `media.chunk` are spelled; `media.timestamp` is a string everywhere.
+    /// How `sequenceNumber` and `media.chunk` are spelled; `media.timestamp` is a string except
+    /// where counters may be either (Exotel).
     let counters: JSONScanner.CounterSpelling
+    /// Exotel's media has no `track`: it is the caller's.
+    let trackRequired: Bool
     var maxMessageBytes: Int
 
     /// Once set, media naming another stream is refused with `.wrongStreamSid`.
@@ -36,8 +39,9 @@ struct JSONMediaMessageReader: Sendable {
 
     init(
         sequenceKey: StaticString, streamKey: StaticString, streamRequired: Bool = true,
-        counters: JSONScanner.CounterSpelling = .string, maxMessageBytes: Int
+        counters: JSONScanner.CounterSpelling = .string, trackRequired: Bool = true, maxMessageBytes: Int
     ) {
+        self.trackRequired = trackRequired
         self.sequenceKey = sequenceKey
         self.streamKey = streamKey
         self.streamRequired = streamRequired
@@ -144,14 +148,16 @@ struct JSONMediaMessageReader: Sendable {
         guard let media else { throw .missingField("media") }
         guard case .object = media else { throw .wrongType(field: "media", expected: "object") }
 
-        guard let track = fields.track else { throw .missingField("media.track") }
-        guard case .string(let trackSpan) = track else { throw .wrongType(field: "media.track", expected: "string") }
         let mediaTrack: MediaTrack
-        if scanner.content(trackSpan, equals: "inbound") {
+        if fields.track == nil, !trackRequired {
             mediaTrack = .inbound
-        } else if scanner.content(trackSpan, equals: "outbound") {
+        } else if let track = fields.track, case .string(let trackSpan) = track, scanner.content(trackSpan, equals: "inbound") {
+            mediaTrack = .inbound
+        } else if let track = fields.track, case .string(let trackSpan) = track, scanner.content(trackSpan, equals: "outbound") {
             mediaTrack = .outbound
         } else {
+            guard let track = fields.track else { throw .missingField("media.track") }
+            guard case .string(let trackSpan) = track else { throw .wrongType(field: "media.track", expected: "string") }
             throw .invalidValue(
                 field: "media.track",
                 reason: "expected \"inbound\" or \"outbound\", got \"\(scanner.lossyString(trackSpan))\""
@@ -160,7 +166,7 @@ struct JSONMediaMessageReader: Sendable {
         guard let chunk = fields.chunk else { throw .missingField("media.chunk") }
         let chunkNumber = try scanner.counter(chunk, spelling: counters, field: "media.chunk")
         guard let timestamp = fields.timestamp else { throw .missingField("media.timestamp") }
-        let timestampMs = try scanner.counter(timestamp, field: "media.timestamp")
+        let timestampMs = try scanner.counter(timestamp, spelling: counters == .either ? .either : .string, field: "media.timestamp")
         guard let payloadValue = fields.payload else { throw .missingField("media.payload") }
         guard case .string(let payloadSpan) = payloadValue else {
             throw .wrongType(field: "media.payload", expected: "string")

@@ -423,6 +423,8 @@ extension JSONScanner {
     public enum CounterSpelling: Sendable {
         case string
         case number
+        /// Either, message by message (Exotel's pages show both).
+        case either
     }
 
     /// A counter in `spelling`; the other spelling is a wrong type, and a number must be a plain
@@ -436,6 +438,12 @@ extension JSONScanner {
                 throw .wrongType(field: field(), expected: "number")
             }
             return try Self.parseCounter(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), field: field())
+        case .either:
+            if case .number(let start, let end) = value {
+                return try Self.parseCounter(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), field: field())
+            }
+            guard case .string = value else { throw .wrongType(field: field(), expected: "string or number") }
+            return try counter(value, field: field())
         }
     }
 

@@ -64,7 +64,7 @@ public protocol MediaSessionDriving {
 /// The dialects this bridge speaks, by name: what recordings and replays name them by.
 public enum CarrierDialects {
     public static let all: [any CarrierDialect.Type] = [
-        TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self, PlivoDialect.self, AsteriskDialect.self, VonageDialect.self,
+        TwilioDialect.self, TelnyxDialect.self, SignalWireDialect.self, PlivoDialect.self, AsteriskDialect.self, VonageDialect.self, ExotelDialect.self,
     ]
 
     public static var names: [String] {

@@ -31,6 +31,7 @@ public final class RecordingCarrierSink: CarrierSink {
     public var isWritable: Bool { base.isWritable }
 
     public var echoesMarksOnClear: Bool { base.echoesMarksOnClear }
+    public var minimumMediaBytes: Int { base.minimumMediaBytes }
 
     public func transfer(to destination: CallTransfer) { base.transfer(to: destination) }
 

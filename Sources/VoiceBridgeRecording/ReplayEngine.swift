@@ -83,8 +83,8 @@ private final class ReplayRun {
         self.recording = recording
         var configuration = recording.header.configuration
         options.configure(&configuration)
-        sink = ReplaySink(
-            loop: loop, echoesMarksOnClear: CarrierDialects.named(recording.header.dialect)?.rules.echoesMarksOnClear ?? true)
+        let rules = CarrierDialects.named(recording.header.dialect)?.rules
+        sink = ReplaySink(loop: loop, echoesMarksOnClear: rules?.echoesMarksOnClear ?? true, minimumMediaBytes: rules?.minimumMediaBytes ?? 0)
         speech = ReplaySpeechSource(loop: loop, turns: recording.turns, anchorMs: recording.header.effectiveToleranceMs)
         let clock = LoopClock(loop: loop)
         info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
@@ -278,12 +278,15 @@ final class ReplaySink: CarrierSink {
     private var wireClosed = false
     var onSend: (OutboundEvent) -> Void = { _ in }
 
-    /// The recording's dialect's rule: replay resolves cleared marks as the live call did.
+    /// The recording's dialect's rules: replay resolves cleared marks, and sizes its messages,
+    /// as the live call did.
     let echoesMarksOnClear: Bool
+    let minimumMediaBytes: Int
 
-    init(loop: EmbeddedEventLoop, echoesMarksOnClear: Bool) {
+    init(loop: EmbeddedEventLoop, echoesMarksOnClear: Bool, minimumMediaBytes: Int = 0) {
         self.loop = loop
         self.echoesMarksOnClear = echoesMarksOnClear
+        self.minimumMediaBytes = minimumMediaBytes
     }
 
     private var nowMs: Double { Double(loop.now.uptimeNanoseconds) / 1_000_000 }

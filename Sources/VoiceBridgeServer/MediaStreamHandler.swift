@@ -334,6 +334,7 @@ extension MediaStreamHandler: CarrierSink {
     var isWritable: Bool { writable && context != nil }
 
     var echoesMarksOnClear: Bool { Dialect.rules.echoesMarksOnClear }
+    var minimumMediaBytes: Int { Dialect.rules.minimumMediaBytes }
 
     func transfer(to destination: CallTransfer) {
         endpoint.transfers.remember(callSid: admission.callSid, parameters: destination.parameters)

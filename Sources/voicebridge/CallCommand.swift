@@ -31,8 +31,8 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "The account the carrier names in its webhook and stream (Twilio's AccountSid, Plivo's auth id; default: a random one). Set it to what serve checks (TWILIO_ACCOUNT_SID, PLIVO_AUTH_ID).")
     var accountId: String?
 
-    @Option(help: "Asterisk: the codec its dialplan's c(…) picks, as MEDIA_START names it: ulaw, alaw, slin or slin16. Other carriers stream what the answer asks for.")
-    var audio: String = "ulaw"
+    @Option(help: "Carriers without an answer (Asterisk, Exotel): the stream's format, as Asterisk names it (ulaw, alaw, slin, slin16) or as the configuration does (ulaw_8000, l16_8000, l16_16000, …). Default: Asterisk ulaw, Exotel l16_8000. Other carriers stream what the answer asks for.")
+    var audio: String?
 
     @Option(help: "The caller's number (From).")
     var from = "+15005550006"
@@ -85,8 +85,8 @@ struct CallCommand: AsyncParsableCommand {
         guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
         if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        guard AsteriskDialect.format(named: audio) != nil else {
-            throw ValidationError("--audio must be one of ulaw, alaw, slin, slin16, got \(audio)")
+        if let audio, Self.format(named: audio) == nil {
+            throw ValidationError("--audio must be one of ulaw, alaw, slin, slin16, ulaw_8000, alaw_8000, l16_8000, l16_16000, got \(audio)")
         }
         guard SimulatedCarrierKind(rawValue: carrier) != nil else {
             throw ValidationError("--carrier must be one of \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(carrier)")
@@ -121,7 +121,7 @@ struct CallCommand: AsyncParsableCommand {
             webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
             script: script, callerWAV: callerWav, carrier: carrierKind,
             telnyxSigningKey: telnyxKey, accountID: accountId)
-        configuration.directFormat = AsteriskDialect.format(named: audio) ?? .mulaw8kMono
+        configuration.directFormat = audio.flatMap(Self.format(named:)) ?? (carrierKind == .exotel ? .l16LittleEndian(8000) : .mulaw8kMono)
         let simulator = try PhoneSimulator(configuration: configuration, logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)
@@ -143,6 +143,11 @@ struct CallCommand: AsyncParsableCommand {
             print("  \(t.callSid): \(why)\(t.violationCount > 1 ? " (+\(t.violationCount - 1) more)" : "")")
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// `--audio` in Asterisk's spelling or the configuration's.
+    static func format(named name: String) -> MediaFormat? {
+        AsteriskDialect.format(named: name) ?? MediaFormat(settingName: name)
     }
 
     /// The Telnyx signing key from its base64 seed; nil when none is set.

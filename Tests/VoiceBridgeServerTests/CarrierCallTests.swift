@@ -17,6 +17,7 @@ import VoiceBridgeFlows
     static let plivoToken = "plivo-test-auth-token-0123456789"
     static let asteriskPassword = "asterisk-test-password"
     static let vonageSecret = "vonage-test-signature-secret-0123"
+    static let exotelPassword = "exotel-test-password"
 
     /// The secret each carrier signs its webhooks with in these tests.
     static func secret(_ carrier: SimulatedCarrierKind) -> String {
@@ -25,6 +26,7 @@ import VoiceBridgeFlows
         case .plivo: plivoToken
         case .asterisk: "asterisk:\(asteriskPassword)"
         case .vonage: vonageSecret
+        case .exotel: "exotel:\(exotelPassword)"
         case .twilio, .telnyx: LiveServer.authToken
         }
     }
@@ -36,6 +38,7 @@ import VoiceBridgeFlows
         configuration.carrierSettings["plivo"] = ["auth_token": plivoToken]
         configuration.carrierSettings["asterisk"] = ["username": "asterisk", "password": asteriskPassword]
         configuration.carrierSettings["vonage"] = ["signature_secret": vonageSecret]
+        configuration.carrierSettings["exotel"] = ["username": "exotel", "password": exotelPassword]
         configuration.publicURL = nil
     }
 
@@ -225,7 +228,8 @@ import VoiceBridgeFlows
             // Plivo's `<Dial>` names its target in a `<Number>` noun; on Asterisk the dialplan decides.
             let dial = switch carrier {
             case .plivo: ["<Dial><Number>+15550009999</Number></Dial>"]
-            case .asterisk: [String]()
+            // On Asterisk the dialplan decides; on Exotel the flow's next applet.
+            case .asterisk, .exotel: [String]()
             // Vonage runs the answer to the socket leg's `disconnected` as the call's next NCCO.
             case .vonage: [#"[{"action":"connect","endpoint":[{"type":"phone","number":"15550009999"}]}]"#]
             default: ["<Dial>+15550009999</Dial>"]
@@ -241,7 +245,7 @@ import VoiceBridgeFlows
     static let streamID = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 
     /// The carriers whose sockets are opened here with an unsigned webhook (no keys configured).
-    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo, .asterisk, .vonage]
+    static let carriers: [SimulatedCarrierKind] = [.telnyx, .signalwire, .plivo, .asterisk, .vonage, .exotel]
 
     static func peer(_ carrier: SimulatedCarrierKind, callID: String, streamID: String = streamID) -> any CarrierPeerCodec {
         let identity = CallIdentity(callID: callID, streamID: streamID, accountID: "account")
@@ -254,13 +258,16 @@ import VoiceBridgeFlows
         case .asterisk:
             return AsteriskCarrierPeer(identity: CallIdentity(callID: streamID == Self.streamID ? callID : streamID, streamID: streamID, accountID: ""))
         case .vonage: return VonageCarrierPeer()
+        case .exotel: return ExotelCarrierPeer(identity: identity)
         }
     }
 
     /// The answer webhook and the upgrade; returns the open socket.
     static func openStream(_ server: LiveServer, _ carrier: SimulatedCarrierKind, callSid: String) async throws -> MediaSocket {
         // Asterisk has no webhook: it connects straight to the media socket.
-        if carrier == .asterisk { return try await MediaSocket.connect(port: server.port, path: "/asterisk/media") }
+        if carrier == .asterisk || carrier == .exotel {
+            return try await MediaSocket.connect(port: server.port, path: carrier.defaultWebhookPath)
+        }
         if carrier == .vonage {
             let body = #"{"from":"15550001111","to":"15551230000","uuid":"leg-1","conversation_uuid":"\#(callSid)"}"#
             let response = try await server.http("POST", carrier.defaultWebhookPath, headers: [("Content-Type", "application/json")], body: body)
@@ -304,7 +311,7 @@ import VoiceBridgeFlows
             try await Self.start(victim, &peer)
             // Asterisk's calls are named by the server (no webhook named them).
             let victimCall = try await server.calls.waitForEntry {
-                ($0.hasPrefix("victim-call") || $0.hasPrefix("asterisk-")) && $0.hasSuffix(":start")
+                ($0.hasPrefix("victim-call") || $0.hasPrefix("asterisk-") || $0.hasPrefix("exotel-")) && $0.hasSuffix(":start")
             }.dropLast(":start".count)
             try await attack(victim)
             let close = try #require(try await victim.closeFrame(), "victim got no close frame")
@@ -330,6 +337,7 @@ import VoiceBridgeFlows
         // Asterisk's digit is a string.
         case .asterisk: #"{"event":"DTMF_END","channel_id":"victim-call","digit":5}"#
         case .vonage: #"{"event":"websocket:dtmf","digit":5,"duration":260}"#
+        case .exotel: #"{"event":"dtmf","sequence_number":9,"stream_sid":"\#(Self.streamID)","dtmf":{"digit":5}}"#
         case .telnyx: #"{"event":"mark","stream_id":"\#(Self.streamID)","sequence_number":9,"mark":{"name":"x"}}"#
         // Plivo's counters are numbers: a string is the wrong type.
         case .plivo: #"{"event":"playedStream","streamId":"\#(Self.streamID)","sequenceNumber":"9","name":"x"}"#

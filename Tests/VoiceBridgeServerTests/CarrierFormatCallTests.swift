@@ -32,12 +32,15 @@ import VoiceBridgeSpeech
         Case(carrier: .asterisk, audio: "slin16", format: .l16LittleEndian(16000)),
         Case(carrier: .asterisk, audio: "alaw", format: .alaw8kMono, inBandKeys: true),
         Case(carrier: .vonage, audio: "l16_8000", format: .l16LittleEndian(8000), inBandKeys: true),
+        // Exotel's 3,200-byte messages: 100 ms at 16 kHz, 400 ms of μ-law.
+        Case(carrier: .exotel, audio: "l16_16000", format: .l16LittleEndian(16000), inBandKeys: true),
+        Case(carrier: .exotel, audio: "ulaw_8000", format: .mulaw8kMono),
     ]
 
     static func configure(_ c: Case) -> (inout BridgeConfiguration) -> Void {
         { configuration in
             CarrierCallTests.signed(&configuration)
-            if c.carrier != .asterisk { configuration.carrierSettings[c.carrier.rawValue]?["audio"] = c.audio }
+            if c.carrier.hasAnswerWebhook { configuration.carrierSettings[c.carrier.rawValue]?["audio"] = c.audio }
         }
     }
 
@@ -46,7 +49,9 @@ import VoiceBridgeSpeech
             webhookURL: "http://127.0.0.1:\(port)\(c.carrier.defaultWebhookPath)",
             authToken: CarrierCallTests.secret(c.carrier),
             from: "+15550001111", to: "+15551230000", script: script, carrier: c.carrier, telnyxSigningKey: CarrierCallTests.key)
-        if c.carrier == .asterisk { configuration.directFormat = try #require(AsteriskDialect.format(named: c.audio)) }
+        if !c.carrier.hasAnswerWebhook {
+            configuration.directFormat = try #require(AsteriskDialect.format(named: c.audio) ?? MediaFormat(settingName: c.audio))
+        }
         return try PhoneSimulator(configuration: configuration)
     }
 

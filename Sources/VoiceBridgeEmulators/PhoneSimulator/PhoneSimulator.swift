@@ -166,7 +166,7 @@ public struct PhoneSimulator: Sendable {
                 timestamp: Int64(Date().timeIntervalSince1970))
         case .plivo:
             VoiceWebhookRequest(url: url, parameters: parameters, plivoAuthToken: configuration.authToken, nonce: Self.nonce())
-        case .asterisk:
+        case .asterisk, .exotel:
             VoiceWebhookRequest(url: url, parameters: parameters, authToken: nil)
         case .vonage:
             VoiceWebhookRequest(
@@ -229,8 +229,9 @@ public struct PhoneSimulator: Sendable {
                     (PlivoSignature.signatureHeader, PlivoSignature(authToken: token).compute(method: .get, url: setup.streamURL, parameters: [], nonce: nonce)),
                     (PlivoSignature.nonceHeader, nonce),
                 ]
-            case .asterisk:
-                // websocket_client.conf's username and password, given as `user:password`.
+            case .asterisk, .exotel:
+                // websocket_client.conf's username and password (Exotel: those in the applet's
+                // URL), given as `user:password`.
                 let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 let credentials = BasicCredentials(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
                 upgradeHeaders = [("Authorization", credentials.headerValue)]
@@ -271,6 +272,9 @@ public struct PhoneSimulator: Sendable {
                                 case .asterisk:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream, mediaFormat: format), done: done))
+                                case .exotel:
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        SimulatedCall(setup: setup, codec: ExotelCarrierPeer(identity: stream, mediaFormat: format), done: done))
                                 case .vonage:
                                     try channel.pipeline.syncOperations.addHandler(
                                         SimulatedCall(setup: setup, codec: VonageCarrierPeer(mediaFormat: format), done: done))

@@ -349,8 +349,9 @@ final class SimulatedCall<Codec: CarrierPeerCodec>: ChannelInboundHandler, Remov
         }
         switch command {
         case .media(let payload):
-            if payload.readableBytes != setup.track.frameBytes {
-                recordViolation(Self.payloadSizeViolation(payload.readableBytes, frameBytes: setup.track.frameBytes), atNanos: nowNanos)
+            let expected = codec.expectedMediaBytes(for: setup.track.format)
+            if payload.readableBytes != expected {
+                recordViolation(Self.payloadSizeViolation(payload.readableBytes, frameBytes: expected), atNanos: nowNanos)
             }
             let before = playout.statistics.gaps.totalCount
             let lastArrival = lastMediaNanos

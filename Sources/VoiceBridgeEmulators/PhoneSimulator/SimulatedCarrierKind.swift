@@ -11,6 +11,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
     case plivo
     case asterisk
     case vonage
+    case exotel
 
     /// Where `serve` answers this carrier's voice webhook.
     public var defaultWebhookPath: String {
@@ -22,11 +23,13 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         // No webhook: Asterisk's websocket_client connects straight to the media socket.
         case .asterisk: "/asterisk/media"
         case .vonage: "/vonage/answer"
+        // No webhook: the Voicebot applet connects straight to its URL.
+        case .exotel: "/exotel/media"
         }
     }
 
-    /// Asterisk dials the bridge's socket itself; every other carrier asks a webhook first.
-    public var hasAnswerWebhook: Bool { self != .asterisk }
+    /// Asterisk and Exotel dial the bridge's socket themselves; every other carrier asks a webhook first.
+    public var hasAnswerWebhook: Bool { self != .asterisk && self != .exotel }
 
     /// The environment variable `voicebridge call` signs with when `--auth-token` is not given.
     public var signingSecretEnvironment: String? {
@@ -35,7 +38,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
         case .signalwire: "SIGNALWIRE_SIGNING_KEY"
         case .plivo: "PLIVO_AUTH_TOKEN"
         case .vonage: "VONAGE_SIGNATURE_SECRET"
-        case .telnyx, .asterisk: nil
+        case .telnyx, .asterisk, .exotel: nil
         }
     }
 
@@ -46,7 +49,7 @@ public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
             var fields = VoiceWebhookRequest.incomingCallFields(callSid: ids.callSid, accountSid: ids.accountSid, from: from, to: to)
             if let i = fields.firstIndex(where: { $0.0 == "CallStatus" }) { fields[i].1 = status }
             return fields
-        case .asterisk:
+        case .asterisk, .exotel:
             return []
         case .vonage:
             // Vonage's JSON: numbers without "+", the leg's uuid and the conversation's. After
@@ -100,6 +103,11 @@ struct SimulatedCallIDs: Sendable {
             return SimulatedCallIDs(
                 callSid: channel, accountSid: "",
                 stream: CallIdentity(callID: channel, streamID: UUID().uuidString.lowercased(), accountID: ""))
+        case .exotel:
+            // Exotel's ids are opaque hex strings; its account is a name.
+            let hex = { String(UUID().uuidString.lowercased().filter { $0 != "-" }.prefix(32)) }
+            let callSid = hex()
+            return SimulatedCallIDs(callSid: callSid, accountSid: "exampleacct1", stream: CallIdentity(callID: callSid, streamID: hex(), accountID: "exampleacct1"))
         case .vonage:
             // The conversation names the call; the leg has a UUID of its own.
             let conversation = "CON-" + UUID().uuidString.lowercased()
@@ -157,8 +165,8 @@ struct StreamAnswer: Sendable {
             return StreamAnswer(
                 url: answer.uri, parameters: answer.headers, afterStreamURL: answer.eventURL, afterStreamVerbs: [],
                 format: VonageDialect.format(contentType: answer.contentType) ?? .l16LittleEndian(16000))
-        case .asterisk:
-            throw SimulatorError.twiml("Asterisk has no answer markup")
+        case .asterisk, .exotel:
+            throw SimulatorError.twiml("\(carrier.rawValue) has no answer markup")
         }
     }
 

@@ -10,6 +10,7 @@ enum CarrierRegistry {
         PlivoCarrier.registration,
         AsteriskCarrier.registration,
         VonageCarrier.registration,
+        ExotelCarrier.registration,
     ]
 
     static func settings(forSection section: String) -> CarrierSettingsSpec? {

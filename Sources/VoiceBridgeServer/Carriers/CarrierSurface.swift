@@ -175,3 +175,36 @@ struct CarrierSurface: Sendable {
         return CarrierServices.fields(FormURLEncoded.parse(String(query)))
     }
 }
+
+extension CarrierSurface {
+    /// A carrier with no answer webhook (Asterisk, Exotel): it connects straight to `path`, and
+    /// the `username`/`password` of its settings, when a password is set, are the HTTP Basic
+    /// credentials its upgrade must carry (401 otherwise, compared in constant time).
+    static func direct<Dialect: CarrierDialect>(
+        _ dialect: Dialect.Type, path: String, settings: CarrierSettingsSpec, services: CarrierServices
+    ) -> CarrierSurface {
+        let section = settings.section
+        let password = services.configuration.carrierSetting(section, "password")
+        let credentials = password.map {
+            BasicCredentials(username: services.configuration.carrierSetting(section, "username") ?? "", password: $0)
+        }
+        if credentials == nil {
+            services.logger.notice("\(section).password is unset: anyone who reaches \(path) can open a call")
+        }
+        return CarrierSurface(
+            dialect: dialect,
+            mediaPrefix: path,
+            directPath: path,
+            mediaFormat: services.configuration.carrierAudio(settings),
+            checkUpgrade: { _, headers in
+                guard let credentials else { return .accepted }
+                return credentials.accepts(headers.first(name: "Authorization"))
+                    ? .accepted : .badSignature("the upgrade does not carry \(section)'s Basic credentials")
+            },
+            registerRoutes: { router in
+                router.get(RouterPath(path)) { _, _ in
+                    CarrierServices.plain(.badRequest, "media streams need a WebSocket upgrade")
+                }
+            })
+    }
+}

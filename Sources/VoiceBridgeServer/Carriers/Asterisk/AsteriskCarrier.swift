@@ -21,27 +21,6 @@ enum AsteriskCarrier {
     static let mediaPath = "/asterisk/media"
 
     static func surface(_ services: CarrierServices) -> CarrierSurface {
-        let password = services.configuration.carrierSetting("asterisk", "password")
-        let credentials = password.map {
-            BasicCredentials(username: services.configuration.carrierSetting("asterisk", "username") ?? "", password: $0)
-        }
-        if credentials == nil {
-            services.logger.notice("asterisk.password is unset: anyone who reaches /asterisk/media can open a call")
-        }
-        return CarrierSurface(
-            dialect: AsteriskDialect.self,
-            mediaPrefix: mediaPath,
-            directPath: mediaPath,
-            mediaFormat: services.configuration.carrierAudio(settings),
-            checkUpgrade: { _, headers in
-                guard let credentials else { return .accepted }
-                return credentials.accepts(headers.first(name: "Authorization"))
-                    ? .accepted : .badSignature("Asterisk's upgrade does not carry the configured Basic credentials")
-            },
-            registerRoutes: { router in
-                router.get(RouterPath(mediaPath)) { _, _ in
-                    CarrierServices.plain(.badRequest, "media streams need a WebSocket upgrade")
-                }
-            })
+        .direct(AsteriskDialect.self, path: mediaPath, settings: settings, services: services)
     }
 }
