@@ -121,7 +121,7 @@ struct CallCommand: AsyncParsableCommand {
             webhookURL: url, authToken: token?.isEmpty == false ? token : nil, from: from, to: to,
             script: script, callerWAV: callerWav, carrier: carrierKind,
             telnyxSigningKey: telnyxKey, accountID: accountId)
-        configuration.directFormat = audio.flatMap(Self.format(named:)) ?? (carrierKind == .exotel ? .l16LittleEndian(8000) : .mulaw8kMono)
+        configuration.directFormat = audio.flatMap(Self.format(named:)) ?? carrierKind.defaultDirectFormat
         let simulator = try PhoneSimulator(configuration: configuration, logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)

@@ -80,7 +80,7 @@ public struct PhoneSimulator: Sendable {
 
     /// Runs one call on `loop` (every step of it stays on that loop).
     public func runCall(on loop: any EventLoop, recordHeard: Bool) async -> CallResult {
-        var ids = SimulatedCallIDs.make(for: configuration.carrier)
+        var ids = configuration.carrier.carrier.makeIDs()
         if let account = configuration.accountID {
             ids.accountSid = account
             ids.stream.accountID = account
@@ -101,7 +101,7 @@ public struct PhoneSimulator: Sendable {
 
         let request = signedRequest(
             url: configuration.webhookURL,
-            parameters: configuration.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "ringing"))
+            parameters: configuration.carrier.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "ringing"))
         let webhookStarted = NIODeadline.now()
         let answer: StreamAnswer
         let endpoint: SimulatorEndpoint
@@ -111,7 +111,7 @@ public struct PhoneSimulator: Sendable {
                 guard response.status == 200 else {
                     throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
                 }
-                answer = try StreamAnswer.parse(response.body, carrier: configuration.carrier)
+                answer = try configuration.carrier.carrier.parseAnswer(response.body)
             } else {
                 answer = StreamAnswer.direct(configuration.webhookURL, format: configuration.directFormat)
             }
@@ -155,28 +155,9 @@ public struct PhoneSimulator: Sendable {
 
     /// A webhook signed the way the simulated carrier signs.
     private func signedRequest(url: String, parameters: [(String, String)]) -> VoiceWebhookRequest {
-        switch configuration.carrier {
-        case .twilio:
-            VoiceWebhookRequest(url: url, parameters: parameters, authToken: configuration.authToken)
-        case .signalwire:
-            VoiceWebhookRequest(url: url, parameters: parameters, signalWireSigningKey: configuration.authToken)
-        case .telnyx:
-            VoiceWebhookRequest(
-                url: url, parameters: parameters, telnyxKey: configuration.telnyxSigningKey,
-                timestamp: Int64(Date().timeIntervalSince1970))
-        case .plivo:
-            VoiceWebhookRequest(url: url, parameters: parameters, plivoAuthToken: configuration.authToken, nonce: Self.nonce())
-        case .asterisk, .exotel:
-            VoiceWebhookRequest(url: url, parameters: parameters, authToken: nil)
-        case .vonage:
-            VoiceWebhookRequest(
-                url: url, jsonParameters: parameters, vonageSecret: configuration.authToken, issuedAt: Int64(Date().timeIntervalSince1970))
-        }
-    }
-
-    /// Plivo's nonce: 20 random digits.
-    static func nonce() -> String {
-        String((0..<20).map { _ in Character(String(Int.random(in: 0...9))) })
+        configuration.carrier.carrier.request(
+            url: url, parameters: parameters,
+            signing: SimulatorSigning(secret: configuration.authToken, telnyxKey: configuration.telnyxSigningKey))
     }
 
     /// As the carrier does when the server ends a stream: asks what to do next (Twilio's
@@ -196,17 +177,10 @@ public struct PhoneSimulator: Sendable {
         }
         let request = signedRequest(
             url: url,
-            parameters: configuration.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "in-progress"))
+            parameters: configuration.carrier.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "in-progress"))
         do {
             let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
-            if configuration.carrier == .vonage {
-                // The answer to the socket leg's `disconnected`: the next NCCO, or nothing.
-                if response.status == 204 { return [] }
-                guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
-                return [response.body]
-            }
-            guard response.status == 200 else { return ["<!-- after stream: HTTP \(response.status) -->"] }
-            return try TwiMLDocument.parse(response.body).map { $0.render() }
+            return try configuration.carrier.carrier.afterStream(status: response.status, body: response.body)
         } catch {
             logger.debug("after-stream request failed", metadata: ["error": "\(error)"])
             return ["<!-- after stream failed: \(error) -->"]
@@ -217,35 +191,8 @@ public struct PhoneSimulator: Sendable {
         endpoint: SimulatorEndpoint, setup: SimulatedCallSetup, stream: CallIdentity, done: EventLoopPromise<SimulatedCallOutcome>,
         on loop: any EventLoop
     ) async throws -> EventLoopFuture<Bool> {
-        // Twilio and Plivo sign the upgrade too: over the stream URL, with no parameters. Telnyx does not.
-        var upgradeHeaders: [(String, String)] = []
-        if let token = configuration.authToken {
-            switch configuration.carrier {
-            case .twilio:
-                upgradeHeaders = [("X-Twilio-Signature", TwilioSignature(authToken: token).compute(url: setup.streamURL, parameters: []))]
-            case .plivo:
-                let nonce = Self.nonce()
-                upgradeHeaders = [
-                    (PlivoSignature.signatureHeader, PlivoSignature(authToken: token).compute(method: .get, url: setup.streamURL, parameters: [], nonce: nonce)),
-                    (PlivoSignature.nonceHeader, nonce),
-                ]
-            case .asterisk, .exotel:
-                // websocket_client.conf's username and password (Exotel: those in the applet's
-                // URL), given as `user:password`.
-                let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                let credentials = BasicCredentials(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
-                upgradeHeaders = [("Authorization", credentials.headerValue)]
-            case .vonage:
-                // `authorization: {"type":"vonage"}`: the webhook's JWT signs the upgrade too.
-                upgradeHeaders = [
-                    (VonageSignature.header, VonageSignature(secret: token).token(body: nil, issuedAt: Int64(Date().timeIntervalSince1970)))
-                ]
-            case .telnyx, .signalwire:
-                break
-            }
-        }
+        let upgradeHeaders = configuration.carrier.carrier.upgradeHeaders(streamURL: setup.streamURL, secret: configuration.authToken)
         let carrier = configuration.carrier
-        let format = setup.track.format
         return try await ClientBootstrap(group: loop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -259,38 +206,13 @@ public struct PhoneSimulator: Sendable {
                                     NIOWebSocketFrameAggregator(
                                         minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                                         maxAccumulatedFrameSize: 1 << 22))
-                                switch carrier {
-                                case .twilio:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: TwilioCarrierPeer(identity: stream), done: done))
-                                case .telnyx:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: TelnyxCarrierPeer(identity: stream, mediaFormat: format), done: done))
-                                case .signalwire:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: SignalWireCarrierPeer(identity: stream), done: done))
-                                case .asterisk:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: AsteriskCarrierPeer(identity: stream, mediaFormat: format), done: done))
-                                case .exotel:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: ExotelCarrierPeer(identity: stream, mediaFormat: format), done: done))
-                                case .vonage:
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(setup: setup, codec: VonageCarrierPeer(mediaFormat: format), done: done))
-                                case .plivo:
-                                    let epochMs = Int(Date().timeIntervalSince1970 * 1000)
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        SimulatedCall(
-                                            setup: setup, codec: PlivoCarrierPeer(identity: stream, mediaFormat: format, epochBaseMs: epochMs),
-                                            done: done))
-                                }
+                                try channel.pipeline.syncOperations.addHandler(carrier.carrier.makeCall(setup: setup, stream: stream, done: done))
                                 return true
                             }
                         })
                     var headers = HTTPHeaders()
                     headers.add(name: "Host", value: endpoint.hostHeader)
-                    headers.add(name: "User-Agent", value: carrier == .twilio ? "Twilio.TmeWs/1.0" : "\(carrier.rawValue)-media-stream/1.0")
+                    headers.add(name: "User-Agent", value: carrier.carrier.userAgent)
                     headers.add(name: "Content-Length", value: "0")
                     for (name, value) in upgradeHeaders { headers.add(name: name, value: value) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: endpoint.target, headers: headers)

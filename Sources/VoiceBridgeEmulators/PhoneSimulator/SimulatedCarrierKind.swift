@@ -1,73 +1,89 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import VoiceBridgeCarriers
 
-/// The carriers the phone simulator plays, each with its own webhook, answer markup, media
-/// dialect and after-stream request.
-public enum SimulatedCarrierKind: String, Sendable, CaseIterable {
-    case twilio
-    case telnyx
-    case signalwire
-    case plivo
-    case asterisk
-    case vonage
-    case exotel
-
-    /// Where `serve` answers this carrier's voice webhook.
-    public var defaultWebhookPath: String {
-        switch self {
-        case .twilio: "/twiml"
-        case .telnyx: "/telnyx/texml"
-        case .signalwire: "/signalwire/cxml"
-        case .plivo: "/plivo/answer"
-        // No webhook: Asterisk's websocket_client connects straight to the media socket.
-        case .asterisk: "/asterisk/media"
-        case .vonage: "/vonage/answer"
-        // No webhook: the Voicebot applet connects straight to its URL.
-        case .exotel: "/exotel/media"
-        }
-    }
-
-    /// Asterisk and Exotel dial the bridge's socket themselves; every other carrier asks a webhook first.
-    public var hasAnswerWebhook: Bool { self != .asterisk && self != .exotel }
-
+/// One carrier as the phone simulator plays it: its ids, its answer webhook and markup, how it
+/// signs, its side of the media socket and what it asks once the server ends a stream. Each
+/// carrier is one file in Carriers/, and one line in `SimulatedCarrierKind.all`.
+protocol SimulatedCarrier: Sendable {
+    /// The dialect's name: `--carrier`'s value.
+    var name: String { get }
+    /// Where `serve` answers this carrier's webhook (or, without one, its media path).
+    var defaultWebhookPath: String { get }
+    /// False for carriers that dial the bridge's socket themselves (Asterisk, Exotel).
+    var hasAnswerWebhook: Bool { get }
     /// The environment variable `voicebridge call` signs with when `--auth-token` is not given.
-    public var signingSecretEnvironment: String? {
-        switch self {
-        case .twilio: "TWILIO_AUTH_TOKEN"
-        case .signalwire: "SIGNALWIRE_SIGNING_KEY"
-        case .plivo: "PLIVO_AUTH_TOKEN"
-        case .vonage: "VONAGE_SIGNATURE_SECRET"
-        case .telnyx, .asterisk, .exotel: nil
-        }
+    var signingSecretEnvironment: String? { get }
+    /// What a carrier without an answer streams unless told otherwise (`--audio`).
+    var defaultDirectFormat: MediaFormat { get }
+    /// The media socket's `User-Agent`.
+    var userAgent: String { get }
+    func makeIDs() -> SimulatedCallIDs
+    /// The fields of the answer webhook (`status` "ringing") and of the request after a stream.
+    func webhookFields(ids: SimulatedCallIDs, from: String, to: String, status: String) -> [(String, String)]
+    /// A webhook, signed the carrier's way when a secret is given.
+    func request(url: String, parameters: [(String, String)], signing: SimulatorSigning) -> VoiceWebhookRequest
+    func parseAnswer(_ body: String) throws -> StreamAnswer
+    /// Headers of the media socket's upgrade (a signature, credentials).
+    func upgradeHeaders(streamURL: String, secret: String?) -> [(String, String)]
+    /// What the answer to the request after a stream says, as the timeline keeps it.
+    func afterStream(status: Int, body: String) throws -> [String]
+    /// This carrier's side of one call's socket.
+    func makeCall(setup: SimulatedCallSetup, stream: CallIdentity, done: EventLoopPromise<SimulatedCallOutcome>) -> any ChannelHandler
+}
+
+/// What a simulated carrier signs with.
+struct SimulatorSigning: Sendable {
+    var secret: String?
+    var telnyxKey: Ed25519.PrivateKey?
+}
+
+extension SimulatedCarrier {
+    var hasAnswerWebhook: Bool { true }
+    var signingSecretEnvironment: String? { nil }
+    var defaultDirectFormat: MediaFormat { .mulaw8kMono }
+    var userAgent: String { "\(name)-media-stream/1.0" }
+    func upgradeHeaders(streamURL: String, secret: String?) -> [(String, String)] { [] }
+    func parseAnswer(_ body: String) throws -> StreamAnswer { throw SimulatorError.twiml("\(name) has no answer markup") }
+
+    /// The TwiML-like carriers: the verbs that follow the stream (a `<Dial>`, a `<Hangup/>`).
+    func afterStream(status: Int, body: String) throws -> [String] {
+        guard status == 200 else { return ["<!-- after stream: HTTP \(status) -->"] }
+        return try TwiMLDocument.parse(body).map { $0.render() }
     }
 
-    /// The form an answer webhook (and, with another status, the request after a stream) carries.
-    func webhookFields(ids: SimulatedCallIDs, from: String, to: String, status: String) -> [(String, String)] {
-        switch self {
-        case .twilio, .telnyx, .signalwire:
-            var fields = VoiceWebhookRequest.incomingCallFields(callSid: ids.callSid, accountSid: ids.accountSid, from: from, to: to)
-            if let i = fields.firstIndex(where: { $0.0 == "CallStatus" }) { fields[i].1 = status }
-            return fields
-        case .asterisk, .exotel:
-            return []
-        case .vonage:
-            // Vonage's JSON: numbers without "+", the leg's uuid and the conversation's. After
-            // the stream it reports the socket leg's status.
-            var fields = [
-                ("from", String(from.drop { $0 == "+" })), ("to", String(to.drop { $0 == "+" })),
-                ("uuid", ids.stream.streamID), ("conversation_uuid", ids.callSid),
-            ]
-            if status != "ringing" { fields.append(("status", status == "in-progress" ? "disconnected" : status)) }
-            return fields
-        case .plivo:
-            // Plivo's answer URL parameters: its own names, no account id.
-            return [
-                ("CallStatus", status == "ringing" ? "in-progress" : status), ("CallUUID", ids.callSid), ("Direction", "inbound"),
-                ("Event", status == "ringing" ? "StartApp" : "Redirect"), ("From", from), ("To", to),
-            ]
-        }
+    /// The same call handler for every carrier, with its peer codec.
+    func call<Peer: CarrierPeerCodec>(
+        _ setup: SimulatedCallSetup, _ peer: Peer, _ done: EventLoopPromise<SimulatedCallOutcome>
+    ) -> any ChannelHandler {
+        SimulatedCall(setup: setup, codec: peer, done: done)
     }
+}
+
+/// The carriers the phone simulator plays, by name: `voicebridge call --carrier NAME`.
+public struct SimulatedCarrierKind: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    let carrier: any SimulatedCarrier
+
+    /// Every carrier the simulator plays: adding one adds a line here.
+    public static let allCases: [SimulatedCarrierKind] = [.twilio, .telnyx, .signalwire, .plivo, .asterisk, .vonage, .exotel]
+
+    init(_ carrier: any SimulatedCarrier) { self.carrier = carrier }
+
+    public init?(rawValue: String) {
+        guard let kind = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = kind
+    }
+
+    public var rawValue: String { carrier.name }
+    public var description: String { rawValue }
+    public var defaultWebhookPath: String { carrier.defaultWebhookPath }
+    public var hasAnswerWebhook: Bool { carrier.hasAnswerWebhook }
+    public var signingSecretEnvironment: String? { carrier.signingSecretEnvironment }
+    public var defaultDirectFormat: MediaFormat { carrier.defaultDirectFormat }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
 /// One simulated call's ids: what the answer webhook names the call by, and what the media
@@ -77,52 +93,14 @@ struct SimulatedCallIDs: Sendable {
     var callSid: String
     var accountSid: String
     var stream: CallIdentity
+}
 
-    static func make(for carrier: SimulatedCarrierKind) -> SimulatedCallIDs {
-        switch carrier {
-        case .twilio:
-            let callSid = TwilioSid.make("CA")
-            let accountSid = TwilioSid.make("AC")
-            return SimulatedCallIDs(
-                callSid: callSid, accountSid: accountSid,
-                stream: CallIdentity(callID: callSid, streamID: TwilioSid.make("MZ"), accountID: accountSid))
-        case .signalwire:
-            let callSid = UUID().uuidString.lowercased()
-            let accountSid = UUID().uuidString.lowercased()
-            return SimulatedCallIDs(
-                callSid: callSid, accountSid: accountSid,
-                stream: CallIdentity(callID: callSid, streamID: UUID().uuidString.lowercased(), accountID: accountSid))
-        case .telnyx:
-            let accountSid = UUID().uuidString
-            return SimulatedCallIDs(
-                callSid: "v3:" + TwilioSid.make(""), accountSid: accountSid,
-                stream: CallIdentity(callID: "v2:" + TwilioSid.make(""), streamID: UUID().uuidString, accountID: accountSid))
-        case .asterisk:
-            // The channel's unique id, and the per-call connection's UUID; no account.
-            let channel = "pbx1-\(Int(Date().timeIntervalSince1970)).\(Int.random(in: 1...99_999))"
-            return SimulatedCallIDs(
-                callSid: channel, accountSid: "",
-                stream: CallIdentity(callID: channel, streamID: UUID().uuidString.lowercased(), accountID: ""))
-        case .exotel:
-            // Exotel's ids are opaque hex strings; its account is a name.
-            let hex = { String(UUID().uuidString.lowercased().filter { $0 != "-" }.prefix(32)) }
-            let callSid = hex()
-            return SimulatedCallIDs(callSid: callSid, accountSid: "exampleacct1", stream: CallIdentity(callID: callSid, streamID: hex(), accountID: "exampleacct1"))
-        case .vonage:
-            // The conversation names the call; the leg has a UUID of its own.
-            let conversation = "CON-" + UUID().uuidString.lowercased()
-            return SimulatedCallIDs(
-                callSid: conversation, accountSid: "",
-                stream: CallIdentity(callID: conversation, streamID: UUID().uuidString.lowercased(), accountID: ""))
-        case .plivo:
-            // Call and stream ids are UUIDs; the auth id is "MA" and 18 more characters.
-            let callUUID = UUID().uuidString.lowercased()
-            let authID = "MA" + String(TwilioSid.make("").uppercased().prefix(18))
-            return SimulatedCallIDs(
-                callSid: callUUID, accountSid: authID,
-                stream: CallIdentity(callID: callUUID, streamID: UUID().uuidString.lowercased(), accountID: authID))
-        }
-    }
+/// HTTP Basic credentials given as `user:password` (Asterisk's websocket_client, Exotel's URL).
+func basicCredentialHeaders(_ secret: String?) -> [(String, String)] {
+    guard let secret else { return [] }
+    let parts = secret.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+    let credentials = BasicCredentials(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
+    return [("Authorization", credentials.headerValue)]
 }
 
 /// What an answer asked for, whatever its markup.
@@ -138,39 +116,7 @@ struct StreamAnswer: Sendable {
     /// The audio the answer asked for (μ-law where the markup has no choice).
     var format: MediaFormat = .mulaw8kMono
 
-    static func parse(_ body: String, carrier: SimulatedCarrierKind) throws -> StreamAnswer {
-        switch carrier {
-        case .twilio, .signalwire:
-            let (instruction, after) = try TwiMLStream.connect(inTwiML: body)
-            return StreamAnswer(
-                url: instruction.url, parameters: instruction.parameters.map { ($0.name, $0.value) },
-                afterStreamURL: instruction.connectAction, afterStreamVerbs: after.map { $0.render() })
-        case .telnyx:
-            let answer = try TelnyxConnectStream.parse(body)
-            guard let format = TelnyxDialect.format(encoding: answer.codec, sampleRate: answer.samplingRate, channels: 1),
-                TelnyxDialect.rules.supportedFormats.contains(format)
-            else {
-                throw SimulatorError.twiml("the simulator's Telnyx streams PCMU, PCMA 8000 or L16 16000, not \(answer.codec) \(answer.samplingRate)")
-            }
-            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [], format: format)
-        case .plivo:
-            let answer = try PlivoStreamXML.parse(body)
-            guard let format = PlivoDialect.format(contentType: answer.contentType) else {
-                throw SimulatorError.twiml("Plivo streams audio/x-mulaw;rate=8000 or audio/x-l16;rate=8000|16000, not \(answer.contentType)")
-            }
-            return StreamAnswer(url: answer.url, parameters: [], afterStreamURL: answer.afterStream, afterStreamVerbs: [], format: format)
-        case .vonage:
-            let answer: VonageConnectWebSocket
-            do { answer = try VonageConnectWebSocket.parse(body) } catch { throw SimulatorError.twiml(error.description) }
-            return StreamAnswer(
-                url: answer.uri, parameters: answer.headers, afterStreamURL: answer.eventURL, afterStreamVerbs: [],
-                format: VonageDialect.format(contentType: answer.contentType) ?? .l16LittleEndian(16000))
-        case .asterisk, .exotel:
-            throw SimulatorError.twiml("\(carrier.rawValue) has no answer markup")
-        }
-    }
-
-    /// Asterisk's connection: the configured URI itself, in its WebSocket spelling.
+    /// A carrier with no answer (Asterisk, Exotel): the configured URI itself, in its WebSocket spelling.
     static func direct(_ url: String, format: MediaFormat) -> StreamAnswer {
         var url = url
         if url.hasPrefix("http://") { url = "ws://" + url.dropFirst("http://".count) }
