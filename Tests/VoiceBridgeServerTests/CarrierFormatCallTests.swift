@@ -14,8 +14,9 @@ import VoiceBridgeSpeech
 
 /// Calls in every format a carrier streams besides μ-law, end to end over loopback: the answer
 /// asks for the configured `audio`, the simulator's side of the carrier streams in it strictly,
-/// and the call plays, listens (keys in band too) and clears in it.
-@Suite struct CarrierFormatCallTests {
+/// and the call plays, listens (keys in band too) and clears in it. One call at a time: each is a
+/// real-time call, and a dozen at once on a two-core machine would test the machine.
+@Suite(.serialized) struct CarrierFormatCallTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var carrier: SimulatedCarrierKind
         var audio: String
@@ -64,7 +65,7 @@ import VoiceBridgeSpeech
     func aCallPlaysListensAndClearsInTheCarriersFormat(_ c: Case) async throws {
         try await LiveServer.with(configure: Self.configure(c), demoCalls: true, speech: FullCallTests.speech) { server in
             let script = CallScript(
-                dtmf: [.init(atMs: 2_000, digit: "1")], dtmfInBand: c.inBandKeys, hangupAtMs: 12_000, maxDurationMs: 15_000)
+                dtmf: [.init(atMs: 2_000, digit: "1")], dtmfInBand: c.inBandKeys, hangupAtMs: 6_000, maxDurationMs: 8_000)
             let result = try await CarrierCallTests.runOne(try Self.simulator(c, port: server.port, script: script))
             let timeline = result.timeline
             #expect(timeline.passed, "\(timeline.violations) \(timeline.error ?? "")")
@@ -115,7 +116,7 @@ import VoiceBridgeSpeech
 
 /// ElevenLabs asked for the carrier's own format: a wideband Vonage (or Plivo) call hears
 /// `pcm_16000` byte for byte, energy above 4 kHz included; an A-law Telnyx call hears `alaw_8000` byte for byte.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .serialized)
 struct ElevenLabsFormatPassThroughTests {
     /// A wideband voice: 16-bit PCM at 16 kHz, a 500 Hz tone with a 6 kHz one above it, so what
     /// reaches the caller shows whether anything narrowband sat in between.

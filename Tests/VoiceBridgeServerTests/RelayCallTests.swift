@@ -155,9 +155,12 @@ struct RelayCallTests {
             let spoken = reply + " "
             #expect(spoken.hasPrefix(utterance), "the heard text is a prefix of the reply")
             // Alignment counts characters that started before the cut: within one character
-            // (20 ms) plus the clear's transit of what the simulator had heard.
-            #expect(abs(utterance.count * Self.msPerCharacter - heardMs) <= 2 * Self.msPerCharacter)
-            #expect(abs(durationMs - heardMs) <= 2 * Self.msPerCharacter)
+            // (20 ms) plus the clear's transit of what the simulator had heard. The bridge models
+            // playout from what it sent, so silence the carrier played while frames were late (an
+            // underrun, on a loaded machine) is time it counts as heard: allowed for, as measured.
+            let slack = 2 * Self.msPerCharacter + Int(timeline.underruns.totalMs.rounded(.up))
+            #expect(abs(utterance.count * Self.msPerCharacter - heardMs) <= slack, "underruns: \(timeline.underruns)")
+            #expect(abs(durationMs - heardMs) <= slack, "underruns: \(timeline.underruns)")
             // After the clear: silence only. Nothing of the interrupted reply plays again.
             let after = Int((clear.atMs + 1) * 8)
             #expect(after < heard.count && heard[after...].allSatisfy { $0 == 0xFF })
