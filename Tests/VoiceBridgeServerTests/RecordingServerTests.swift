@@ -95,36 +95,46 @@ import VoiceBridgeRecording
         let flows = ServedFlows(
             library: try FlowLibrary.load(directory: root + "/config/flows", knownPrompts: Set(catalog.ids)),
             environment: FlowEnvironment(prompts: prompts))
-        let directory = NSTemporaryDirectory() + "voicebridge-built-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await LiveServer.with(configure: { $0.publicURL = nil; $0.recordDirectory = directory }, flows: flows) { server in
-            let simulator = try PhoneSimulator(configuration: .init(
-                webhookURL: "http://127.0.0.1:\(server.port)/twiml", authToken: LiveServer.authToken,
-                script: CallScript(dtmf: [.init(atMs: 800, digit: "2")], maxDurationMs: 10_000)))
-            let result = await simulator.runCall(on: MultiThreadedEventLoopGroup.singleton.next(), recordHeard: false)
-            #expect(result.timeline.twimlAfterStream == ["<Dial>+15551230002</Dial>"])
-            try await server.waitForActiveCalls(0)
-        }
-        let deadline = ContinuousClock.now + .seconds(10)
-        func files() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") } }
-        while (files().isEmpty || !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasSuffix(".bridge.wav") }),
-            ContinuousClock.now < deadline
-        {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try await Task.sleep(for: .milliseconds(100))
-        var recording = try RecordedCall(contentsOf: directory + "/" + (files().first ?? "missing"))
-        #expect(recording.header.flow == "support-line")
-        #expect(recording.promptAudioByText[catalog["welcome"]!.text] == audio["welcome"])
-        // Replayed with nothing built: the recorded audio stands in. Marks, clears and the end
-        // must match; frames are held to their bytes below rather than to their exact times (a
-        // live call in a parallel test run can stall a tick by more than a frame; the corpus in
-        // fixtures/calls holds exact frame timing).
         let replayFlows = try ReplayFlows(flowsDirectory: root + "/config/flows", catalogPath: root + "/config/prompts.yaml")
-        let recordedFrames = recording.expected.compactMap { if case let .media(bytes) = $0.kind { bytes } else { nil } }
-        recording.expected.removeAll { $0.isMedia }
-        recording.header.toleranceMs = 200
-        let result = try ReplayEngine(flowsForRecording: replayFlows.resolve(recording:)).replay(recording)
+        // A live recording on a loaded machine can stall before its first audio by more than the
+        // tolerance, and then cannot replay as recorded: as scripts/record-fixtures does, it is
+        // recorded again, up to three times. Replay itself is deterministic.
+        var recording: RecordedCall!
+        var recordedFrames: [[UInt8]] = []
+        var result: ReplayResult!
+        for attempt in 1...3 {
+            let directory = NSTemporaryDirectory() + "voicebridge-built-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try await LiveServer.with(configure: { $0.publicURL = nil; $0.recordDirectory = directory }, flows: flows) { server in
+                let simulator = try PhoneSimulator(configuration: .init(
+                    webhookURL: "http://127.0.0.1:\(server.port)/twiml", authToken: LiveServer.authToken,
+                    script: CallScript(dtmf: [.init(atMs: 800, digit: "2")], maxDurationMs: 10_000)))
+                let call = await simulator.runCall(on: MultiThreadedEventLoopGroup.singleton.next(), recordHeard: false)
+                #expect(call.timeline.twimlAfterStream == ["<Dial>+15551230002</Dial>"])
+                try await server.waitForActiveCalls(0)
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            func files() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") } }
+            while (files().isEmpty || !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasSuffix(".bridge.wav") }),
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            recording = try RecordedCall(contentsOf: directory + "/" + (files().first ?? "missing"))
+            #expect(recording.header.flow == "support-line")
+            #expect(recording.promptAudioByText[catalog["welcome"]!.text] == audio["welcome"])
+            // Replayed with nothing built: the recorded audio stands in. Marks, clears and the end
+            // must match; frames are held to their bytes below rather than to their exact times (a
+            // live call in a parallel test run can stall a tick by more than a frame; the corpus in
+            // fixtures/calls holds exact frame timing).
+            recordedFrames = recording.expected.compactMap { if case let .media(bytes) = $0.kind { bytes } else { nil } }
+            recording.expected.removeAll { $0.isMedia }
+            recording.header.toleranceMs = 200
+            result = try ReplayEngine(flowsForRecording: replayFlows.resolve(recording:)).replay(recording)
+            if result.passed { break }
+            print("live recording \(attempt) does not replay within tolerance (a stalled live call): \(result.report.prefix(300))")
+        }
         #expect(result.passed, "\(result.report)")
         let replayedFrames = result.actual.compactMap { if case let .media(bytes) = $0.kind { bytes } else { nil } }
         #expect(replayedFrames.first == Array(audio["welcome"]!.prefix(160)))
