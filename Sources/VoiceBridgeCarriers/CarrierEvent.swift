@@ -249,3 +249,15 @@ public struct StreamStop: Sendable, Equatable {
         self.callID = callID
     }
 }
+
+extension InboundMedia {
+    /// A binary frame of caller audio (Asterisk, Vonage), passed on without a copy: no envelope,
+    /// so its sequence and media clock are the frame count.
+    static func binaryFrame(
+        _ audio: ByteBuffer, counting frames: inout Int, frameMs: Int, limit: Int
+    ) throws(CarrierProtocolError) -> InboundMedia {
+        guard audio.readableBytes <= limit else { throw .messageTooLarge(size: audio.readableBytes, limit: limit) }
+        frames += 1
+        return InboundMedia(sequenceNumber: frames, track: .inbound, chunk: frames, timestampMs: frames * frameMs, payload: audio)
+    }
+}

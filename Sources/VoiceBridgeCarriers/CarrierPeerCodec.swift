@@ -38,6 +38,15 @@ extension CarrierPeerCodec {
     public var mediaFrameKind: CarrierFrameKind { .text }
 
     public func expectedMediaBytes(for format: MediaFormat) -> Int { format.frameBytes }
+
+    /// Binary-media dialects (Asterisk, Vonage): a server's binary frame is audio, copied into
+    /// the peer's own buffer; an empty one is a mistake.
+    static func binaryMedia(_ audio: ByteBuffer, into payload: inout ByteBuffer) throws(CarrierProtocolError) -> PlayoutCommand {
+        guard audio.readableBytes > 0 else { throw .invalidValue(field: "media", reason: "empty binary frame") }
+        payload.clear()
+        payload.writeImmutableBuffer(audio)
+        return .media(payload)
+    }
 }
 
 /// Twilio's end: its encoder for what it sends, its strict decoder for what it receives.

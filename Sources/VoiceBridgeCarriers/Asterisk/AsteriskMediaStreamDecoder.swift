@@ -26,12 +26,7 @@ public struct AsteriskMediaStreamDecoder: CarrierInboundDecoder, Sendable {
     public mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> CarrierEvent? {
         switch frame {
         case .binary(let audio):
-            guard audio.readableBytes <= maxMessageBytes else {
-                throw .messageTooLarge(size: audio.readableBytes, limit: maxMessageBytes)
-            }
-            frames += 1
-            return .media(InboundMedia(
-                sequenceNumber: frames, track: .inbound, chunk: frames, timestampMs: frames * AsteriskDialect.ptimeMs, payload: audio))
+            return .media(try InboundMedia.binaryFrame(audio, counting: &frames, frameMs: AsteriskDialect.ptimeMs, limit: maxMessageBytes))
         case .text(let text):
             guard text.readableBytes <= maxMessageBytes else {
                 throw .messageTooLarge(size: text.readableBytes, limit: maxMessageBytes)

@@ -57,13 +57,8 @@ public struct VonageCarrierPeer: CarrierPeerCodec, Sendable {
 
     public mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> PlayoutCommand {
         switch frame {
-        case .binary(let audio):
-            guard audio.readableBytes > 0 else { throw .invalidValue(field: "media", reason: "empty binary frame") }
-            payload.clear()
-            payload.writeImmutableBuffer(audio)
-            return .media(payload)
-        case .text(let text):
-            return try decode(text)
+        case .binary(let audio): return try Self.binaryMedia(audio, into: &payload)
+        case .text(let text): return try decode(text)
         }
     }
 

@@ -58,12 +58,8 @@ public struct VonageMediaStreamDecoder: CarrierInboundDecoder, Sendable {
     public mutating func decode(_ frame: CarrierFrame) throws(CarrierProtocolError) -> CarrierEvent? {
         switch frame {
         case .binary(let audio):
-            guard audio.readableBytes <= maxMessageBytes else {
-                throw .messageTooLarge(size: audio.readableBytes, limit: maxMessageBytes)
-            }
-            frames += 1
             // No timestamps on the wire: the media clock is the frame count (20 ms each).
-            return .media(InboundMedia(sequenceNumber: frames, track: .inbound, chunk: frames, timestampMs: frames * 20, payload: audio))
+            return .media(try InboundMedia.binaryFrame(audio, counting: &frames, frameMs: 20, limit: maxMessageBytes))
         case .text(let text):
             let message = try text.withReadableJSON(limit: maxMessageBytes) { raw throws(CarrierProtocolError) in
                 try JSONFields(json: raw, kindKey: "event")
