@@ -79,3 +79,11 @@ public enum SecureRandom {
         return output
     }
 }
+
+/// `Authorization: Bearer <token>` checks, in constant time (control API, emulated REST APIs).
+public enum BearerToken {
+    public static func matches(authorization: String?, token: String) -> Bool {
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        return CryptoPrimitives.constantTimeEquals(Array(authorization.dropFirst("Bearer ".count).utf8), Array(token.utf8))
+    }
+}

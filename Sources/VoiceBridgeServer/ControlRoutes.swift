@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import VoiceBridgeCalls
+import VoiceBridgeCarriers
 
 /// The control API, on the same server: `POST /calls/{callSid}/say`, `POST /calls/{callSid}/hangup`
 /// and `GET /calls`. Every request needs `Authorization: Bearer <control token>` (compared in
@@ -55,9 +56,7 @@ struct ControlRoutes: Sendable {
     }
 
     private func authorized(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-        let header = request.headers[.authorization] ?? ""
-        let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-        guard Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
+        guard BearerToken.matches(authorization: request.headers[.authorization], token: token) else {
             logger.warning("control API request refused: bad or missing bearer token", metadata: ["path": "\(request.uri.path)"])
             return json(.unauthorized, #"{"error":"a valid bearer token is required"}"#, headers: [.wwwAuthenticate: "Bearer"])
         }
@@ -107,14 +106,5 @@ struct ControlRoutes: Sendable {
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
-    }
-
-    /// Same time for every presented token of a given length, matching or not.
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }

@@ -63,6 +63,20 @@ struct CarrierServices: Sendable {
         callID.isEmpty ? nil : CallTransfer(parameters: transfers.take(callSid: callID))
     }
 
+    /// A webhook whose signature did not verify: counted and logged, then refused with 403, or
+    /// let through under `signature_mode: log`. Nil when the request may go on.
+    func refusal(carrier: String, kind: String, reason: String) -> Response? {
+        metrics.recordRefusedSignature()
+        switch configuration.signatureMode {
+        case .enforce:
+            logger.warning("\(kind) refused", metadata: ["carrier": "\(carrier)", "reason": "\(reason)"])
+            return Self.plain(.forbidden, "invalid signature")
+        case .log:
+            logger.warning("\(kind): \(reason) (signature_mode: log, accepted)", metadata: ["carrier": "\(carrier)"])
+            return nil
+        }
+    }
+
     /// The first value of each form field.
     static func fields(_ form: [(String, String)]) -> [String: String] {
         var values: [String: String] = [:]
@@ -87,6 +101,12 @@ struct CarrierServices: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: text))
         )
     }
+}
+
+/// A webhook read and signature-checked by its carrier: its fields, or the answer refusing it.
+enum SignedWebhook<Fields> {
+    case accepted(Fields)
+    case refused(Response)
 }
 
 /// A transfer as it waits in `CarrierServices.transfers` for the carrier's request.

@@ -99,13 +99,8 @@ struct PlivoHTTPRoutes: Sendable {
         }
     }
 
-    private enum SignedForm {
-        case accepted([String: String])
-        case refused(Response)
-    }
-
     /// Reads a Plivo request's parameters (form body, or query for GET), signature-checked.
-    private func signedForm(_ request: Request, kind: String) async throws -> SignedForm {
+    private func signedForm(_ request: Request, kind: String) async throws -> SignedWebhook<[String: String]> {
         let form: [(String, String)]
         let method: PlivoSignature.Method
         if request.method == .get {
@@ -121,15 +116,10 @@ struct PlivoHTTPRoutes: Sendable {
             header: request.headers[HTTPField.Name(PlivoSignature.signatureHeader)!],
             nonce: request.headers[HTTPField.Name(PlivoSignature.nonceHeader)!],
             parameters: method == .get ? [] : form)
-        if !valid {
-            services.metrics.recordRefusedSignature()
-            switch services.configuration.signatureMode {
-            case .enforce:
-                logger.warning("\(kind) refused: \(PlivoSignature.signatureHeader) does not verify", metadata: ["carrier": "plivo"])
-                return .refused(CarrierServices.plain(.forbidden, "invalid signature"))
-            case .log:
-                logger.warning("\(kind): \(PlivoSignature.signatureHeader) does not verify (signature_mode: log, accepted)", metadata: ["carrier": "plivo"])
-            }
+        if !valid,
+            let refusal = services.refusal(carrier: PlivoDialect.name, kind: kind, reason: "\(PlivoSignature.signatureHeader) does not verify")
+        {
+            return .refused(refusal)
         }
         return .accepted(CarrierServices.fields(form))
     }

@@ -73,23 +73,13 @@ struct TelnyxHTTPRoutes: Sendable {
         }
     }
 
-    private enum SignedForm {
-        case accepted([String: String])
-        case refused(Response)
-    }
-
     /// Reads a TeXML webhook's form, signature-checked over its raw body.
-    private func signedForm(_ request: Request, kind: String) async throws -> SignedForm {
+    private func signedForm(_ request: Request, kind: String) async throws -> SignedWebhook<[String: String]> {
         let body = try await request.body.collect(upTo: CarrierServices.maxBodyBytes)
-        if let failure = verifier.check(request, body: body) {
-            services.metrics.recordRefusedSignature()
-            switch services.configuration.signatureMode {
-            case .enforce:
-                logger.warning("\(kind) refused", metadata: ["carrier": "telnyx", "reason": "\(failure)"])
-                return .refused(CarrierServices.plain(.forbidden, "invalid signature"))
-            case .log:
-                logger.warning("\(kind): \(failure) (signature_mode: log, accepted)", metadata: ["carrier": "telnyx"])
-            }
+        if let failure = verifier.check(request, body: body),
+            let refusal = services.refusal(carrier: TelnyxDialect.name, kind: kind, reason: failure)
+        {
+            return .refused(refusal)
         }
         return .accepted(CarrierServices.fields(FormURLEncoded.parse(String(buffer: body))))
     }

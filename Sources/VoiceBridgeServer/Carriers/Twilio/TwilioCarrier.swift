@@ -117,14 +117,8 @@ struct TwilioHTTPRoutes: Sendable {
         }
     }
 
-    /// Reads and signature-checks a form-encoded Twilio request; nil with the response to send
-    /// when it must be refused.
-    private enum SignedForm {
-        case accepted([(String, String)])
-        case refused(Response)
-    }
-
-    private func signedForm(_ request: Request, kind: String) async throws -> SignedForm {
+    /// Reads and signature-checks a form-encoded Twilio request.
+    private func signedForm(_ request: Request, kind: String) async throws -> SignedWebhook<[(String, String)]> {
         let form: [(String, String)]
         let signed: [(String, String)]
         if request.method == .get {

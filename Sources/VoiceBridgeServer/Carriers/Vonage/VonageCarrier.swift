@@ -83,24 +83,14 @@ struct VonageHTTPRoutes: Sendable {
         }
     }
 
-    private enum Signed {
-        case accepted([String: String])
-        case refused(Response)
-    }
-
     /// A webhook's fields (the query of a GET, the JSON object of a POST), its JWT checked.
-    private func signedFields(_ request: Request, kind: String) async throws -> Signed {
+    private func signedFields(_ request: Request, kind: String) async throws -> SignedWebhook<[String: String]> {
         let body = try await request.body.collect(upTo: CarrierServices.maxBodyBytes)
         let bytes = Array(body.readableBytesView)
-        if let failure = verifier.check(authorization: request.headers[.authorization], body: bytes) {
-            services.metrics.recordRefusedSignature()
-            switch services.configuration.signatureMode {
-            case .enforce:
-                logger.warning("\(kind) refused", metadata: ["carrier": "vonage", "reason": "\(failure)"])
-                return .refused(CarrierServices.plain(.forbidden, "invalid signature"))
-            case .log:
-                logger.warning("\(kind): \(failure) (signature_mode: log, accepted)", metadata: ["carrier": "vonage"])
-            }
+        if let failure = verifier.check(authorization: request.headers[.authorization], body: bytes),
+            let refusal = services.refusal(carrier: VonageDialect.name, kind: kind, reason: "\(failure)")
+        {
+            return .refused(refusal)
         }
         if request.method == .get {
             return .accepted(CarrierServices.fields(FormURLEncoded.parse(request.uri.query ?? "")))
