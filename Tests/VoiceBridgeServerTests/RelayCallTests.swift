@@ -181,7 +181,13 @@ struct RelayCallTests {
             #expect(result.timeline.passed)
             let heard = try #require(result.heard)
             let digits = DTMFDetector().process(G711.decode(heard, law: .ulaw))
-            #expect(digits.map(\.digit) == ["1", "2", "3", "#"])
+            // An underrun (a loaded machine) puts silence inside a tone, which then reads as two
+            // presses of that key: only then are repeats folded together.
+            var detected = digits.map(\.digit)
+            if result.timeline.underruns.totalMs > 0 {
+                detected = detected.enumerated().filter { $0.offset == 0 || detected[$0.offset - 1] != $0.element }.map(\.element)
+            }
+            #expect(detected == ["1", "2", "3", "#"], "underruns: \(result.timeline.underruns)")
             let marks = result.timeline.marks
             try #require(marks.count == 3, "\(marks)")
             #expect(marks.allSatisfy { $0.outcome == .played })
