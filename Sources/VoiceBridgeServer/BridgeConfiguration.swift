@@ -415,6 +415,13 @@ extension BridgeConfiguration {
         if let tokenSecret, tokenSecret.utf8.count < 16 {
             throw ConfigurationError("media.token_secret / VOICEBRIDGE_TOKEN_SECRET needs at least 16 bytes")
         }
+        for (section, values) in carrierSettings.sorted(by: { $0.key < $1.key }) {
+            for (key, value) in values.sorted(by: { $0.key < $1.key }) where key.hasSuffix("_url") {
+                guard value.hasPrefix("http://") || value.hasPrefix("https://"), value.count > "https://".count else {
+                    throw ConfigurationError("\(section).\(key): expected an http:// or https:// URL, got \(value)")
+                }
+            }
+        }
         return self
     }
 

@@ -124,6 +124,7 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         guard !callEnded else { return }
         callEnded = true
         closing = true
+        admission.carrier.streamEnded?(admission.callSid)
         let call = self.call
         self.call = nil
         recorder?.socketClosed()

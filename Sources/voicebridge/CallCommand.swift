@@ -13,7 +13,8 @@ struct CallCommand: AsyncParsableCommand {
             + "otherwise prints a FAIL summary line and exits 1. --carrier picks the carrier played "
             + "(twilio: POST /twiml; telnyx: POST /telnyx/texml; signalwire: POST /signalwire/cxml, "
             + "--auth-token is then the project's Signing Key; plivo: POST /plivo/answer, --auth-token is then the "
-            + "Plivo Auth Token)."
+            + "Plivo Auth Token; telnyx-call-control: POST /telnyx/call-control, and the simulator serves Telnyx's "
+            + "Call Control API on --telnyx-api-port for the bridge's answer, hangup and transfer commands)."
     )
 
     @Argument(help: "The voice webhook URL (http://). It is also the URL that is signed.")
@@ -27,6 +28,12 @@ struct CallCommand: AsyncParsableCommand {
 
     @Option(help: "Telnyx: base64 of a 32-byte Ed25519 seed that signs the webhooks (default: $TELNYX_SIGNING_KEY; unsigned when neither is set); the README shows how to make a pair with openssl.")
     var telnyxSigningKey: String?
+
+    @Option(help: "telnyx-call-control: the port the simulator's Telnyx Call Control API listens on while the calls run (serve's TELNYX_API_URL must be http://127.0.0.1:PORT/v2).")
+    var telnyxApiPort: Int = 9300
+
+    @Option(help: "telnyx-call-control: the API key the bridge must present (default: $TELNYX_API_KEY; any key is accepted when neither is set).")
+    var telnyxApiKey: String?
 
     @Option(help: "The account the carrier names in its webhook and stream (Twilio's AccountSid, Plivo's auth id; default: a random one). Set it to what serve checks (TWILIO_ACCOUNT_SID, PLIVO_AUTH_ID).")
     var accountId: String?
@@ -85,6 +92,7 @@ struct CallCommand: AsyncParsableCommand {
         guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
         if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard (0...65535).contains(telnyxApiPort) else { throw ValidationError("--telnyx-api-port must be 0...65535") }
         if let audio, Self.format(named: audio) == nil {
             throw ValidationError("--audio must be one of ulaw, alaw, slin, slin16, ulaw_8000, alaw_8000, l16_8000, l16_16000, got \(audio)")
         }
@@ -122,6 +130,20 @@ struct CallCommand: AsyncParsableCommand {
             script: script, callerWAV: callerWav, carrier: carrierKind,
             telnyxSigningKey: telnyxKey, accountID: accountId)
         configuration.directFormat = audio.flatMap(Self.format(named:)) ?? carrierKind.defaultDirectFormat
+        var telnyxAPI: TelnyxCallControlAPI?
+        if carrierKind == .telnyxCallControl {
+            let key = telnyxApiKey ?? ProcessInfo.processInfo.environment["TELNYX_API_KEY"]
+            let api = TelnyxCallControlAPI(apiKey: key?.isEmpty == false ? key : nil)
+            do {
+                _ = try await api.start(port: telnyxApiPort)
+            } catch {
+                throw ValidationError("the Telnyx Call Control API cannot listen on 127.0.0.1:\(telnyxApiPort): \(error)")
+            }
+            print("Telnyx Call Control API on \(api.baseURL ?? "?") (serve needs TELNYX_API_URL set to it)")
+            configuration.telnyxAPI = api
+            telnyxAPI = api
+        }
+        defer { if let telnyxAPI { Task { try? await telnyxAPI.stop() } } }
         let simulator = try PhoneSimulator(configuration: configuration, logger: logger)
         // A call holds a webhook socket briefly and its media socket for the whole call.
         let limit = OpenFileLimit.raise(toAtLeast: calls * 2 + 64)

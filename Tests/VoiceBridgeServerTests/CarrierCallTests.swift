@@ -18,6 +18,15 @@ import VoiceBridgeFlows
     static let asteriskPassword = "asterisk-test-password"
     static let vonageSecret = "vonage-test-signature-secret-0123"
     static let exotelPassword = "exotel-test-password"
+    static let telnyxAPIKey = "KEYtelnyx-test-api-key-0123456789"
+
+    /// The simulator's Telnyx Call Control API, one for the whole test process: serve must know
+    /// its URL before it starts, and call control ids never repeat.
+    static let telnyxAPI: (api: TelnyxCallControlAPI, baseURL: String) = {
+        let api = TelnyxCallControlAPI(apiKey: telnyxAPIKey)
+        let port = try! api.bind().wait()
+        return (api, "http://127.0.0.1:\(port)/v2")
+    }()
 
     /// The secret each carrier signs its webhooks with in these tests.
     static func secret(_ carrier: SimulatedCarrierKind) -> String {
@@ -33,7 +42,7 @@ import VoiceBridgeFlows
 
     /// Every carrier's webhooks signed; the local public URL (what the simulator calls).
     static func signed(_ configuration: inout BridgeConfiguration) {
-        configuration.carrierSettings["telnyx"] = ["public_key": publicKey]
+        configuration.carrierSettings["telnyx"] = ["public_key": publicKey, "api_key": telnyxAPIKey, "api_url": telnyxAPI.baseURL]
         configuration.carrierSettings["signalwire"] = ["signing_key": signalWireKey]
         configuration.carrierSettings["plivo"] = ["auth_token": plivoToken]
         configuration.carrierSettings["asterisk"] = ["username": "asterisk", "password": asteriskPassword]
@@ -43,10 +52,12 @@ import VoiceBridgeFlows
     }
 
     static func simulator(_ carrier: SimulatedCarrierKind, port: Int, script: CallScript) throws -> PhoneSimulator {
-        try PhoneSimulator(configuration: .init(
+        var configuration = PhoneSimulator.Configuration(
             webhookURL: "http://127.0.0.1:\(port)\(carrier.defaultWebhookPath)",
             authToken: secret(carrier),
-            from: "+15550001111", to: "+15551230000", script: script, carrier: carrier, telnyxSigningKey: key))
+            from: "+15550001111", to: "+15551230000", script: script, carrier: carrier, telnyxSigningKey: key)
+        configuration.telnyxAPI = telnyxAPI.api
+        return try PhoneSimulator(configuration: configuration)
     }
 
     static func runOne(_ simulator: PhoneSimulator) async throws -> PhoneSimulator.CallResult {

@@ -21,6 +21,9 @@ public struct PhoneSimulator: Sendable {
         public var carrier: SimulatedCarrierKind
         /// Signs Telnyx webhooks (Ed25519) when set.
         public var telnyxSigningKey: Ed25519.PrivateKey?
+        /// Telnyx's Call Control API as the bridge reaches it (`telnyx.api_url`): where the
+        /// `telnyx-call-control` carrier learns how the bridge answers, hangs up or transfers.
+        public var telnyxAPI: TelnyxCallControlAPI?
         /// The account the carrier names the call by (AccountSid, Plivo's auth id…); random when nil.
         public var accountID: String?
         public var from: String
@@ -99,19 +102,18 @@ public struct PhoneSimulator: Sendable {
                 gaps: nil, sendLateness: nil, heard: nil)
         }
 
+        let carrier = configuration.carrier.carrier
+        carrier.prepare(ids: ids, configuration: configuration)
         let request = signedRequest(
             url: configuration.webhookURL,
-            parameters: configuration.carrier.carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "ringing"))
+            parameters: carrier.webhookFields(ids: ids, from: configuration.from, to: configuration.to, status: "ringing"))
         let webhookStarted = NIODeadline.now()
         let answer: StreamAnswer
         let endpoint: SimulatorEndpoint
         do {
             if configuration.carrier.hasAnswerWebhook {
                 let response = try await WebhookClient.post(request, on: loop, timeout: configuration.webhookTimeout)
-                guard response.status == 200 else {
-                    throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
-                }
-                answer = try configuration.carrier.carrier.parseAnswer(response.body)
+                answer = try await carrier.stream(answering: response, ids: ids, configuration: configuration, on: loop)
             } else {
                 answer = StreamAnswer.direct(configuration.webhookURL, format: configuration.directFormat)
             }
@@ -142,7 +144,9 @@ public struct PhoneSimulator: Sendable {
         }
         do {
             var outcome = try await done.futureResult.get()
-            if let action = answer.afterStreamURL, outcome.timeline.endReason == .serverClosed {
+            if let verbs = await carrier.afterStream(ids: ids, endReason: outcome.timeline.endReason, configuration: configuration, on: loop) {
+                outcome.timeline.twimlAfterStream = verbs
+            } else if let action = answer.afterStreamURL, outcome.timeline.endReason == .serverClosed {
                 outcome.timeline.twimlAfterStream = await followAfterStream(action, ids: ids, on: loop, logger: logger)
             }
             return CallResult(
@@ -154,7 +158,7 @@ public struct PhoneSimulator: Sendable {
     }
 
     /// A webhook signed the way the simulated carrier signs.
-    private func signedRequest(url: String, parameters: [(String, String)]) -> VoiceWebhookRequest {
+    func signedRequest(url: String, parameters: [(String, String)]) -> VoiceWebhookRequest {
         configuration.carrier.carrier.request(
             url: url, parameters: parameters,
             signing: SimulatorSigning(secret: configuration.authToken, telnyxKey: configuration.telnyxSigningKey))

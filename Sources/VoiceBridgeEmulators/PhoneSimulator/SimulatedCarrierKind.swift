@@ -31,6 +31,20 @@ protocol SimulatedCarrier: Sendable {
     func afterStream(status: Int, body: String) throws -> [String]
     /// This carrier's side of one call's socket.
     func makeCall(setup: SimulatedCallSetup, stream: CallIdentity, done: EventLoopPromise<SimulatedCallOutcome>) -> any ChannelHandler
+    /// Before the answer webhook goes out: a carrier API that must know the call first.
+    func prepare(ids: SimulatedCallIDs, configuration: PhoneSimulator.Configuration)
+    /// The stream the answer webhook's reply leads to: its markup, unless the carrier waits for
+    /// a command instead (Call Control's `answer`).
+    func stream(
+        answering response: WebhookClient.Response, ids: SimulatedCallIDs, configuration: PhoneSimulator.Configuration,
+        on loop: any EventLoop
+    ) async throws -> StreamAnswer
+    /// What followed the stream, for a carrier that is told by command rather than asking a URL
+    /// (Call Control); nil: the answer's after-stream URL is followed, if it has one.
+    func afterStream(
+        ids: SimulatedCallIDs, endReason: CallTimeline.EndReason, configuration: PhoneSimulator.Configuration,
+        on loop: any EventLoop
+    ) async -> [String]?
 }
 
 /// What a simulated carrier signs with.
@@ -46,6 +60,22 @@ extension SimulatedCarrier {
     var userAgent: String { "\(name)-media-stream/1.0" }
     func upgradeHeaders(streamURL: String, secret: String?) -> [(String, String)] { [] }
     func parseAnswer(_ body: String) throws -> StreamAnswer { throw SimulatorError.twiml("\(name) has no answer markup") }
+    func prepare(ids: SimulatedCallIDs, configuration: PhoneSimulator.Configuration) {}
+
+    func stream(
+        answering response: WebhookClient.Response, ids: SimulatedCallIDs, configuration: PhoneSimulator.Configuration,
+        on loop: any EventLoop
+    ) async throws -> StreamAnswer {
+        guard response.status == 200 else {
+            throw SimulatorError.webhook("HTTP \(response.status): \(response.body.prefix(200))")
+        }
+        return try parseAnswer(response.body)
+    }
+
+    func afterStream(
+        ids: SimulatedCallIDs, endReason: CallTimeline.EndReason, configuration: PhoneSimulator.Configuration,
+        on loop: any EventLoop
+    ) async -> [String]? { nil }
 
     /// The TwiML-like carriers: the verbs that follow the stream (a `<Dial>`, a `<Hangup/>`).
     func afterStream(status: Int, body: String) throws -> [String] {
@@ -66,7 +96,9 @@ public struct SimulatedCarrierKind: Sendable, Hashable, CaseIterable, CustomStri
     let carrier: any SimulatedCarrier
 
     /// Every carrier the simulator plays: adding one adds a line here.
-    public static let allCases: [SimulatedCarrierKind] = [.twilio, .telnyx, .signalwire, .plivo, .asterisk, .vonage, .exotel]
+    public static let allCases: [SimulatedCarrierKind] = [
+        .twilio, .telnyx, .telnyxCallControl, .signalwire, .plivo, .asterisk, .vonage, .exotel,
+    ]
 
     init(_ carrier: any SimulatedCarrier) { self.carrier = carrier }
 

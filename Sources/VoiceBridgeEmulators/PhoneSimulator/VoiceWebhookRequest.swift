@@ -11,6 +11,8 @@ public struct VoiceWebhookRequest: Sendable {
     public var headers: [(String, String)]
     /// Vonage's webhooks are JSON: the parameters as one object of strings.
     public var isJSON = false
+    /// A JSON body written by the carrier itself (Telnyx Call Control's nested events).
+    public var rawJSON: String?
 
     /// The voice webhook's fields for an incoming call.
     public static func incomingCallFields(callSid: String, accountSid: String, from: String, to: String) -> [(String, String)] {
@@ -86,6 +88,16 @@ public struct VoiceWebhookRequest: Sendable {
         }
     }
 
+    /// A Telnyx Call Control event: its JSON as written, signed with Ed25519 over
+    /// `timestamp|body` when a key is given.
+    public init(url: String, json: String, telnyxKey: Ed25519.PrivateKey?, timestamp: Int64) {
+        self.url = url
+        self.parameters = []
+        self.isJSON = true
+        self.rawJSON = json
+        self.headers = telnyxKey?.telnyxHeaders(body: Array(json.utf8), timestamp: timestamp) ?? []
+    }
+
     public var contentType: String { isJSON ? "application/json" : "application/x-www-form-urlencoded" }
 
     /// `X-Twilio-Signature`, when the request is Twilio's and signed.
@@ -94,6 +106,7 @@ public struct VoiceWebhookRequest: Sendable {
     /// The form body, or Vonage's JSON.
     public var body: String {
         guard isJSON else { return FormURLEncoded.encode(parameters) }
+        if let rawJSON { return rawJSON }
         return "{" + parameters.map { JSONWriting.quoted($0.0) + ":" + JSONWriting.quoted($0.1) }.joined(separator: ",") + "}"
     }
 }

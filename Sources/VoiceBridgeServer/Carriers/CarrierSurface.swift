@@ -159,6 +159,9 @@ struct CarrierSurface: Sendable {
     let makeHandler: @Sendable (MediaEndpoint, MediaEndpoint.Admission, Logger) -> any RemovableChannelHandler
     /// Registers the carrier's HTTP routes.
     let registerRoutes: @Sendable (Router<BasicRequestContext>) -> Void
+    /// Told once when an admitted call's media socket is gone, with the call's id: for carriers
+    /// whose call does not go on by itself after the stream (Telnyx Call Control).
+    let streamEnded: (@Sendable (_ callID: String) -> Void)?
 
     init<Dialect: CarrierDialect>(
         dialect: Dialect.Type,
@@ -167,8 +170,10 @@ struct CarrierSurface: Sendable {
         mediaFormat: MediaFormat = .mulaw8kMono,
         expectedAccountID: String? = nil,
         checkUpgrade: @escaping @Sendable (String, HTTPHeaders) -> UpgradeCheck = { _, _ in .accepted },
+        streamEnded: (@Sendable (String) -> Void)? = nil,
         registerRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void
     ) {
+        self.streamEnded = streamEnded
         self.name = Dialect.name
         self.mediaPrefix = mediaPrefix
         self.directPath = directPath

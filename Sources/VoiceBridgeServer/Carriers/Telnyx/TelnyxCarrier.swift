@@ -5,7 +5,9 @@ import NIOCore
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 
-/// Telnyx through a TeXML application: the voice webhook answers `<Connect><Stream
+/// Telnyx, through a TeXML application or through Call Control.
+///
+/// TeXML: the voice webhook answers `<Connect><Stream
 /// bidirectionalMode="rtp">` TeXML, media sockets connect at `/telnyx/media/{token}` (Telnyx signs
 /// no upgrade: the one-time token is the credential), a `<Redirect>` after the stream asks for
 /// what follows (a flow's transfer), and status callbacks end calls. Webhooks are checked with
@@ -13,10 +15,17 @@ import VoiceBridgeCarriers
 ///
 /// Point the TeXML application's voice URL at `https://<public>/telnyx/texml` and its status
 /// callback at `https://<public>/telnyx/status`.
+///
+/// Call Control (`TelnyxCallControlRoutes`): point the Call Control application's webhook at
+/// `https://<public>/telnyx/call-control` and set `telnyx.api_key`; calls are answered with the
+/// stream, and hung up or transferred by REST when their flow ends.
 enum TelnyxCarrier {
     static let settings = CarrierSettingsSpec(
-        section: "telnyx", keys: ["public_key"], secrets: [],
-        environment: [(name: "TELNYX_PUBLIC_KEY", key: "public_key")],
+        section: "telnyx", keys: ["public_key", "api_key", "api_url"], secrets: ["api_key"],
+        environment: [
+            (name: "TELNYX_PUBLIC_KEY", key: "public_key"), (name: "TELNYX_API_KEY", key: "api_key"),
+            (name: "TELNYX_API_URL", key: "api_url"),
+        ],
         audioFormats: TelnyxDialect.rules.supportedFormats)
     static let registration = CarrierRegistration(settings: settings, surface: surface)
 
@@ -26,10 +35,22 @@ enum TelnyxCarrier {
     static let afterStreamPath = "/telnyx/after-stream"
 
     static func surface(_ services: CarrierServices) -> CarrierSurface {
-        let routes = TelnyxHTTPRoutes(services: services, verifier: TelnyxRequestVerifier(services: services))
+        let verifier = TelnyxRequestVerifier(services: services)
+        let routes = TelnyxHTTPRoutes(services: services, verifier: verifier)
+        let configuration = services.configuration
+        let callControl = TelnyxCallControlRoutes(
+            services: services, verifier: verifier,
+            client: TelnyxCallControlClient(
+                baseURL: String((configuration.carrierSetting("telnyx", "api_url") ?? TelnyxCallControlClient.defaultBaseURL).reversed().drop { $0 == "/" }.reversed()),
+                apiKey: configuration.carrierSetting("telnyx", "api_key")),
+            calls: TelnyxCallControlCalls())
         return CarrierSurface(
-            dialect: TelnyxDialect.self, mediaPrefix: mediaPrefix, mediaFormat: services.configuration.carrierAudio(settings),
-            registerRoutes: { routes.register(on: $0) })
+            dialect: TelnyxDialect.self, mediaPrefix: mediaPrefix, mediaFormat: configuration.carrierAudio(settings),
+            streamEnded: { callControl.streamEnded(callID: $0) },
+            registerRoutes: { router in
+                routes.register(on: router)
+                callControl.register(on: router)
+            })
     }
 }
 
