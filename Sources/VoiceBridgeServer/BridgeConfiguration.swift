@@ -102,6 +102,9 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var elevenLabsKeepAliveSeconds: Double = 10
     /// How long a call skips a source that failed on credentials, quota or connection.
     public var elevenLabsBreakerCooldownSeconds: Double = 30
+    /// The speech cache's bound (`voice.cache_mb`): finished utterances of every voice, shared by
+    /// all calls; 0 turns it off.
+    public var speechCacheMB: Int = 64
 
     // Flows and prompts
     /// config/flows/*.yaml; nil (or a missing directory) runs the built-in demo menu.
@@ -244,6 +247,7 @@ extension BridgeConfiguration {
         case ("voice", "name"): voice = try reader.string(key, value)
         case ("voice", "model"): model = try reader.optionalString(key, value)
         case ("voice", "language"): language = try reader.string(key, value)
+        case ("voice", "cache_mb"): speechCacheMB = try reader.nonNegativeInt(key, value)
         case ("voice", "elevenlabs_api_key"), ("elevenlabs", "api_key"):
             if let v = try reader.optionalString(key, value) { elevenLabsAPIKey = v }
         case ("elevenlabs", "base_url"): elevenLabsBaseURL = try reader.optionalString(key, value) ?? ElevenLabsWebSocketConfiguration.defaultBaseURL
@@ -446,6 +450,7 @@ extension BridgeConfiguration {
             "leadMs": String(leadMs),
             "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
             "drainSeconds": String(drainSeconds),
+            "speechCache": speechCacheMB == 0 ? "off" : "\(speechCacheMB) MiB",
             "relay": relayURL ?? "off",
             "controlAPI": controlToken == nil ? "off" : "on (bearer token set)",
             "recording": recordDirectory ?? "off",

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Prometheus
 import VoiceBridgeCalls
+import VoiceBridgeSpeech
 
 /// The server's Prometheus metrics, exported at `/metrics`.
 ///
@@ -98,9 +99,27 @@ public final class BridgeMetrics: Sendable {
         return out.isEmpty ? "unknown" : out
     }
 
+    private let speechCacheBox = NIOLockedValueBox<(cache: SpeechCache, gauges: [Gauge])?>(nil)
+
+    /// Exports the speech cache's figures at every scrape: `voicebridge_speech_cache_{hits,misses,evictions,bytes,entries}`.
+    func observe(_ cache: SpeechCache) {
+        let help = [
+            ("hits", "Utterances played from the speech cache (no synthesis)."),
+            ("misses", "Whole-text utterances the speech cache did not hold."),
+            ("evictions", "Utterances dropped to keep the speech cache within its bound."),
+            ("bytes", "Audio bytes held by the speech cache."), ("entries", "Utterances held by the speech cache."),
+        ]
+        let gauges = help.map { registry.makeGauge(descriptor: .bridge("speech_cache_" + $0.0, "", $0.1)) }
+        speechCacheBox.withLockedValue { $0 = (cache, gauges) }
+    }
+
     /// Prometheus text exposition (format 0.0.4).
     public func render(activeCallCount: Int, placement: LoopPlacement? = nil) -> String {
         activeCalls.set(Double(activeCallCount))
+        if let (cache, gauges) = speechCacheBox.withLockedValue({ $0 }) {
+            let s = cache.statistics
+            for (gauge, value) in zip(gauges, [s.hits, s.misses, s.evictions, s.bytes, s.entries]) { gauge.set(Double(value)) }
+        }
         if let placement {
             let gauges = loopGauges(count: placement.loops.count)
             for (i, calls) in placement.callsPerLoop.enumerated() { gauges.calls[i].set(Double(calls)) }

@@ -75,6 +75,9 @@ public struct VoiceBridgeServer: Service {
             ttlSeconds: configuration.webhookParameterTTLSeconds
         )
         let factory: MediaCallFactory
+        // Finished prompts of every voice, shared by every call (a bound of 0 keeps nothing).
+        let speechCache = SpeechCache(maxBytes: configuration.speechCacheMB << 20)
+        metrics.observe(speechCache)
         // A given flow wins; else the relay app when one is configured (every call goes to it);
         // else the declarative flows; else the demo menu.
         let flow = flow
@@ -93,14 +96,14 @@ public struct VoiceBridgeServer: Service {
             } else {
                 let voice = DemoCalls.offlineSpeech(configuration: configuration, logger: logger)
                 offlineVoice = voice
-                offline = SpeechMemo(voice)
+                offline = SpeechMemo(voice, cache: speechCache, variant: "offline|\(configuration.voice)|\(configuration.model ?? "")|\(configuration.language)")
             }
             if let webSocket = try configuration.elevenLabsWebSocketConfiguration(),
                 let httpConfiguration = configuration.elevenLabsHTTPConfiguration
             {
                 factory = try Self.elevenLabsCalls(
                     configuration: configuration, webSocket: webSocket, http: httpConfiguration, offline: offline,
-                    flow: flow, group: eventLoopGroup, metrics: metrics, logger: logger
+                    cache: speechCache, flow: flow, group: eventLoopGroup, metrics: metrics, logger: logger
                 )
             } else {
                 factory = DemoCalls.factory(configuration: configuration, speech: offline, flow: flow)
@@ -230,6 +233,7 @@ public struct VoiceBridgeServer: Service {
         webSocket: ElevenLabsWebSocketConfiguration,
         http: ElevenLabsHTTPSpeechSource.Configuration,
         offline: any SpeechSource,
+        cache: SpeechCache,
         flow: @escaping CallFlowProvider,
         group: any EventLoopGroup,
         metrics: BridgeMetrics,
@@ -243,6 +247,7 @@ public struct VoiceBridgeServer: Service {
         }
         var clients: [ElevenLabsOutputFormat: ElevenLabsWebSocketClient] = [:]
         var httpSources: [ElevenLabsOutputFormat: any SpeechSource] = [:]
+        var variants: [ElevenLabsOutputFormat: String] = [:]
         for format in formats {
             var webSocket = webSocket
             webSocket.outputFormat = format
@@ -253,14 +258,19 @@ public struct VoiceBridgeServer: Service {
             } catch {
                 throw ConfigurationError("elevenlabs: \(error.description)")
             }
-            httpSources[format] = ConfiguredVoiceOnly(base: ElevenLabsHTTPSpeechSource(configuration: http, logger: logger))
+            // WebSocket and HTTP make the same audio for the same voice, model, settings and
+            // format: one variant, so either one's utterance serves the other.
+            variants[format] = "elevenlabs|\(webSocket.voiceID)|\(webSocket.modelID)|\(format)|\(String(describing: webSocket.voiceSettings))"
+            httpSources[format] = SpeechMemo(
+                ConfiguredVoiceOnly(base: ElevenLabsHTTPSpeechSource(configuration: http, logger: logger)),
+                cache: cache, variant: variants[format]!)
         }
         let cooldown = Duration.milliseconds(Int64(configuration.elevenLabsBreakerCooldownSeconds * 1000))
         logger.info("speaking with ElevenLabs", metadata: [
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
             "schedule": "\(webSocket.schedule)",
         ])
-        return DemoCalls.factory(configuration: configuration, flow: flow) { [clients, httpSources] context in
+        return DemoCalls.factory(configuration: configuration, flow: flow) { [clients, httpSources, variants] context in
             // The call's logger: its lines carry the callSid.
             let logger = context.logger
             let format = ElevenLabsOutputFormat(for: context.mediaFormat)
@@ -273,7 +283,9 @@ public struct VoiceBridgeServer: Service {
                     "characters": "\(turn.characters)", "reconnects": "\(turn.reconnects)",
                 ])
             }
-            return FallbackSpeechSource([webSocketSource, httpSource, offline], breakerCooldown: cooldown, logger: logger) { _ in
+            let variant = variants[format] ?? variants[.ulaw8000]!
+            let memo = SpeechMemo(webSocketSource, cache: cache, variant: variant)
+            return FallbackSpeechSource([memo, httpSource, offline], breakerCooldown: cooldown, logger: logger) { _ in
                 metrics.recordError(kind: "speech_fallback")
             }
         }

@@ -1,41 +1,37 @@
 import NIOCore
 import Synchronization
 
-/// Remembers finished utterances so that a prompt every caller hears (a greeting, a menu) is
-/// synthesised once, and every call plays the same bytes. The chunks' arrays are shared, not
-/// copied: a thousand calls in the same greeting hold one copy of it.
+/// Remembers finished utterances so that a prompt every caller hears (a greeting, a menu, "sorry,
+/// I didn't get that") is synthesised once, and every call plays the same bytes. The chunks'
+/// arrays are shared, not copied: a thousand calls in the same greeting hold one copy of it.
 ///
-/// Only whole-text utterances (`speak`) are memoised; streamed turns pass straight through,
-/// because their text is not known until they end.
+/// Only whole-text utterances (`speak`) are memoised; streamed turns (a relay's tokens) pass
+/// straight through, because their text is not known until they end. A turn that was cancelled
+/// or failed is not kept. Memos over the same `SpeechCache` share one byte bound; memos whose
+/// upstreams make the same audio (ElevenLabs' WebSocket and HTTP, same voice and format) share
+/// entries by giving the same `variant`.
 public final class SpeechMemo: SpeechSource {
     public let upstream: any SpeechSource
-    public let maxBytes: Int
+    public let cache: SpeechCache
+    public let variant: String
     public var name: String { upstream.name }
 
-    private struct Key: Hashable {
-        let text: String
-        let voice: String?
-        let model: String?
-        let language: String?
-    }
-
-    private struct Store {
-        var entries: [Key: (chunks: [SpeechChunk], bytes: Int, lastUse: UInt64)] = [:]
-        var totalBytes = 0
-        var clock: UInt64 = 0
-        var hits = 0
-        var misses = 0
-    }
-
-    private let store = Mutex(Store())
-
-    public init(_ upstream: any SpeechSource, maxBytes: Int = 64 << 20) {
+    public init(_ upstream: any SpeechSource, cache: SpeechCache, variant: String) {
         self.upstream = upstream
-        self.maxBytes = maxBytes
+        self.cache = cache
+        self.variant = variant
     }
+
+    /// A memo with a cache of its own.
+    public convenience init(_ upstream: any SpeechSource, maxBytes: Int = 64 << 20) {
+        self.init(upstream, cache: SpeechCache(maxBytes: maxBytes), variant: upstream.name)
+    }
+
+    public var maxBytes: Int { cache.maxBytes }
 
     public var statistics: (hits: Int, misses: Int, bytes: Int) {
-        store.withLock { ($0.hits, $0.misses, $0.totalBytes) }
+        let statistics = cache.statistics
+        return (statistics.hits, statistics.misses, statistics.bytes)
     }
 
     public func startTurn(_ options: TurnOptions) -> any SpeechTurn {
@@ -43,39 +39,12 @@ public final class SpeechMemo: SpeechSource {
     }
 
     public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
-        let key = Key(text: text, voice: options.voice, model: options.model, language: options.language)
-        let cached: [SpeechChunk]? = store.withLock { s in
-            s.clock += 1
-            guard var entry = s.entries[key] else {
-                s.misses += 1
-                return nil
-            }
-            s.hits += 1
-            entry.lastUse = s.clock
-            s.entries[key] = entry
-            return entry.chunks
-        }
-        if let cached {
+        let key = SpeechCache.Key(text: text, voice: options.voice, model: options.model, language: options.language, variant: variant)
+        if let cached = cache.lookup(key) {
             return ReplayedTurn(id: options.id, chunks: cached)
         }
         let turn = upstream.speak(text, options: options)
-        return RecordingTurn(inner: turn) { [weak self] chunks in self?.remember(key, chunks) }
-    }
-
-    private func remember(_ key: Key, _ chunks: [SpeechChunk]) {
-        let bytes = chunks.reduce(0) { $0 + $1.audio.count }
-        guard bytes > 0, bytes <= maxBytes else { return }
-        store.withLock { s in
-            s.clock += 1
-            if let old = s.entries[key] { s.totalBytes -= old.bytes }
-            s.entries[key] = (chunks, bytes, s.clock)
-            s.totalBytes += bytes
-            // Least recently used goes first.
-            while s.totalBytes > maxBytes, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                s.totalBytes -= victim.value.bytes
-                s.entries[victim.key] = nil
-            }
-        }
+        return RecordingTurn(inner: turn) { [cache] chunks in cache.insert(key, chunks: chunks) }
     }
 }
 

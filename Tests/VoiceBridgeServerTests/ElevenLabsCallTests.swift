@@ -141,6 +141,27 @@ struct ElevenLabsCallTests {
         }
     }
 
+    @Test func aSecondCallsGreetingIsPlayedFromTheSpeechCacheWithNoRequestToTheService() async throws {
+        let voice = EmulatorVoice()
+        try await Self.withEmulator(voice: voice) { emulator, port in
+            try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
+                var heard: [[UInt8]] = []
+                for _ in 0..<2 {
+                    let socket = try await server.startCall()
+                    let (frames, _) = try await Self.mediaUntilMark(socket)
+                    heard.append(frames.flatMap { $0 })
+                    await socket.close()
+                }
+                let greeting = DemoMenuFlow.Script().greeting + " "
+                #expect(voice.texts.filter { $0 == greeting }.count == 1, "synthesised: \(voice.texts)")
+                #expect(emulator.requests.filter { $0.kind == .webSocket }.count == 1, "only the first call reached the service")
+                #expect(heard[0] == heard[1], "the same bytes, byte for byte")
+                let metrics = try await server.http("GET", "/metrics").body
+                #expect(metrics.contains("voicebridge_speech_cache_hits 1"), "\(metrics)")
+            }
+        }
+    }
+
     @Test func aKeyPressDuringTheGreetingDropsItsLateAudioAndThenTheReplyPlaysExactly() async throws {
         let voice = EmulatorVoice(msPerCharacter: 20)
         var configuration = ElevenLabsEmulatorConfiguration()
