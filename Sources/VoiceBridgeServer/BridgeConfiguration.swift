@@ -105,6 +105,9 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// The speech cache's bound (`voice.cache_mb`): finished utterances of every voice, shared by
     /// all calls; 0 turns it off.
     public var speechCacheMB: Int = 64
+    /// `elevenlabs.text_lead_ms`: how far ahead of the caller's ear a known prompt's sentences
+    /// are sent; 0 sends the whole text at once.
+    public var elevenLabsTextLeadMs: Int = 1500
 
     // Flows and prompts
     /// config/flows/*.yaml; nil (or a missing directory) runs the built-in demo menu.
@@ -266,6 +269,7 @@ extension BridgeConfiguration {
         case ("elevenlabs", "ca_file"): elevenLabsCAFile = try reader.optionalString(key, value)
         case ("elevenlabs", "inactivity_timeout"):
             elevenLabsInactivityTimeoutSeconds = try reader.optionalDouble(key, value).map { Int($0) }
+        case ("elevenlabs", "text_lead_ms"): elevenLabsTextLeadMs = try reader.nonNegativeInt(key, value)
         case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
         case ("elevenlabs", "breaker_cooldown_seconds"): elevenLabsBreakerCooldownSeconds = try reader.nonNegativeDouble(key, value)
         case ("flows", "dir"): flowsDirectory = try reader.optionalString(key, value)

@@ -166,6 +166,7 @@ extension BridgeConfiguration {
         ws.caFilePath = elevenLabsCAFile
         ws.inactivityTimeout = elevenLabsInactivityTimeoutSeconds
         ws.keepAliveInterval = .milliseconds(Int64(elevenLabsKeepAliveSeconds * 1000))
+        ws.textLead = .milliseconds(Int64(elevenLabsTextLeadMs))
         do {
             return try ws.validated()
         } catch {

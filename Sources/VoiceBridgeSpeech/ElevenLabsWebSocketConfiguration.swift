@@ -55,6 +55,10 @@ public struct ElevenLabsWebSocketConfiguration: Sendable, Equatable {
     public var reconnect: ElevenLabsRetryPolicy
     /// The streamed-text chunker's wait before it sends a clause that has no boundary yet.
     public var chunkerMaxWait: Duration
+    /// A whole text (`speak`) goes out a sentence at a time, staying this much audio ahead of
+    /// the caller's ear (the first sentence at once), so a barge-in stops generation after at
+    /// most the sentence in flight. Zero sends the whole text at once.
+    public var textLead: Duration = .milliseconds(1500)
     /// The largest frame accepted from the server (the official example allows 16 MB).
     public var maxFrameSize: Int
 

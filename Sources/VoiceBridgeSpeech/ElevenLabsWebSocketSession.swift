@@ -66,6 +66,15 @@ final class ElevenLabsWebSocketSession {
         var chunkTimer: Scheduled<Void>?
         /// Pieces waiting for a context.
         var outbox: [String] = []
+        /// A whole text's later sentences, held back until the playhead needs them.
+        var held: [String] = []
+        /// Audio received so far, and when the first of it came: the caller's playhead is
+        /// estimated as that instant plus real time.
+        var audioNanos: Int64 = 0
+        var firstAudioAt: NIODeadline?
+        /// Audio came since the last sentence was released: one sentence in flight at a time.
+        var audioSinceRelease = true
+        var releaseTimer: Scheduled<Void>?
         var tracker = SpokenTextTracker()
         var contextID: String?
         /// Text went out on the current context.
@@ -157,10 +166,14 @@ final class ElevenLabsWebSocketSession {
         armChunkTimer(turn)
     }
 
-    /// The whole text at once (`speak`): one message, generated with the flush.
+    /// A whole text (`speak`): its first sentence at once, the rest just in time (`textLead`),
+    /// each generated with a flush; the last with the flush and `close_context`.
     func speak(key: Int, text: String) {
         guard let turn = turns[key], !turn.finished else { return }
-        if let piece = TextChunker.piece(text[...]) { turn.outbox.append(piece) }
+        var pieces = configuration.textLead > .zero ? TextChunker.sentencePieces(text) : []
+        if pieces.count < 2 { pieces = TextChunker.piece(text[...]).map { [$0] } ?? [] }
+        if let first = pieces.first { turn.outbox.append(first) }
+        turn.held = Array(pieces.dropFirst())
         finish(key: key)
     }
 
@@ -184,6 +197,7 @@ final class ElevenLabsWebSocketSession {
         guard let turn = turns.removeValue(forKey: key) else { return }
         order.removeAll { $0 == key }
         turn.chunkTimer?.cancel()
+        turn.releaseTimer?.cancel()
         turn.queue.cancel()
         if let c = turn.contextID {
             contexts[c]?.turn = nil  // Late audio of this context is dropped from now on.
@@ -240,11 +254,17 @@ final class ElevenLabsWebSocketSession {
         if turn.firstSentAt == nil { turn.firstSentAt = .now() }
     }
 
-    /// The last text with `flush` (or a bare flush), then `close_context`.
+    /// The last text with `flush` (or a bare flush), then `close_context`. While sentences are
+    /// held back, what is waiting goes out flushed and the context stays open.
     private func sendEnd(_ turn: Turn) {
         guard let c = turn.contextID, case .open(let connection) = link, !turn.endSent else { return }
         let pieces = turn.outbox
         turn.outbox = []
+        guard turn.held.isEmpty else {
+            for piece in pieces { sendText(piece, turn: turn, context: c, connection: connection, flush: true) }
+            if !pieces.isEmpty { turn.audioSinceRelease = false }
+            return
+        }
         for (i, piece) in pieces.enumerated() {
             sendText(piece, turn: turn, context: c, connection: connection, flush: i == pieces.count - 1)
         }
@@ -405,6 +425,12 @@ final class ElevenLabsWebSocketSession {
             turn.metrics.audioBytes += audio.count
             turn.tracker.delivered(chunk)
             turn.queue.push(chunk)
+            if !turn.held.isEmpty {
+                if turn.firstAudioAt == nil { turn.firstAudioAt = now }
+                turn.audioNanos += audioFormat.nanoseconds(ofBytes: audio.count)
+                turn.audioSinceRelease = true
+                releaseHeld(turn)
+            }
         }
         if message.isFinal, let c = message.contextID {
             contextFinished(c)
@@ -433,10 +459,38 @@ final class ElevenLabsWebSocketSession {
         openContexts()
     }
 
+    /// Sends the next held sentence once the audio ahead of the playhead falls below the lead
+    /// (and some audio of the previous one has come); otherwise looks again when it will.
+    private func releaseHeld(_ turn: Turn) {
+        turn.releaseTimer?.cancel()
+        turn.releaseTimer = nil
+        guard !turn.held.isEmpty, let c = turn.contextID, case .open = link, !turn.endSent, let firstAudioAt = turn.firstAudioAt
+        else { return }
+        let lead = Self.timeAmount(configuration.textLead)
+        let playedOut = firstAudioAt + .nanoseconds(turn.audioNanos)
+        let now = NIODeadline.now()
+        guard turn.audioSinceRelease, playedOut - now < lead else {
+            // Audio still arriving re-checks; a quiet stretch needs the timer.
+            if turn.audioSinceRelease {
+                let key = turn.key
+                turn.releaseTimer = loop.assumeIsolated().scheduleTask(deadline: playedOut - lead) { [self] in
+                    guard let turn = turns[key] else { return }
+                    turn.releaseTimer = nil
+                    releaseHeld(turn)
+                }
+            }
+            return
+        }
+        turn.outbox.append(turn.held.removeFirst())
+        logger.trace("sentence released", metadata: ["turn": "\(turn.id)", "context": "\(c)", "held": "\(turn.held.count)"])
+        sendEnd(turn)
+    }
+
     private func complete(_ turn: Turn) {
         turns[turn.key] = nil
         order.removeAll { $0 == turn.key }
         turn.chunkTimer?.cancel()
+        turn.releaseTimer?.cancel()
         turn.queue.finish()
         turn.metrics.outcome = .completed
         onMetrics?(turn.metrics)

@@ -99,6 +99,12 @@ public struct TextChunker: Sendable, Equatable {
         text.allSatisfy(\.isWhitespace)
     }
 
+    /// A whole text as the sentences it is sent in just in time, each trimmed plus one space:
+    /// what the service is asked to generate, one flush each.
+    public static func sentencePieces(_ text: String) -> [String] {
+        UtteranceText.sentences(in: text).compactMap { piece($0[...]) }
+    }
+
     /// Trimmed, plus one space; nil when blank.
     static func piece(_ text: Substring) -> String? {
         var t = text

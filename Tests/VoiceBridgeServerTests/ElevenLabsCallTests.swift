@@ -28,6 +28,11 @@ struct ElevenLabsCallTests {
             text.enumerated().flatMap { i, _ in [UInt8](repeating: UInt8(truncatingIfNeeded: 0x20 + i % 64), count: msPerCharacter * 8) }
         }
 
+        /// A known prompt's audio as the bridge asks for it: one generation per sentence.
+        func spoken(_ text: String) -> [UInt8] {
+            TextChunker.sentencePieces(text).flatMap { audio(for: $0) }
+        }
+
         func startTurn(_ options: TurnOptions) -> any SpeechTurn { Turn(id: options.id, voice: self) }
 
         final class Turn: SpeechTurn {
@@ -127,8 +132,9 @@ struct ElevenLabsCallTests {
                 #expect(frames.allSatisfy { $0.count == 160 })
 
                 let greeting = DemoMenuFlow.Script().greeting
-                #expect(voice.texts.first == greeting + " ")
-                var expected = voice.audio(for: greeting + " ")
+                // Sent a sentence at a time, just ahead of the caller's ear.
+                #expect(voice.texts == TextChunker.sentencePieces(greeting))
+                var expected = voice.spoken(greeting)
                 // The last frame is padded with μ-law silence.
                 expected += [UInt8](repeating: 0xFF, count: (160 - expected.count % 160) % 160)
                 #expect(frames.flatMap { $0 } == expected, "byte for byte, in order")
@@ -152,8 +158,8 @@ struct ElevenLabsCallTests {
                     heard.append(frames.flatMap { $0 })
                     await socket.close()
                 }
-                let greeting = DemoMenuFlow.Script().greeting + " "
-                #expect(voice.texts.filter { $0 == greeting }.count == 1, "synthesised: \(voice.texts)")
+                let greeting = DemoMenuFlow.Script().greeting
+                #expect(voice.texts == TextChunker.sentencePieces(greeting), "each sentence synthesised once")
                 #expect(emulator.requests.filter { $0.kind == .webSocket }.count == 1, "only the first call reached the service")
                 #expect(heard[0] == heard[1], "the same bytes, byte for byte")
                 let metrics = try await server.http("GET", "/metrics").body
@@ -185,7 +191,7 @@ struct ElevenLabsCallTests {
                 let (frames, mark) = try await Self.mediaUntilMark(socket)
                 #expect(mark == "2.1")
                 let about = DemoMenuFlow.Script().about
-                var expected = voice.audio(for: about + " ")
+                var expected = voice.spoken(about)
                 expected += [UInt8](repeating: 0xFF, count: (160 - expected.count % 160) % 160)
                 #expect(frames.flatMap { $0 } == expected)
                 let messages = try #require(emulator.requests.first?.messages)

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import Testing
+import VoiceBridgeEmulators
+import VoiceBridgeSpeech
+
+/// A known prompt goes to ElevenLabs a sentence at a time, a bounded lead ahead of the caller's
+/// ear, so a barge-in stops generation after the sentence in flight (the emulator's request log
+/// says what was sent).
+@Suite(.timeLimit(.minutes(1)))
+struct ElevenLabsJustInTimeTests {
+    /// Ten sentences of 400 ms each (20 characters at 20 ms).
+    static let sentences = (1...10).map { "Sentence number \(String(format: "%02d", $0))." }
+    static var prompt: String { sentences.joined(separator: " ") }
+
+    /// Speaks the prompt, barges in `bargeInMs` after its first audio, and returns the texts the
+    /// service was sent.
+    static func bargeIn(afterMs bargeInMs: Int, lead: Duration) async throws -> [String] {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 20)) { emulator, port in
+            let source = try webSocketSource(port: port) { $0.textLead = lead }
+            defer { source.close() }
+            let turn = source.speak(prompt, options: TurnOptions(id: "menu"))
+            var firstAudio: ContinuousClock.Instant?
+            for try await _ in turn.chunks {
+                if firstAudio == nil {
+                    firstAudio = .now
+                    break
+                }
+            }
+            try await Task.sleep(until: try #require(firstAudio) + .milliseconds(bargeInMs))
+            turn.cancel()
+            try await Task.sleep(for: .milliseconds(500))  // anything still to come would come now
+            let messages = socketMessages(emulator)
+            #expect(messages.contains { $0.contains(#""close_context":true"#) }, "the context was closed at the barge-in")
+            return sentTexts(messages).filter { $0.contains("Sentence") }
+        }
+    }
+
+    @Test func aPromptBargedIntoAfterItsSecondSentenceIsGeneratedOnlyUpToTheSentenceInFlight() async throws {
+        // At 850 ms the caller hears sentence 3; with 300 ms of lead, sentence 3 (and at worst 4,
+        // on a late timer) is all that went out.
+        let sent = try await Self.bargeIn(afterMs: 850, lead: .milliseconds(300))
+        #expect(sent.count >= 3 && sent.count <= 4, "sent: \(sent)")
+        #expect(sent == Array(TextChunker.sentencePieces(Self.prompt).prefix(sent.count)), "in order, each sentence once")
+    }
+
+    @Test func withoutALeadTheWholePromptIsSentAtOnce() async throws {
+        let sent = try await Self.bargeIn(afterMs: 850, lead: .zero)
+        #expect(sent.joined().contains("Sentence number 10."), "sent: \(sent)")
+    }
+
+    @Test func twentyBargeInsTwoHundredMillisecondsApartNeverMeetTheFiveContextLimit() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 20)) { emulator, port in
+            let source = try webSocketSource(port: port)
+            defer { source.close() }
+            for i in 0..<20 {
+                let turn = source.speak(Self.prompt, options: TurnOptions(id: "t\(i)"))
+                try await Task.sleep(for: .milliseconds(200))
+                turn.cancel()
+            }
+            // Turns wait for a free slot rather than fail; the last one is heard whole.
+            let chunks = try await allChunks(source.speak("And the last one.", options: TurnOptions(id: "last")))
+            #expect(alignedText(chunks) == "And the last one. ")
+            let sockets = emulator.requests.filter { $0.kind == .webSocket }
+            #expect(sockets.count == 1, "no socket was lost to an error")
+            #expect(!sockets.flatMap(\.messages).isEmpty)
+            #expect(sockets.allSatisfy { ($0.closeCode ?? 1000) == 1000 }, "\(sockets.map(\.closeCode))")
+        }
+    }
+
+    @Test func anUninterruptedPromptIsHeardWholeInOrder() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 5)) { emulator, port in
+            let source = try webSocketSource(port: port) { $0.textLead = .milliseconds(200) }
+            defer { source.close() }
+            let chunks = try await allChunks(source.speak(Self.prompt, options: TurnOptions(id: "menu")))
+            #expect(alignedText(chunks) == TextChunker.sentencePieces(Self.prompt).joined())
+            #expect(sentTexts(socketMessages(emulator)).filter { $0.contains("Sentence") }.count == 10)
+        }
+    }
+}
