@@ -101,8 +101,22 @@ public struct TextChunker: Sendable, Equatable {
 
     /// A whole text as the sentences it is sent in just in time, each trimmed plus one space:
     /// what the service is asked to generate, one flush each.
+    /// A sentence with nothing to say ("... ") joins the next one (the last, at the end): a
+    /// sentence is released once audio of the one before it comes, and such a piece might bring none.
     public static func sentencePieces(_ text: String) -> [String] {
-        UtteranceText.sentences(in: text).compactMap { piece($0[...]) }
+        var sentences: [String] = []
+        var pending = ""
+        for sentence in UtteranceText.sentences(in: text) {
+            pending += sentence
+            if UtteranceText.isSpeakable(pending) {
+                sentences.append(pending)
+                pending = ""
+            }
+        }
+        if !pending.isEmpty {
+            if sentences.isEmpty { sentences.append(pending) } else { sentences[sentences.count - 1] += pending }
+        }
+        return sentences.compactMap { piece($0[...]) }
     }
 
     /// Trimmed, plus one space; nil when blank.

@@ -17,6 +17,14 @@ import VoiceBridgeSpeech
         #expect(chunker.finish() == nil)
     }
 
+    @Test func aKnownTextIsSentInSentencesAndOneWithNothingToSayJoinsItsNeighbour() {
+        #expect(TextChunker.sentencePieces("Welcome. Press 1 for sales.\nPress 2 for help.") == ["Welcome. ", "Press 1 for sales. ", "Press 2 for help. "])
+        #expect(TextChunker.sentencePieces("Hold on! ... Thanks.") == ["Hold on! ", "... Thanks. "])
+        #expect(TextChunker.sentencePieces("... Hello.") == ["... Hello. "])
+        #expect(TextChunker.sentencePieces("Fine. !!") == ["Fine. !! "])
+        #expect(TextChunker.sentencePieces("   ") == [])
+    }
+
     @Test func aDotInsideANumberIsNoBoundary() {
         var chunker = TextChunker()
         #expect(chunker.append("Pi is 3.", at: Self.at(0)) == [])
