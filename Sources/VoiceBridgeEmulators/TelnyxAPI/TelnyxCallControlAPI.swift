@@ -88,8 +88,14 @@ public final class TelnyxCallControlAPI: Sendable {
     public func stop() async throws {
         let channel = self.channel.withLock { channel in defer { channel = nil }; return channel }
         try await channel?.close()
+        // Taken out of the state, so that a pending timeout finds nothing to resume twice.
         let waiters = state.withLock { state in
-            state.calls.values.compactMap(\.waiter).map { $0 }
+            var waiters: [CheckedContinuation<Received?, Never>] = []
+            for id in state.calls.keys {
+                if let waiter = state.calls[id]?.waiter { waiters.append(waiter) }
+                state.calls[id]?.waiter = nil
+            }
+            return waiters
         }
         for waiter in waiters { waiter.resume(returning: nil) }
     }
@@ -137,6 +143,8 @@ public final class TelnyxCallControlAPI: Sendable {
                     return nil
                 }
                 state.nextWaiterID += 1
+                // One waiter per call: one that is replaced gets nil rather than waiting forever.
+                call.waiter?.resume(returning: nil)
                 call.waiter = continuation
                 call.waiterID = state.nextWaiterID
                 state.calls[id] = call
