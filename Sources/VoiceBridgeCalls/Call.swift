@@ -38,6 +38,11 @@ public final class Call: CallControl {
 
     private var queue: [QueuedPrompt] = []
     private var prompts: [String: PromptInfo] = [:]  // by turn id, until the prompt is done
+    /// Every synthesised turn, for what its speech cost; the heard part of each interrupted one,
+    /// and the turns whose last mark came back (heard whole).
+    private var billedTurns: [(turnID: String, turn: any SpeechTurn)] = []
+    private var heardCharacters: [String: Int] = [:]
+    private var heardWhole: Set<String> = []
     private var droppedTurns: Set<String> = []
     private var turnCounter = 0
     /// The playout tick this call waits for on its loop's wheel; nil while idle.
@@ -330,6 +335,7 @@ public final class Call: CallControl {
         lastFrameAt = nil
         utteranceStart = nil
         var notified: Set<String> = []
+        if let turn = interruptedTurn { heardCharacters[turn] = heard.text.count }
         if let turn = interruptedTurn, let info = prompts[turn] {
             notified.insert(turn)
             flow.handle(.promptInterrupted(info.id, heard: heard), self)
@@ -353,6 +359,7 @@ public final class Call: CallControl {
         switch ledger.echo(name: name) {
         case let .played(segment):
             clock.recordMarkPlayed(position: segment.endNanos ?? clock.sentNanos, at: now)
+            heardWhole.insert(segment.turnID)
             if let info = prompts.removeValue(forKey: segment.turnID) {
                 flow.handle(.promptFinished(info.id), self)
             }
@@ -395,6 +402,7 @@ public final class Call: CallControl {
             if let voice { options.voice = voice }
             let turn = speech.speak(text, options: options)
             prompt.turn = turn
+            billedTurns.append((turnID, turn))
             queue.append(prompt)
             consume(turn)
         }
@@ -404,6 +412,7 @@ public final class Call: CallControl {
     public func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt {
         let turnID = nextTurnID()
         let turn = speech.startTurn(turnOptions(turnID))
+        billedTurns.append((turnID, turn))
         if phase != .ended, pendingEnd == nil {
             var prompt = QueuedPrompt(turnID: turnID, reframer: newReframer(), requestedAt: now)
             prompt.turn = turn
@@ -480,6 +489,17 @@ public final class Call: CallControl {
         flow.handle(.timer(name), self)
     }
 
+    /// What the call's speech cost so far: each turn's characters sent, and of them, those heard.
+    public var speechCharacters: SpeechCharacters {
+        var total = SpeechCharacters()
+        for (turnID, turn) in billedTurns {
+            let sent = turn.charactersSent
+            total.sent += sent
+            total.heard += heardWhole.contains(turnID) ? sent : min(sent, heardCharacters[turnID] ?? 0)
+        }
+        return total
+    }
+
     /// The one place a call ends. Every end signal comes here; only the first counts.
     public func end(_ reason: CallEndReason) {
         guard phase != .ended else { return }
@@ -492,7 +512,12 @@ public final class Call: CallControl {
         for prompt in queue { prompt.turn?.cancel() }
         queue.removeAll()
         heldInput.removeAll()
-        logger.info("call ended", metadata: ["reason": "\(reason)"])
+        let characters = speechCharacters
+        logger.info("call ended", metadata: [
+            "reason": "\(reason)", "charactersSent": "\(characters.sent)", "charactersHeard": "\(characters.heard)",
+            "charactersWasted": "\(characters.wasted)",
+        ])
+        observer?.speechCharacters(characters)
         observer?.callEnded(reason)
         flow.handle(.ended(reason), self)
         if reason != .socketClosed { sink.close(reason) }

@@ -56,6 +56,22 @@ public protocol CallObserver: AnyObject {
     func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String)
     func error(kind: String)
     func callEnded(_ reason: CallEndReason)
+    /// What the call's speech cost, told once as it ends.
+    func speechCharacters(_ characters: SpeechCharacters)
+}
+
+/// A call's billed speech: characters sent to the service, those whose audio the caller heard
+/// (a prompt's whole text once its mark came back; the heard part of an interrupted one), and the
+/// rest, paid for and never heard. Cache hits and the offline voice send nothing.
+public struct SpeechCharacters: Sendable, Equatable {
+    public var sent = 0
+    public var heard = 0
+    public var wasted: Int { sent - heard }
+
+    public init(sent: Int = 0, heard: Int = 0) {
+        self.sent = sent
+        self.heard = heard
+    }
 }
 
 extension CallObserver {
@@ -65,4 +81,5 @@ extension CallObserver {
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {}
     public func error(kind: String) {}
     public func callEnded(_ reason: CallEndReason) {}
+    public func speechCharacters(_ characters: SpeechCharacters) {}
 }

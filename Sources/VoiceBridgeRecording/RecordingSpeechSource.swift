@@ -54,6 +54,7 @@ public struct RecordingSpeechSource: SpeechSource {
 final class RecordingSpeechTurn: SpeechTurn, @unchecked Sendable {
     let id: String
     private let base: any SpeechTurn
+    var charactersSent: Int { base.charactersSent }
     private let recorder: CallRecorder
     private let loop: any EventLoop
     private let streamed: Bool

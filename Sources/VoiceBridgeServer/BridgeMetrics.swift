@@ -22,6 +22,9 @@ public final class BridgeMetrics: Sendable {
     let bargeInsRejected: Counter
     let webhooks: Counter
     let refusedSignatures: Counter
+    let speechSent: Counter
+    let speechHeard: Counter
+    let speechWasted: Counter
 
     /// Error kinds seen so far. Labels come from code, not input, but are still capped so a bug
     /// can't grow the registry without bound.
@@ -50,12 +53,23 @@ public final class BridgeMetrics: Sendable {
         bargeInsAccepted = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "true")])
         bargeInsRejected = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "false")])
         webhooks = registry.makeCounter(descriptor: .bridge("webhooks", "total", "Voice webhooks answered with TwiML."))
+        let characters = MetricNameDescriptor.bridge(
+            "speech_characters", "total", "Characters of text sent to the speech service, those heard, and those paid for but never heard (sent = heard + wasted).")
+        speechSent = registry.makeCounter(descriptor: characters, labels: [("kind", "sent")])
+        speechHeard = registry.makeCounter(descriptor: characters, labels: [("kind", "heard")])
+        speechWasted = registry.makeCounter(descriptor: characters, labels: [("kind", "wasted")])
         refusedSignatures = registry.makeCounter(
             descriptor: .bridge("signature_failures", "total", "Requests whose carrier signature (X-Twilio-Signature, Telnyx Ed25519) did not verify.")
         )
     }
 
     func recordRefusedSignature() { refusedSignatures.increment() }
+
+    func recordSpeechCharacters(_ characters: SpeechCharacters) {
+        speechSent.increment(by: Int64(characters.sent))
+        speechHeard.increment(by: Int64(characters.heard))
+        speechWasted.increment(by: Int64(characters.wasted))
+    }
     func recordWebhook() { webhooks.increment() }
 
     /// Counts an error by kind (`voicebridge_errors_total{kind="..."}`).
@@ -196,6 +210,10 @@ public final class CallMetricsObserver: CallObserver {
 
     public func error(kind: String) {
         metrics.recordError(kind: kind)
+    }
+
+    public func speechCharacters(_ characters: SpeechCharacters) {
+        metrics.recordSpeechCharacters(characters)
     }
 
     public func callEnded(_ reason: CallEndReason) {

@@ -9,6 +9,8 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
     let id: String
     private let pending: PendingText
     private let queue = SpeechChunkQueue()
+    private let sent = SpeechCharacterCount()
+    var charactersSent: Int { sent.value }
     private let wake: AsyncStream<Void>.Continuation
     private let worker: Task<Void, Never>
 
@@ -20,7 +22,7 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
         let pending = PendingText()
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let work = Work(
-            turnID: id, template: template, client: client, pending: pending, queue: queue,
+            turnID: id, template: template, client: client, pending: pending, queue: queue, sent: sent,
             maxCharacters: maxCharactersPerRequest, previousTextCharacters: previousTextCharacters, logger: logger
         )
         self.pending = pending
@@ -131,6 +133,7 @@ private struct Work: Sendable {
     let client: ElevenLabsHTTPClient
     let pending: PendingText
     let queue: SpeechChunkQueue
+    let sent: SpeechCharacterCount
     let maxCharacters: Int
     let previousTextCharacters: Int
     let logger: Logger
@@ -145,6 +148,7 @@ private struct Work: Sendable {
                 request.text = text
                 let previous = spoken.suffix(previousTextCharacters)
                 request.previousText = previous.isEmpty ? nil : String(previous)
+                sent.add(text.count)
                 do {
                     try await speak(request)
                 } catch {

@@ -62,6 +62,7 @@ final class ElevenLabsWebSocketSession {
         let key: Int
         let id: String
         let queue: SpeechChunkQueue
+        let sent: SpeechCharacterCount
         var chunker: TextChunker
         var chunkTimer: Scheduled<Void>?
         /// Pieces waiting for a context.
@@ -86,10 +87,11 @@ final class ElevenLabsWebSocketSession {
         var firstSentAt: NIODeadline?
         var metrics: ElevenLabsTurnMetrics
 
-        init(key: Int, id: String, queue: SpeechChunkQueue, maxWait: TimeAmount, now: NIODeadline) {
+        init(key: Int, id: String, queue: SpeechChunkQueue, sent: SpeechCharacterCount, maxWait: TimeAmount, now: NIODeadline) {
             self.key = key
             self.id = id
             self.queue = queue
+            self.sent = sent
             chunker = TextChunker(maxWait: maxWait)
             startedAt = now
             metrics = ElevenLabsTurnMetrics(turnID: id)
@@ -149,12 +151,12 @@ final class ElevenLabsWebSocketSession {
         if case .idle = link { connect() }
     }
 
-    func startTurn(key: Int, id: String, queue: SpeechChunkQueue) {
+    func startTurn(key: Int, id: String, queue: SpeechChunkQueue, sent: SpeechCharacterCount) {
         if case .closed = link {
             queue.fail(ElevenLabsWebSocketError.sourceClosed)
             return
         }
-        turns[key] = Turn(key: key, id: id, queue: queue, maxWait: maxWait, now: .now())
+        turns[key] = Turn(key: key, id: id, queue: queue, sent: sent, maxWait: maxWait, now: .now())
         order.append(key)
         if case .idle = link { connect() }
         openContexts()
@@ -250,6 +252,7 @@ final class ElevenLabsWebSocketSession {
         let sent = ElevenLabsWebSocketMessage.endingWithOneSpace(piece)
         turn.tracker.sent(sent)
         turn.metrics.characters += sent.count
+        turn.sent.add(sent.count)
         turn.sentOnContext = true
         if turn.firstSentAt == nil { turn.firstSentAt = .now() }
     }
@@ -459,19 +462,23 @@ final class ElevenLabsWebSocketSession {
         openContexts()
     }
 
-    /// Sends the next held sentence once the audio ahead of the playhead falls below the lead
-    /// (and some audio of the previous one has come); otherwise looks again when it will.
+    /// Sends the next held sentence once the one in flight is generated and the audio ahead of
+    /// the playhead falls below the lead; otherwise looks again when either can have changed.
     private func releaseHeld(_ turn: Turn) {
         turn.releaseTimer?.cancel()
         turn.releaseTimer = nil
         guard !turn.held.isEmpty, let c = turn.contextID, case .open = link, !turn.endSent, let firstAudioAt = turn.firstAudioAt
         else { return }
+        // The sentence in flight is generated when the alignment has covered its text; audio
+        // without alignment only says that it began.
+        let generated = turn.tracker.sawUnalignedAudio
+            ? turn.audioSinceRelease : !UtteranceText.isSpeakable(turn.tracker.unspoken)
         let lead = Self.timeAmount(configuration.textLead)
         let playedOut = firstAudioAt + .nanoseconds(turn.audioNanos)
         let now = NIODeadline.now()
-        guard turn.audioSinceRelease, playedOut - now < lead else {
+        guard generated, playedOut - now < lead else {
             // Audio still arriving re-checks; a quiet stretch needs the timer.
-            if turn.audioSinceRelease {
+            if generated {
                 let key = turn.key
                 turn.releaseTimer = loop.assumeIsolated().scheduleTask(deadline: playedOut - lead) { [self] in
                     guard let turn = turns[key] else { return }

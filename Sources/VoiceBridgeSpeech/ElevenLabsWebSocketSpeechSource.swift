@@ -87,8 +87,8 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
         let key = nextKey.add(1, ordering: .relaxed).oldValue
         let turn = ElevenLabsWebSocketTurn(id: id, key: key, session: session, loop: loop, counters: deliveries)
         let session = session
-        let queue = turn.queue
-        loop.execute { session.value.startTurn(key: key, id: id, queue: queue) }
+        let (queue, sent) = (turn.queue, turn.sent)
+        loop.execute { session.value.startTurn(key: key, id: id, queue: queue, sent: sent) }
         return turn
     }
 }
@@ -98,6 +98,8 @@ final class ElevenLabsWebSocketTurn: SpeechTurn {
     let id: String
     let key: Int
     let queue: SpeechChunkQueue
+    let sent = SpeechCharacterCount()
+    var charactersSent: Int { sent.value }
     private let session: NIOLoopBoundBox<ElevenLabsWebSocketSession>
     private let loop: any EventLoop
 

@@ -150,6 +150,8 @@ private final class FallbackTurn: SpeechTurn {
         var tracker = SpokenTextTracker()
         var index: Int?
         var inner: (any SpeechTurn)?
+        /// Every source's turn so far: what each was sent counts, whichever spoke in the end.
+        var attempted: [any SpeechTurn] = []
         var finished: Bool
         var cancelled = false
         var wholeText: Bool
@@ -246,6 +248,10 @@ private final class FallbackTurn: SpeechTurn {
 
     private var isCancelled: Bool { state.withLock { $0.cancelled } }
 
+    var charactersSent: Int {
+        state.withLock { s in s.attempted.reduce(0) { $0 + $1.charactersSent } }
+    }
+
     /// Counts a chunk as spoken; false once the turn is cancelled.
     private func took(_ chunk: SpeechChunk) -> Bool {
         state.withLock { s in
@@ -270,6 +276,7 @@ private final class FallbackTurn: SpeechTurn {
                 if s.finished { inner.finish() }
             }
             s.inner = inner
+            s.attempted.append(inner)
             return inner
         }
     }

@@ -95,6 +95,7 @@ private final class ReplayedTurn: SpeechTurn {
 /// the whole utterance to `onComplete`.
 private final class RecordingTurn: SpeechTurn {
     let inner: any SpeechTurn
+    var charactersSent: Int { inner.charactersSent }
     private let onComplete: @Sendable ([SpeechChunk]) -> Void
     private let cancelled = CancelFlag()
     var id: String { inner.id }

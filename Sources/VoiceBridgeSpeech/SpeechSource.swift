@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import VoiceBridgeCarriers
 
 /// Where a call's speech comes from.
@@ -45,6 +46,22 @@ public protocol SpeechTurn: Sendable {
 
     /// Barge-in: stop generating at once and end `chunks`. Idempotent.
     func cancel()
+
+    /// Characters of this turn's text sent to a service that bills for them (ElevenLabs), as
+    /// sent, retries included; 0 for a voice that costs nothing (offline, a cache hit).
+    var charactersSent: Int { get }
+}
+
+extension SpeechTurn {
+    public var charactersSent: Int { 0 }
+}
+
+/// A turn's count of billed characters, written where the text goes out, read by the call.
+public final class SpeechCharacterCount: Sendable {
+    private let count = Atomic<Int>(0)
+    public init() {}
+    public func add(_ characters: Int) { count.add(characters, ordering: .relaxed) }
+    public var value: Int { count.load(ordering: .relaxed) }
 }
 
 /// What a turn hands its consumer, on the consumer's event loop.

@@ -168,6 +168,63 @@ struct ElevenLabsCallTests {
         }
     }
 
+    /// The characters of text a socket's messages carried, as the service bills them: the
+    /// context's opening `" "` and empty keep-alives carry none.
+    static func billedCharacters(_ emulator: ElevenLabsEmulator) -> Int {
+        emulator.requests.filter { $0.kind == .webSocket }.flatMap(\.messages).reduce(0) { total, message in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(message.utf8)) as? [String: Any],
+                let text = object["text"] as? String, text != " "
+            else { return total }
+            return total + text.count
+        }
+    }
+
+    @Test func aCallsSpeechCostIsSentEqualsHeardPlusWastedAsTheServiceCountedIt() async throws {
+        // Generated faster than real time, as by the service: the audio ahead of the caller
+        // reaches the lead, and later sentences wait for the playhead.
+        let voice = EmulatorVoice(msPerCharacter: 20)
+        try await Self.withEmulator(voice: voice) { emulator, port in
+            try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
+                let socket = try await server.startCall()
+                var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
+                var greetingFrames = 0
+                while greetingFrames < 50 {  // 1 s of the greeting, then key 1
+                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+                    if case .media = try decoder.decode(ByteBuffer(bytes: frame.payload)) { greetingFrames += 1 }
+                }
+                try await socket.sendText(Twilio.dtmf(sequence: 10_000, digit: "1"))
+                while true {
+                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+                    if case .clear = try decoder.decode(ByteBuffer(bytes: frame.payload)) { break }
+                }
+                // The reply plays whole, and its mark comes back: heard.
+                let (_, mark) = try await Self.mediaUntilMark(socket)
+                try await socket.sendText(Twilio.mark(sequence: 10_001, name: mark))
+                try await Task.sleep(for: .milliseconds(200))
+                await socket.close()
+                var body = ""
+                for _ in 0..<50 where !body.contains("voicebridge_calls_ended_total") {
+                    try await Task.sleep(for: .milliseconds(100))
+                    body = try await server.http("GET", "/metrics").body
+                }
+                func value(_ kind: String) throws -> Int {
+                    let line = try #require(body.split(separator: "\n").first { $0.hasPrefix("voicebridge_speech_characters_total{kind=\"\(kind)\"}") })
+                    return Int(Double(line.split(separator: " ").last ?? "") ?? -1)
+                }
+                let (sent, heard, wasted) = (try value("sent"), try value("heard"), try value("wasted"))
+                print("speech characters: sent \(sent), heard \(heard), wasted \(wasted); the service was sent \(Self.billedCharacters(emulator))")
+                #expect(sent == Self.billedCharacters(emulator), "what the bridge counts is what the service received")
+                #expect(sent == heard + wasted)
+                let about = DemoMenuFlow.Script().about
+                #expect(heard >= TextChunker.sentencePieces(about).joined().count, "the reply was heard whole")
+                #expect(wasted > 0, "the greeting was cut: some of what was sent went unheard")
+                // Just in time: the greeting's last sentence was never sent, so never paid for.
+                let greeting = TextChunker.sentencePieces(DemoMenuFlow.Script().greeting)
+                #expect(!voice.texts.contains(greeting[greeting.count - 1]), "\(voice.texts)")
+            }
+        }
+    }
+
     @Test func aKeyPressDuringTheGreetingDropsItsLateAudioAndThenTheReplyPlaysExactly() async throws {
         let voice = EmulatorVoice(msPerCharacter: 20)
         var configuration = ElevenLabsEmulatorConfiguration()
