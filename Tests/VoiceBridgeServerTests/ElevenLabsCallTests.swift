@@ -168,6 +168,22 @@ struct ElevenLabsCallTests {
         }
     }
 
+    /// Reads the greeting's first frames, presses 1, and reads on until the `clear` (frames
+    /// already on the wire may come before it).
+    static func pressOne(_ socket: MediaSocket, afterGreetingFrames count: Int) async throws {
+        var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
+        var greetingFrames = 0
+        while greetingFrames < count {
+            let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+            if case .media = try decoder.decode(ByteBuffer(bytes: frame.payload)) { greetingFrames += 1 }
+        }
+        try await socket.sendText(Twilio.dtmf(sequence: 10_000, digit: "1"))
+        while true {
+            let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
+            if case .clear = try decoder.decode(ByteBuffer(bytes: frame.payload)) { return }
+        }
+    }
+
     /// The characters of text a socket's messages carried, as the service bills them: the
     /// context's opening `" "` and empty keep-alives carry none.
     static func billedCharacters(_ emulator: ElevenLabsEmulator) -> Int {
@@ -186,17 +202,7 @@ struct ElevenLabsCallTests {
         try await Self.withEmulator(voice: voice) { emulator, port in
             try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
                 let socket = try await server.startCall()
-                var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
-                var greetingFrames = 0
-                while greetingFrames < 50 {  // 1 s of the greeting, then key 1
-                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
-                    if case .media = try decoder.decode(ByteBuffer(bytes: frame.payload)) { greetingFrames += 1 }
-                }
-                try await socket.sendText(Twilio.dtmf(sequence: 10_000, digit: "1"))
-                while true {
-                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
-                    if case .clear = try decoder.decode(ByteBuffer(bytes: frame.payload)) { break }
-                }
+                try await Self.pressOne(socket, afterGreetingFrames: 50)  // 1 s into the greeting
                 // The reply plays whole, and its mark comes back: heard.
                 let (_, mark) = try await Self.mediaUntilMark(socket)
                 try await socket.sendText(Twilio.mark(sequence: 10_001, name: mark))
@@ -232,18 +238,7 @@ struct ElevenLabsCallTests {
         try await Self.withEmulator(configuration, voice: voice) { emulator, port in
             try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
                 let socket = try await server.startCall()
-                var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
-                var greetingFrames = 0
-                while greetingFrames < 10 {
-                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
-                    if case .media = try decoder.decode(ByteBuffer(bytes: frame.payload)) { greetingFrames += 1 }
-                }
-                try await socket.sendText(Twilio.dtmf(sequence: 10_000, digit: "1"))
-                // Frames already on the wire may come before the clear.
-                while true {
-                    let frame = try #require(try await socket.nextFrame(timeout: .seconds(10)))
-                    if case .clear = try decoder.decode(ByteBuffer(bytes: frame.payload)) { break }
-                }
+                try await Self.pressOne(socket, afterGreetingFrames: 10)
                 // After the clear: the reply, byte for byte — nothing of the greeting's late audio.
                 let (frames, mark) = try await Self.mediaUntilMark(socket)
                 #expect(mark == "2.1")
