@@ -40,7 +40,7 @@ public final class Call: CallControl {
     private var prompts: [String: PromptInfo] = [:]  // by turn id, until the prompt is done
     /// Every synthesised turn, for what its speech cost; the heard part of each interrupted one,
     /// and the turns whose last mark came back (heard whole).
-    private var billedTurns: [(turnID: String, turn: any SpeechTurn)] = []
+    private var billedTurns: [(turnID: String, turn: any SpeechTurn, voice: String)] = []
     private var heardCharacters: [String: Int] = [:]
     private var heardWhole: Set<String> = []
     private var droppedTurns: Set<String> = []
@@ -402,7 +402,7 @@ public final class Call: CallControl {
             if let voice { options.voice = voice }
             let turn = speech.speak(text, options: options)
             prompt.turn = turn
-            billedTurns.append((turnID, turn))
+            billedTurns.append((turnID, turn, speech.voiceName(for: options)))
             queue.append(prompt)
             consume(turn)
         }
@@ -411,8 +411,9 @@ public final class Call: CallControl {
 
     public func startStreamedPrompt(id: PromptID, interruptible: Interruptible) -> any StreamedPrompt {
         let turnID = nextTurnID()
-        let turn = speech.startTurn(turnOptions(turnID))
-        billedTurns.append((turnID, turn))
+        let options = turnOptions(turnID)
+        let turn = speech.startTurn(options)
+        billedTurns.append((turnID, turn, speech.voiceName(for: options)))
         if phase != .ended, pendingEnd == nil {
             var prompt = QueuedPrompt(turnID: turnID, reframer: newReframer(), requestedAt: now)
             prompt.turn = turn
@@ -489,15 +490,16 @@ public final class Call: CallControl {
         flow.handle(.timer(name), self)
     }
 
-    /// What the call's speech cost so far: each turn's characters sent, and of them, those heard.
-    public var speechCharacters: SpeechCharacters {
-        var total = SpeechCharacters()
-        for (turnID, turn) in billedTurns {
+    /// What the call's speech cost so far, by voice: each turn's characters sent, and of them,
+    /// those heard.
+    public var speechCost: SpeechCost {
+        var cost = SpeechCost()
+        for (turnID, turn, voice) in billedTurns {
             let sent = turn.charactersSent
-            total.sent += sent
-            total.heard += heardWhole.contains(turnID) ? sent : min(sent, heardCharacters[turnID] ?? 0)
+            let heard = heardWhole.contains(turnID) ? sent : min(sent, heardCharacters[turnID] ?? 0)
+            cost.byVoice[voice, default: SpeechCharacters()] += SpeechCharacters(sent: sent, heard: heard)
         }
-        return total
+        return cost
     }
 
     /// The one place a call ends. Every end signal comes here; only the first counts.
@@ -512,12 +514,13 @@ public final class Call: CallControl {
         for prompt in queue { prompt.turn?.cancel() }
         queue.removeAll()
         heldInput.removeAll()
-        let characters = speechCharacters
+        let cost = speechCost
+        let characters = cost.total
         logger.info("call ended", metadata: [
             "reason": "\(reason)", "charactersSent": "\(characters.sent)", "charactersHeard": "\(characters.heard)",
             "charactersWasted": "\(characters.wasted)",
         ])
-        observer?.speechCharacters(characters)
+        observer?.speechCost(cost)
         observer?.callEnded(reason)
         flow.handle(.ended(reason), self)
         if reason != .socketClosed { sink.close(reason) }

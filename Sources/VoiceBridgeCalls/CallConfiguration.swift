@@ -56,8 +56,10 @@ public protocol CallObserver: AnyObject {
     func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String)
     func error(kind: String)
     func callEnded(_ reason: CallEndReason)
-    /// What the call's speech cost, told once as it ends.
-    func speechCharacters(_ characters: SpeechCharacters)
+    /// What the call's speech cost, by voice, told once as it ends.
+    func speechCost(_ cost: SpeechCost)
+    /// The flow the call runs, by the name its recording gives it, told before it starts.
+    func flowChosen(_ name: String)
 }
 
 /// A call's billed speech: characters sent to the service, those whose audio the caller heard
@@ -72,6 +74,24 @@ public struct SpeechCharacters: Sendable, Equatable {
         self.sent = sent
         self.heard = heard
     }
+
+    static func += (lhs: inout SpeechCharacters, rhs: SpeechCharacters) {
+        lhs.sent += rhs.sent
+        lhs.heard += rhs.heard
+    }
+}
+
+/// A call's billed speech by the voice that spoke it (`SpeechSource.voiceName(for:)`).
+public struct SpeechCost: Sendable, Equatable {
+    public var byVoice: [String: SpeechCharacters]
+
+    public init(byVoice: [String: SpeechCharacters] = [:]) {
+        self.byVoice = byVoice
+    }
+
+    public var total: SpeechCharacters {
+        byVoice.values.reduce(into: SpeechCharacters()) { $0 += $1 }
+    }
 }
 
 extension CallObserver {
@@ -81,5 +101,6 @@ extension CallObserver {
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {}
     public func error(kind: String) {}
     public func callEnded(_ reason: CallEndReason) {}
-    public func speechCharacters(_ characters: SpeechCharacters) {}
+    public func speechCost(_ cost: SpeechCost) {}
+    public func flowChosen(_ name: String) {}
 }

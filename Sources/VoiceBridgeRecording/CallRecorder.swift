@@ -238,6 +238,23 @@ public final class CallRecorder: @unchecked Sendable {
         }
     }
 
+    /// What the call's speech cost as it ended: `{"cost":{"sent","heard","wasted"},"voices":{...}}`.
+    func speechCost(_ cost: SpeechCost) {
+        func figures(_ c: SpeechCharacters, voice: String? = nil) -> String {
+            var line = JSONLine()
+            if let voice { line.string("voice", redactor.redact(voice)) }
+            line.int("sent", c.sent)
+            line.int("heard", c.heard)
+            line.int("wasted", c.wasted)
+            return line.json
+        }
+        let voices = cost.byVoice.sorted { $0.key < $1.key }.map { figures($0.value, voice: $0.key) }
+        speech { line in
+            line.raw("cost", figures(cost.total))
+            line.raw("voices", "[" + voices.joined(separator: ",") + "]")
+        }
+    }
+
     // MARK: writing
 
     private func appendLocked(_ json: String) {

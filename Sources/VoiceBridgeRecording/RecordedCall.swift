@@ -183,7 +183,7 @@ extension RecordedCall {
                     throw RecordingError(line: lineNumber, "unknown tts kind \"\(kind)\" (request, start, text, finish, chunk, done, error, cancel)")
                 }
                 add(.speech)
-            } else if r.has("flow") || r.has("bargeIn") {
+            } else if r.has("flow") || r.has("bargeIn") || r.has("cost") {
                 if try r.string("flow") == "start", gridOriginMs == nil { gridOriginMs = try r.double("gridMs") }
                 add(.information)
             } else if let start = try r.object("start") {
@@ -212,7 +212,7 @@ extension RecordedCall {
             } else {
                 throw RecordingError(
                     line: lineNumber,
-                    "unknown line: expected one of in, socket, out, tts, flow, bargeIn, start, dtmf, speech, noise, hangup")
+                    "unknown line: expected one of in, socket, out, tts, flow, bargeIn, cost, start, dtmf, speech, noise, hangup")
             }
         }
         guard let header else { throw RecordingError(line: 1, "empty file: the first line must be the header") }

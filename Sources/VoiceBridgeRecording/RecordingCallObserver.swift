@@ -16,6 +16,13 @@ public final class RecordingCallObserver: CallObserver {
     public func firstAudio(latencyNanos: Int64) { base?.firstAudio(latencyNanos: latencyNanos) }
     public func error(kind: String) { base?.error(kind: kind) }
     public func callEnded(_ reason: CallEndReason) { base?.callEnded(reason) }
+    public func flowChosen(_ name: String) { base?.flowChosen(name) }
+
+    /// Recorded as information (replay does not compare it: a replay's voice bills nothing).
+    public func speechCost(_ cost: SpeechCost) {
+        recorder.speechCost(cost)
+        base?.speechCost(cost)
+    }
 
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {
         recorder.bargeIn(latencyNanos: latencyNanos, accepted: accepted, reason: reason)

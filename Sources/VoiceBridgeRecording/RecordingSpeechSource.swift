@@ -22,6 +22,7 @@ public struct RecordingSpeechSource: SpeechSource {
     }
 
     public var name: String { base.name }
+    public func voiceName(for options: TurnOptions) -> String { base.voiceName(for: options) }
 
     public func startTurn(_ options: TurnOptions) -> any SpeechTurn {
         recorder.speech { line in

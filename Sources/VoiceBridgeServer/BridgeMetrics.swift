@@ -22,9 +22,11 @@ public final class BridgeMetrics: Sendable {
     let bargeInsRejected: Counter
     let webhooks: Counter
     let refusedSignatures: Counter
-    let speechSent: Counter
-    let speechHeard: Counter
-    let speechWasted: Counter
+    /// Speech characters by kind, flow and voice.
+    private let speechCharacters = NIOLockedValueBox<[SpeechCostLabels: Counter]>([:])
+    /// Flow and voice pairs are few (a flow names its voice; a relay app picks one of a handful),
+    /// but a relay app could name a new voice per call: past this many, they count as "other".
+    static let maxSpeechCostSeries = 256
 
     /// Error kinds seen so far. Labels come from code, not input, but are still capped so a bug
     /// can't grow the registry without bound.
@@ -53,11 +55,6 @@ public final class BridgeMetrics: Sendable {
         bargeInsAccepted = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "true")])
         bargeInsRejected = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "false")])
         webhooks = registry.makeCounter(descriptor: .bridge("webhooks", "total", "Voice webhooks answered with TwiML."))
-        let characters = MetricNameDescriptor.bridge(
-            "speech_characters", "total", "Characters of text sent to the speech service, those heard, and those paid for but never heard (sent = heard + wasted).")
-        speechSent = registry.makeCounter(descriptor: characters, labels: [("kind", "sent")])
-        speechHeard = registry.makeCounter(descriptor: characters, labels: [("kind", "heard")])
-        speechWasted = registry.makeCounter(descriptor: characters, labels: [("kind", "wasted")])
         refusedSignatures = registry.makeCounter(
             descriptor: .bridge("signature_failures", "total", "Requests whose carrier signature (X-Twilio-Signature, Telnyx Ed25519) did not verify.")
         )
@@ -65,10 +62,43 @@ public final class BridgeMetrics: Sendable {
 
     func recordRefusedSignature() { refusedSignatures.increment() }
 
-    func recordSpeechCharacters(_ characters: SpeechCharacters) {
-        speechSent.increment(by: Int64(characters.sent))
-        speechHeard.increment(by: Int64(characters.heard))
-        speechWasted.increment(by: Int64(characters.wasted))
+    /// Adds one call's speech cost to `voicebridge_speech_characters_total{kind,flow,voice}`.
+    /// Voices that sent nothing (the offline voice, cache hits only) add no series.
+    func recordSpeechCost(_ cost: SpeechCost, flow: String) {
+        for (voice, characters) in cost.byVoice.sorted(by: { $0.key < $1.key }) where characters.sent > 0 {
+            for (kind, value) in [("sent", characters.sent), ("heard", characters.heard), ("wasted", characters.wasted)] {
+                speechCounter(SpeechCostLabels(kind: kind, flow: flow, voice: voice)).increment(by: Int64(value))
+            }
+        }
+    }
+
+    private func speechCounter(_ labels: SpeechCostLabels) -> Counter {
+        let labels = SpeechCostLabels(kind: labels.kind, flow: Self.labelValue(labels.flow), voice: Self.labelValue(labels.voice))
+        return speechCharacters.withLockedValue { counters in
+            if let counter = counters[labels] { return counter }
+            let key = counters.count < Self.maxSpeechCostSeries * 3 ? labels : SpeechCostLabels(kind: labels.kind, flow: "other", voice: "other")
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: .bridge(
+                    "speech_characters", "total",
+                    "Characters of text sent to the speech service, those heard, and those paid for but never heard (sent = heard + wasted), by flow and voice."),
+                labels: [("kind", key.kind), ("flow", key.flow), ("voice", key.voice)])
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    /// A flow or voice name as a label value: case kept (voice ids are case-sensitive), anything
+    /// but letters, digits and `_.+-` replaced, at most 64 characters.
+    static func labelValue(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars.prefix(64) {
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", ".", "+", "-": out.unicodeScalars.append(scalar)
+            default: out += "_"
+            }
+        }
+        return out.isEmpty ? "unknown" : out
     }
     func recordWebhook() { webhooks.increment() }
 
@@ -174,6 +204,7 @@ public final class CallMetricsObserver: CallObserver {
     private var pendingGaps: [Int64]
     private var started = false
     private var ended = false
+    private var flow = "unknown"
 
     public init(metrics: BridgeMetrics, flushEvery: Int = 50) {
         self.metrics = metrics
@@ -212,8 +243,11 @@ public final class CallMetricsObserver: CallObserver {
         metrics.recordError(kind: kind)
     }
 
-    public func speechCharacters(_ characters: SpeechCharacters) {
-        metrics.recordSpeechCharacters(characters)
+    /// The flow the call runs, for the labels of what it costs.
+    public func flowChosen(_ name: String) { flow = name }
+
+    public func speechCost(_ cost: SpeechCost) {
+        metrics.recordSpeechCost(cost, flow: flow)
     }
 
     public func callEnded(_ reason: CallEndReason) {
@@ -258,4 +292,10 @@ extension MetricNameDescriptor {
     fileprivate static func bridge(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "voicebridge", metricName: name, unitName: unit, helpText: help)
     }
+}
+
+struct SpeechCostLabels: Hashable, Sendable {
+    var kind: String
+    var flow: String
+    var voice: String
 }

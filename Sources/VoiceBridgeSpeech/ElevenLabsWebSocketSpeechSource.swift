@@ -64,6 +64,8 @@ public final class ElevenLabsWebSocketSpeechSource: ClosableSpeechSource {
         makeTurn(options.id)
     }
 
+    public func voiceName(for options: TurnOptions) -> String { client.configuration.voiceID }
+
     public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
         let turn = makeTurn(options.id)
         let session = session

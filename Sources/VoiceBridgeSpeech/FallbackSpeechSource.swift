@@ -34,6 +34,10 @@ public final class FallbackSpeechSource: ClosableSpeechSource {
     public let breakerCooldown: Duration
     public var name: String { "fallback(" + sources.map(\.name).joined(separator: ",") + ")" }
 
+    /// The first source's: only a source that bills speaks with a voice worth counting, and a
+    /// fallback's offline voice sends nothing.
+    public func voiceName(for options: TurnOptions) -> String { sources.first?.voiceName(for: options) ?? name }
+
     private let logger: Logger
     private let onFallback: (@Sendable (Fallback) -> Void)?
     private let state = Mutex(State())

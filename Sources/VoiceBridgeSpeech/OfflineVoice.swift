@@ -50,6 +50,7 @@ public struct OfflineVoice: SpeechSource {
     }
 
     public let name = "offline"
+    public func voiceName(for options: TurnOptions) -> String { options.voice ?? configuration.voice }
     public let configuration: Configuration
     private let logger: Logger
 

@@ -15,6 +15,7 @@ public final class SpeechMemo: SpeechSource {
     public let cache: SpeechCache
     public let variant: String
     public var name: String { upstream.name }
+    public func voiceName(for options: TurnOptions) -> String { upstream.voiceName(for: options) }
 
     public init(_ upstream: any SpeechSource, cache: SpeechCache, variant: String) {
         self.upstream = upstream

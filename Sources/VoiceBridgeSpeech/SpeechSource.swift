@@ -23,6 +23,10 @@ public protocol SpeechSource: Sendable {
     /// Speaks a whole text as one turn. A requirement (with a default) so that a source that
     /// knows the whole text up front, such as a cache, can answer without a live turn.
     func speak(_ text: String, options: TurnOptions) -> any SpeechTurn
+
+    /// The voice a turn with `options` speaks with, as billing and metrics name it: the
+    /// service's voice id where the source picks it, not a name it ignores.
+    func voiceName(for options: TurnOptions) -> String
 }
 
 /// One turn of speech: text in, audio chunks out, cancellable at any point.
@@ -151,6 +155,8 @@ public struct Alignment: Sendable, Equatable {
 }
 
 extension SpeechSource {
+    public func voiceName(for options: TurnOptions) -> String { options.voice ?? name }
+
     /// Speaks a whole text as one turn.
     public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
         let turn = startTurn(options)

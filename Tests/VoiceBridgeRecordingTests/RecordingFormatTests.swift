@@ -63,6 +63,7 @@ private func temporaryDirectory() throws -> String {
         clock.advance(ms: 20)
         sink.sendClear()
         recorder.bargeIn(latencyNanos: 1_500_000, accepted: true, reason: "accepted")
+        RecordingCallObserver(nil, recorder: recorder).speechCost(SpeechCost(byVoice: ["voice1": SpeechCharacters(sent: 40, heard: 25)]))
         sink.close(.hangUp)
         recorder.refused(code: 1007, reason: "malformed JSON")
         recorder.socketClosed()
@@ -71,6 +72,7 @@ private func temporaryDirectory() throws -> String {
 
         let text = try String(contentsOfFile: recorder.jsonlPath, encoding: .utf8)
         let call = try RecordedCall(text: text)
+        #expect(text.contains(#""cost":{"sent":40,"heard":25,"wasted":15},"voices":[{"voice":"voice1","sent":40,"heard":25,"wasted":15}]"#))
         #expect(call.header.flow == "demo")
         #expect(call.header.carrier == .recorded)
         #expect(call.header.callSid == "CA1")

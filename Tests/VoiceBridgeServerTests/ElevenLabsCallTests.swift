@@ -214,7 +214,7 @@ struct ElevenLabsCallTests {
                     body = try await server.http("GET", "/metrics").body
                 }
                 func value(_ kind: String) throws -> Int {
-                    let line = try #require(body.split(separator: "\n").first { $0.hasPrefix("voicebridge_speech_characters_total{kind=\"\(kind)\"}") })
+                    let line = try #require(body.split(separator: "\n").first { $0.hasPrefix("voicebridge_speech_characters_total{kind=\"\(kind)\",flow=\"demo\",voice=\"voice1\"}") })
                     return Int(Double(line.split(separator: " ").last ?? "") ?? -1)
                 }
                 let (sent, heard, wasted) = (try value("sent"), try value("heard"), try value("wasted"))
