@@ -62,6 +62,7 @@ public enum DemoCalls {
         speech: any SpeechSource,
         flow: any CallFlow
     ) -> Call {
+        context.observer.flowChosen(RecordedFlowName.name(of: flow))
         if let recorder = context.recorder {
             let parts = RecordedCallParts(
                 recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), dialect: context.dialect,
@@ -177,10 +178,12 @@ extension BridgeConfiguration {
     /// The HTTP fallback's settings when an API key is configured; nil otherwise.
     public var elevenLabsHTTPConfiguration: ElevenLabsHTTPSpeechSource.Configuration? {
         guard let key = elevenLabsAPIKey else { return nil }
-        return ElevenLabsHTTPSpeechSource.Configuration(
+        var http = ElevenLabsHTTPSpeechSource.Configuration(
             apiKey: key, baseURL: elevenLabsBaseURL, voiceID: elevenLabsVoiceID, modelID: elevenLabsModel,
             voiceSettings: elevenLabsVoiceSettings, caBundlePath: elevenLabsCAFile
         )
+        http.textLead = .milliseconds(Int64(elevenLabsTextLeadMs))
+        return http
     }
 
     /// The voice settings given in the configuration; nil when none is.
@@ -207,6 +210,8 @@ struct ConfiguredVoiceOnly: SpeechSource {
     func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
         base.speak(text, options: Self.stripped(options))
     }
+
+    func voiceName(for options: TurnOptions) -> String { base.voiceName(for: Self.stripped(options)) }
 
     static func stripped(_ options: TurnOptions) -> TurnOptions {
         TurnOptions(id: options.id, voice: nil, model: nil, language: options.language)

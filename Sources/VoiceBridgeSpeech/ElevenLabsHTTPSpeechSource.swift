@@ -12,8 +12,12 @@ import Logging
 /// One request runs at a time per turn, and it takes every sentence complete by the time it is
 /// sent: the first sentence of a streamed reply goes out alone, for the earliest audio, and the
 /// rest go in larger batches with the text before them as `previous_text`, for natural prosody.
-/// A whole text given at once is one request. Generation runs faster than real time, so the next
-/// request is done long before the audio of the previous one has played.
+///
+/// With a `textLead` (calls), text is paid for just in time: a whole text is asked for a
+/// sentence per request, with its neighbours as `previous_text`/`next_text`, and every request
+/// after the first waits until the audio already generated runs less than the lead ahead of the
+/// playhead. A barge-in then stops the turn with at most one request's text unheard. Without
+/// one (prompt builds), a whole text is one request.
 public struct ElevenLabsHTTPSpeechSource: SpeechSource {
     public struct Configuration: Sendable {
         public var apiKey: String
@@ -36,6 +40,9 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
         public var previousTextCharacters: Int
         /// What audio to ask for: the call's own format where the service offers it.
         public var outputFormat: ElevenLabsOutputFormat = .ulaw8000
+        /// How far ahead of the playhead generated audio may run before the next request; zero
+        /// asks for everything as soon as it can (builds, where nobody listens in real time).
+        public var textLead: Duration = .zero
 
         public init(
             apiKey: String,
@@ -95,10 +102,14 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
         client = ElevenLabsHTTPClient(configuration: configuration.client, engine: engine, logger: logger)
     }
 
+    public func voiceName(for options: TurnOptions) -> String { options.voice ?? configuration.voiceID }
+
     /// `options.voice` and `options.model` override the configured ones. `options.language` goes
     /// as `language_code` (its primary subtag, "fr-CA" → "fr": ElevenLabs takes ISO 639-1) when
     /// the model supports it.
-    public func startTurn(_ options: TurnOptions) -> any SpeechTurn {
+    public func startTurn(_ options: TurnOptions) -> any SpeechTurn { makeTurn(options) }
+
+    private func makeTurn(_ options: TurnOptions) -> ElevenLabsHTTPTurn {
         var template = ElevenLabsSpeechRequest(
             text: "",
             voiceID: options.voice ?? configuration.voiceID,
@@ -117,8 +128,20 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
         return ElevenLabsHTTPTurn(
             id: options.id, template: template, client: client,
             maxCharactersPerRequest: configuration.maxCharactersPerRequest,
-            previousTextCharacters: configuration.previousTextCharacters, logger: logger
+            previousTextCharacters: configuration.previousTextCharacters, textLead: configuration.textLead, logger: logger
         )
+    }
+
+    /// With a `textLead`, a sentence per request, each released just in time; else one request.
+    public func speak(_ text: String, options: TurnOptions) -> any SpeechTurn {
+        let turn = makeTurn(options)
+        if configuration.textLead > .zero {
+            turn.speakPieces(TextChunker.sentencePieces(text))
+        } else {
+            turn.send(text: text)
+            turn.finish()
+        }
+        return turn
     }
 }
 

@@ -4,7 +4,8 @@ import VoiceBridgeCarriers
 import Synchronization
 
 /// One turn of `ElevenLabsHTTPSpeechSource`. Text is cut into sentences as it arrives; a worker
-/// task requests them one batch at a time and pushes the audio into the turn's queue.
+/// task requests them one batch at a time and pushes the audio into the turn's queue. With a
+/// text lead, each request after the first waits for the playhead (see the source).
 final class ElevenLabsHTTPTurn: SpeechTurn {
     let id: String
     private let pending: PendingText
@@ -16,14 +17,15 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
 
     init(
         id: String, template: ElevenLabsSpeechRequest, client: ElevenLabsHTTPClient,
-        maxCharactersPerRequest: Int, previousTextCharacters: Int, logger: Logger
+        maxCharactersPerRequest: Int, previousTextCharacters: Int, textLead: Duration = .zero, logger: Logger
     ) {
         self.id = id
         let pending = PendingText()
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let work = Work(
             turnID: id, template: template, client: client, pending: pending, queue: queue, sent: sent,
-            maxCharacters: maxCharactersPerRequest, previousTextCharacters: previousTextCharacters, logger: logger
+            maxCharacters: maxCharactersPerRequest, previousTextCharacters: previousTextCharacters, textLead: textLead,
+            logger: logger
         )
         self.pending = pending
         self.wake = wake
@@ -48,6 +50,13 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
 
     func send(text: String) {
         if pending.append(text) { wake.yield() }
+    }
+
+    /// A whole text, already cut into sentences: one request each, never batched, so each waits
+    /// for the playhead on its own.
+    func speakPieces(_ pieces: [String]) {
+        pending.setPieces(pieces)
+        finish()
     }
 
     func finish() {
@@ -77,6 +86,8 @@ private final class PendingText: Sendable {
         var sentences: [String] = []
         var finished = false
         var cancelled = false
+        /// A known text: a sentence per request.
+        var oneAtATime = false
     }
 
     private let state = Mutex(State())
@@ -88,6 +99,14 @@ private final class PendingText: Sendable {
             let complete = state.splitter.append(text).filter { UtteranceText.isSpeakable($0) }
             state.sentences += complete
             return !complete.isEmpty
+        }
+    }
+
+    func setPieces(_ pieces: [String]) {
+        state.withLock { state in
+            guard !state.finished, !state.cancelled else { return }
+            state.sentences = pieces
+            state.oneAtATime = true
         }
     }
 
@@ -111,17 +130,18 @@ private final class PendingText: Sendable {
         state.withLock { !$0.cancelled && !$0.finished && $0.sentences.isEmpty }
     }
 
-    /// The next batch: whole sentences, at least one, up to about `maxCharacters`.
-    func take(maxCharacters: Int) -> Next {
+    /// The next batch: whole sentences, at least one, up to about `maxCharacters` (one for a
+    /// known text), with the start of what follows it, if already known, for `next_text`.
+    func take(maxCharacters: Int) -> (next: Next, following: String) {
         state.withLock { state in
-            if state.cancelled { return .done }
-            guard !state.sentences.isEmpty else { return state.finished ? .done : .wait }
+            if state.cancelled { return (.done, "") }
+            guard !state.sentences.isEmpty else { return (state.finished ? .done : .wait, "") }
             var batch = state.sentences.removeFirst()
-            while let next = state.sentences.first, batch.count + next.count <= maxCharacters {
+            while !state.oneAtATime, let next = state.sentences.first, batch.count + next.count <= maxCharacters {
                 batch += next
                 state.sentences.removeFirst()
             }
-            return .text(batch)
+            return (.text(batch), state.sentences.first ?? "")
         }
     }
 }
@@ -136,21 +156,31 @@ private struct Work: Sendable {
     let sent: SpeechCharacterCount
     let maxCharacters: Int
     let previousTextCharacters: Int
+    let textLead: Duration
     let logger: Logger
 
     func run(wakeups: AsyncStream<Void>) async {
         var wakeups = wakeups.makeAsyncIterator()
         var spoken = ""
+        var playout = Playout()
         while !Task.isCancelled {
-            switch pending.take(maxCharacters: maxCharacters) {
+            let (next, following) = pending.take(maxCharacters: maxCharacters)
+            switch next {
             case .text(let text):
                 var request = template
                 request.text = text
                 let previous = spoken.suffix(previousTextCharacters)
                 request.previousText = previous.isEmpty ? nil : String(previous)
-                sent.add(text.count)
+                let upcoming = following.prefix(previousTextCharacters)
+                request.nextText = upcoming.isEmpty ? nil : String(upcoming)
                 do {
-                    try await speak(request)
+                    // Just in time: the caller may barge in while this waits, and then this
+                    // text is never paid for.
+                    if textLead > .zero, let releaseAt = playout.releaseTime(lead: textLead) {
+                        try await Task.sleep(until: releaseAt, clock: .continuous)
+                    }
+                    sent.add(text.count)
+                    try await speak(request, playout: &playout)
                 } catch {
                     if !Task.isCancelled && !(error is CancellationError) {
                         logger.warning("ElevenLabs HTTP turn failed", metadata: ["error": "\(error)"])
@@ -170,13 +200,37 @@ private struct Work: Sendable {
         }
     }
 
-    private func speak(_ request: ElevenLabsSpeechRequest) async throws {
+    private func speak(_ request: ElevenLabsSpeechRequest, playout: inout Playout) async throws {
         var timeline = ElevenLabsAlignmentTimeline()
         let format = request.outputFormat.mediaFormat ?? .mulaw8kMono
         for try await event in client.streamWithTimestamps(request) {
             guard case .audio(let piece) = event else { continue }
-            if let chunk = timeline.chunk(for: piece, turnID: turnID, format: format) { queue.push(chunk) }
+            if let chunk = timeline.chunk(for: piece, turnID: turnID, format: format) {
+                playout.generated(format.nanoseconds(ofBytes: chunk.audio.count))
+                queue.push(chunk)
+            }
         }
         try Task.checkCancellation()
+    }
+}
+
+/// Where the turn's playhead is, as far as the turn can tell: its audio starts playing when the
+/// first chunk arrives and plays without a break, so what it generated runs out at the first
+/// chunk's arrival plus its length. (A call still playing something else starts it later: the
+/// estimate then releases text early, never late.)
+struct Playout {
+    private var firstAudioAt: ContinuousClock.Instant?
+    private var audioNanos: Int64 = 0
+
+    mutating func generated(_ nanos: Int64, at now: ContinuousClock.Instant = .now) {
+        if firstAudioAt == nil { firstAudioAt = now }
+        audioNanos += nanos
+    }
+
+    /// When the audio ahead of the playhead falls to `lead`; nil before any audio (the first
+    /// request goes at once).
+    func releaseTime(lead: Duration) -> ContinuousClock.Instant? {
+        guard let firstAudioAt else { return nil }
+        return firstAudioAt + .nanoseconds(audioNanos) - lead
     }
 }

@@ -67,8 +67,12 @@ final class ElevenLabsWebSocketSession {
         var chunkTimer: Scheduled<Void>?
         /// Pieces waiting for a context.
         var outbox: [String] = []
-        /// A whole text's later sentences, held back until the playhead needs them.
+        /// A whole text's later sentences, or a streamed turn's later pieces, held back until the
+        /// playhead needs them.
         var held: [String] = []
+        /// The held pieces are streamed text: released together, without waiting for the piece
+        /// in flight to be generated (the service may be buffering it for more text).
+        var streamHeld = false
         /// Audio received so far, and when the first of it came: the caller's playhead is
         /// estimated as that instant plus real time.
         var audioNanos: Int64 = 0
@@ -164,9 +168,51 @@ final class ElevenLabsWebSocketSession {
 
     func send(key: Int, text: String) {
         guard let turn = turns[key], !turn.finished else { return }
-        for piece in turn.chunker.append(text, at: .now()) { emit(piece, for: turn) }
+        for piece in turn.chunker.append(text, at: .now()) { emitStreamed(piece, for: turn) }
         armChunkTimer(turn)
     }
+
+    /// A streamed piece goes at once, unless the audio already generated runs `textLead` or
+    /// more ahead of the playhead: then it waits (with what follows it) until the playhead needs
+    /// it, and a barge-in in between means it is never sent, nor paid for.
+    private func emitStreamed(_ piece: String, for turn: Turn) {
+        guard holdsStreamed(turn) else { return emit(piece, for: turn) }
+        turn.held.append(piece)
+        turn.streamHeld = true
+        releaseHeld(turn)
+    }
+
+    private func holdsStreamed(_ turn: Turn) -> Bool {
+        if !turn.held.isEmpty { return true }  // Behind what is held, whatever happens.
+        guard configuration.textLead > .zero, turn.contextID != nil, case .open = link, turn.sentOnContext else { return false }
+        let lead = Self.timeAmount(configuration.textLead)
+        guard let firstAudioAt = turn.firstAudioAt else {
+            // No audio yet (a fast LLM sends its whole reply before the first audio): the text
+            // already out will take about this long to say.
+            return .nanoseconds(Int64(turn.metrics.characters) * Self.estimatedNanosPerCharacter) >= lead
+        }
+        return firstAudioAt + .nanoseconds(turn.audioNanos) - .now() >= lead
+    }
+
+    /// Streamed text that piled up while the turn waited for a context (a fast LLM's whole
+    /// reply, sent before the socket opened): what covers the lead goes now, the rest just in time.
+    private func holdBeyondLead(_ turn: Turn) {
+        guard configuration.textLead > .zero, turn.outbox.count > 1, turn.held.isEmpty || turn.streamHeld else { return }
+        let lead = Self.timeAmount(configuration.textLead).nanoseconds
+        var characters = turn.metrics.characters
+        var keep = 0
+        while keep < turn.outbox.count, keep == 0 || Int64(characters) * Self.estimatedNanosPerCharacter < lead {
+            characters += turn.outbox[keep].count
+            keep += 1
+        }
+        guard keep < turn.outbox.count else { return }
+        turn.held.insert(contentsOf: turn.outbox[keep...], at: 0)
+        turn.outbox.removeSubrange(keep...)
+        turn.streamHeld = true
+    }
+
+    /// Speech runs at about 15 characters a second.
+    static let estimatedNanosPerCharacter: Int64 = 65_000_000
 
     /// A whole text (`speak`): its first sentence at once, the rest just in time (`textLead`),
     /// each generated with a flush; the last with the flush and `close_context`.
@@ -184,7 +230,9 @@ final class ElevenLabsWebSocketSession {
         turn.finished = true
         turn.chunkTimer?.cancel()
         turn.chunkTimer = nil
-        if let rest = turn.chunker.finish() { turn.outbox.append(rest) }
+        if let rest = turn.chunker.finish() {
+            if turn.held.isEmpty { turn.outbox.append(rest) } else { turn.held.append(rest) }
+        }
         if turn.outbox.isEmpty && turn.tracker.text.isEmpty {
             // Nothing to say: done without a sound.
             if let c = turn.contextID { closeContext(c) }
@@ -263,7 +311,7 @@ final class ElevenLabsWebSocketSession {
         guard let c = turn.contextID, case .open(let connection) = link, !turn.endSent else { return }
         let pieces = turn.outbox
         turn.outbox = []
-        guard turn.held.isEmpty else {
+        guard turn.finished, turn.held.isEmpty else {
             for piece in pieces { sendText(piece, turn: turn, context: c, connection: connection, flush: true) }
             if !pieces.isEmpty { turn.audioSinceRelease = false }
             return
@@ -314,6 +362,7 @@ final class ElevenLabsWebSocketSession {
             turn.endSent = false
             turn.metrics.contextIDs.append(c)
             send(initialization(c), on: connection, context: c)
+            holdBeyondLead(turn)
             if turn.finished {
                 sendEnd(turn)
             } else {
@@ -321,6 +370,7 @@ final class ElevenLabsWebSocketSession {
                 turn.outbox = []
                 for piece in pieces { sendText(piece, turn: turn, context: c, connection: connection, flush: flushesFirst(piece, turn)) }
             }
+            if !turn.held.isEmpty { releaseHeld(turn) }  // A new context after a drop: its timer may be gone.
         }
     }
 
@@ -339,7 +389,7 @@ final class ElevenLabsWebSocketSession {
         turn.chunkTimer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             guard let turn = turns[key] else { return }
             turn.chunkTimer = nil
-            for piece in turn.chunker.due(at: .now()) { emit(piece, for: turn) }
+            for piece in turn.chunker.due(at: .now()) { emitStreamed(piece, for: turn) }
             armChunkTimer(turn)
         }
     }
@@ -428,9 +478,9 @@ final class ElevenLabsWebSocketSession {
             turn.metrics.audioBytes += audio.count
             turn.tracker.delivered(chunk)
             turn.queue.push(chunk)
+            if turn.firstAudioAt == nil { turn.firstAudioAt = now }
+            turn.audioNanos += audioFormat.nanoseconds(ofBytes: audio.count)
             if !turn.held.isEmpty {
-                if turn.firstAudioAt == nil { turn.firstAudioAt = now }
-                turn.audioNanos += audioFormat.nanoseconds(ofBytes: audio.count)
                 turn.audioSinceRelease = true
                 releaseHeld(turn)
             }
@@ -464,33 +514,51 @@ final class ElevenLabsWebSocketSession {
 
     /// Sends the next held sentence once the one in flight is generated and the audio ahead of
     /// the playhead falls below the lead; otherwise looks again when either can have changed.
+    /// Streamed pieces skip the "generated" test (the service may hold a piece sent with
+    /// `try_trigger_generation` until more text comes); each goes with a flush, which forces it.
     private func releaseHeld(_ turn: Turn) {
         turn.releaseTimer?.cancel()
         turn.releaseTimer = nil
-        guard !turn.held.isEmpty, let c = turn.contextID, case .open = link, !turn.endSent, let firstAudioAt = turn.firstAudioAt
-        else { return }
-        // The sentence in flight is generated when the alignment has covered its text; audio
-        // without alignment only says that it began.
-        let generated = turn.tracker.sawUnalignedAudio
-            ? turn.audioSinceRelease : !UtteranceText.isSpeakable(turn.tracker.unspoken)
+        guard !turn.held.isEmpty, turn.contextID != nil, case .open = link, !turn.endSent else { return }
         let lead = Self.timeAmount(configuration.textLead)
-        let playedOut = firstAudioAt + .nanoseconds(turn.audioNanos)
         let now = NIODeadline.now()
-        guard generated, playedOut - now < lead else {
-            // Audio still arriving re-checks; a quiet stretch needs the timer.
-            if generated {
-                let key = turn.key
-                turn.releaseTimer = loop.assumeIsolated().scheduleTask(deadline: playedOut - lead) { [self] in
-                    guard let turn = turns[key] else { return }
-                    turn.releaseTimer = nil
-                    releaseHeld(turn)
-                }
-            }
+        guard let firstAudioAt = turn.firstAudioAt else {
+            // Streamed text held before any audio: the first audio looks again, and should none
+            // come, the next piece goes one lead after the first text anyway.
+            if turn.streamHeld { armRelease(turn, at: (turn.firstSentAt ?? now) + lead, force: true) }
             return
         }
+        // The sentence in flight is generated when the alignment has covered its text; audio
+        // without alignment only says that it began.
+        let generated = turn.streamHeld
+            || (turn.tracker.sawUnalignedAudio ? turn.audioSinceRelease : !UtteranceText.isSpeakable(turn.tracker.unspoken))
+        let playedOut = firstAudioAt + .nanoseconds(turn.audioNanos)
+        guard generated, playedOut - now < lead else {
+            // Audio still arriving looks again; a quiet stretch needs the timer.
+            if generated { armRelease(turn, at: playedOut - lead) }
+            return
+        }
+        releaseNext(turn)
+        // The released piece's audio looks again; should none come within a lead, the next
+        // streamed piece goes anyway.
+        if turn.streamHeld, !turn.held.isEmpty { armRelease(turn, at: now + lead, force: true) }
+    }
+
+    private func releaseNext(_ turn: Turn) {
         turn.outbox.append(turn.held.removeFirst())
-        logger.trace("sentence released", metadata: ["turn": "\(turn.id)", "context": "\(c)", "held": "\(turn.held.count)"])
+        logger.trace("sentence released", metadata: ["turn": "\(turn.id)", "context": "\(turn.contextID ?? "-")", "held": "\(turn.held.count)"])
         sendEnd(turn)
+    }
+
+    /// Looks at `turn`'s held text again at `deadline`; `force` sends the next piece first.
+    private func armRelease(_ turn: Turn, at deadline: NIODeadline, force: Bool = false) {
+        let key = turn.key
+        turn.releaseTimer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard let turn = turns[key] else { return }
+            turn.releaseTimer = nil
+            if force, !turn.held.isEmpty, turn.contextID != nil, case .open = link, !turn.endSent { releaseNext(turn) }
+            releaseHeld(turn)
+        }
     }
 
     private func complete(_ turn: Turn) {

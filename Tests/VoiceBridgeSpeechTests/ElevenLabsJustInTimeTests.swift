@@ -77,4 +77,86 @@ struct ElevenLabsJustInTimeTests {
             #expect(sentTexts(socketMessages(emulator)).filter { $0.contains("Sentence") }.count == 10)
         }
     }
+
+    // MARK: Streamed text
+
+    @Test func aStreamedReplyIsSentJustInTimeAndABargeInLeavesTheRestUnsent() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 20)) { emulator, port in
+            let source = try webSocketSource(port: port) { $0.textLead = .milliseconds(300) }
+            defer { source.close() }
+            // A fast LLM: the whole reply arrives before any audio.
+            let turn = source.startTurn(TurnOptions(id: "reply"))
+            for sentence in Self.sentences { turn.send(text: sentence + " ") }
+            var firstAudio: ContinuousClock.Instant?
+            for try await _ in turn.chunks {
+                firstAudio = .now
+                break
+            }
+            try await Task.sleep(until: try #require(firstAudio) + .milliseconds(850))
+            turn.cancel()
+            try await Task.sleep(for: .milliseconds(500))
+            let sent = sentTexts(socketMessages(emulator)).joined()
+            #expect(sent.hasPrefix("Sentence number 01."), "\(sent)")
+            #expect(!sent.contains("Sentence number 06."), "held text was never sent: \(sent)")
+        }
+    }
+
+    @Test func anUninterruptedStreamedReplyIsHeardWholeInOrder() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 5)) { _, port in
+            let source = try webSocketSource(port: port) { $0.textLead = .milliseconds(200) }
+            defer { source.close() }
+            let turn = source.startTurn(TurnOptions(id: "reply"))
+            for sentence in Self.sentences { turn.send(text: sentence + " ") }
+            turn.finish()
+            let heard = alignedText(try await allChunks(turn))
+            #expect(heard.filter { !$0.isWhitespace } == Self.prompt.filter { !$0.isWhitespace }, "\(heard)")
+        }
+    }
+
+    // MARK: HTTP
+
+    static func httpSource(port: Int, lead: Duration) -> ElevenLabsHTTPSpeechSource {
+        var configuration = ElevenLabsHTTPSpeechSource.Configuration(
+            apiKey: ElevenLabsEmulatorConfiguration.defaultAPIKey, baseURL: "http://127.0.0.1:\(port)", voiceID: "voice1")
+        configuration.textLead = lead
+        return ElevenLabsHTTPSpeechSource(configuration: configuration, logger: quietLogger("http"))
+    }
+
+    /// The JSON bodies of the emulator's HTTP speech requests, in order.
+    static func httpBodies(_ emulator: ElevenLabsEmulator) -> [[String: Any]] {
+        emulator.requests.filter { $0.kind == .http }.compactMap { request in
+            request.body.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+    }
+
+    @Test func overHTTPABargedInPromptIsRequestedOnlyUpToTheSentenceInFlightWithItsNeighbours() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 20)) { emulator, port in
+            let turn = Self.httpSource(port: port, lead: .milliseconds(300)).speak(Self.prompt, options: TurnOptions(id: "menu"))
+            var firstAudio: ContinuousClock.Instant?
+            for try await _ in turn.chunks {
+                firstAudio = .now
+                break
+            }
+            try await Task.sleep(until: try #require(firstAudio) + .milliseconds(850))
+            turn.cancel()
+            try await Task.sleep(for: .milliseconds(500))
+            let bodies = Self.httpBodies(emulator)
+            let pieces = TextChunker.sentencePieces(Self.prompt)
+            let texts = bodies.compactMap { $0["text"] as? String }
+            #expect(texts.count >= 3 && texts.count <= 4, "requested: \(texts)")
+            #expect(texts == Array(pieces.prefix(texts.count)), "a sentence per request, in order")
+            #expect(bodies.first?["previous_text"] == nil)
+            #expect(bodies.first?["next_text"] as? String == pieces[1], "the next sentence, for prosody")
+            #expect(bodies.dropFirst().first?["previous_text"] as? String == pieces[0])
+            #expect(turn.charactersSent == texts.joined().count, "only what went out is billed")
+        }
+    }
+
+    @Test func overHTTPWithoutALeadAWholePromptIsOneRequest() async throws {
+        try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 5)) { emulator, port in
+            let chunks = try await allChunks(Self.httpSource(port: port, lead: .zero).speak(Self.prompt, options: TurnOptions(id: "menu")))
+            #expect(!chunks.isEmpty)
+            #expect(Self.httpBodies(emulator).count == 1)
+        }
+    }
 }
