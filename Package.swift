@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "VoiceBridgePrompts",
             dependencies: [
-                "VoiceBridgeAudio", "VoiceBridgeSpeech", "COpenSSL",
+                "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 import Foundation
 import VoiceBridgeSpeech
 

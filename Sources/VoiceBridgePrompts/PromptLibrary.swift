@@ -1,3 +1,4 @@
+import VoiceBridgeCarriers
 import Foundation
 
 /// Built prompts, ready to play: a build directory's manifest and files loaded into memory as the

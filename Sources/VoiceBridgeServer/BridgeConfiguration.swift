@@ -105,6 +105,9 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// The speech cache's bound (`voice.cache_mb`): finished utterances of every voice, shared by
     /// all calls; 0 turns it off.
     public var speechCacheMB: Int = 64
+    /// `voice.cache_dir`: where the speech cache keeps a copy of what it holds, so a restart is
+    /// warm (bounded by `cache_mb` too); nil keeps it in memory only.
+    public var speechCacheDirectory: String?
     /// `elevenlabs.text_lead_ms`: how far ahead of the caller's ear a known prompt's sentences
     /// are sent; 0 sends the whole text at once.
     public var elevenLabsTextLeadMs: Int = 1500
@@ -251,6 +254,7 @@ extension BridgeConfiguration {
         case ("voice", "model"): model = try reader.optionalString(key, value)
         case ("voice", "language"): language = try reader.string(key, value)
         case ("voice", "cache_mb"): speechCacheMB = try reader.nonNegativeInt(key, value)
+        case ("voice", "cache_dir"): speechCacheDirectory = try reader.optionalString(key, value)
         case ("voice", "elevenlabs_api_key"), ("elevenlabs", "api_key"):
             if let v = try reader.optionalString(key, value) { elevenLabsAPIKey = v }
         case ("elevenlabs", "base_url"): elevenLabsBaseURL = try reader.optionalString(key, value) ?? ElevenLabsWebSocketConfiguration.defaultBaseURL
@@ -336,6 +340,7 @@ extension BridgeConfiguration {
         ("VOICEBRIDGE_RELAY_AUTH_TOKEN", "relay.auth_token"),
         ("VOICEBRIDGE_CONTROL_TOKEN", "control.token"),
         ("VOICEBRIDGE_RECORD_DIR", "recording.directory"),
+        ("VOICEBRIDGE_SPEECH_CACHE_DIR", "voice.cache_dir"),
     ]
 
     /// Overlays environment variables. Empty values count as unset.
@@ -388,6 +393,7 @@ extension BridgeConfiguration {
         if let v = value("VOICEBRIDGE_RELAY_AUTH_TOKEN") { relayAuthToken = v }
         if let v = value("VOICEBRIDGE_CONTROL_TOKEN") { controlToken = v }
         if let v = value("VOICEBRIDGE_RECORD_DIR") { recordDirectory = v }
+        if let v = value("VOICEBRIDGE_SPEECH_CACHE_DIR") { speechCacheDirectory = v }
         for spec in CarrierRegistry.all.compactMap(\.settings) {
             for variable in spec.environment {
                 if let v = value(variable.name) { carrierSettings[spec.section, default: [:]][variable.key] = v }
@@ -454,7 +460,7 @@ extension BridgeConfiguration {
             "leadMs": String(leadMs),
             "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
             "drainSeconds": String(drainSeconds),
-            "speechCache": speechCacheMB == 0 ? "off" : "\(speechCacheMB) MiB",
+            "speechCache": speechCacheMB == 0 ? "off" : "\(speechCacheMB) MiB" + (speechCacheDirectory.map { ", on disk in \($0)" } ?? ""),
             "relay": relayURL ?? "off",
             "controlAPI": controlToken == nil ? "off" : "on (bearer token set)",
             "recording": recordDirectory ?? "off",

@@ -76,7 +76,7 @@ public struct VoiceBridgeServer: Service {
         )
         let factory: MediaCallFactory
         // Finished prompts of every voice, shared by every call (a bound of 0 keeps nothing).
-        let speechCache = SpeechCache(maxBytes: configuration.speechCacheMB << 20)
+        let speechCache = try Self.speechCache(configuration, logger: logger)
         metrics.observe(speechCache)
         // A given flow wins; else the relay app when one is configured (every call goes to it);
         // else the declarative flows; else the demo menu.
@@ -228,6 +228,24 @@ public struct VoiceBridgeServer: Service {
 
     /// Calls that speak with ElevenLabs: each gets its own WebSocket source (one socket per call),
     /// backed by the shared HTTP source and then the offline voice.
+    /// The speech cache, warmed from its copy on disk when `voice.cache_dir` is set.
+    private static func speechCache(_ configuration: BridgeConfiguration, logger: Logger) throws -> SpeechCache {
+        let maxBytes = configuration.speechCacheMB << 20
+        guard let directory = configuration.speechCacheDirectory, maxBytes > 0 else { return SpeechCache(maxBytes: maxBytes) }
+        let disk: SpeechDiskStore
+        do {
+            disk = try SpeechDiskStore(directory: directory, maxBytes: maxBytes)
+        } catch {
+            throw ConfigurationError("voice.cache_dir: cannot create \(directory): \(error)")
+        }
+        let cache = SpeechCache(maxBytes: maxBytes, disk: disk)
+        let warmed = disk.warm(cache)
+        logger.info("speech cache warmed from disk", metadata: [
+            "directory": "\(directory)", "utterances": "\(warmed.entries)", "bytes": "\(warmed.bytes)",
+        ])
+        return cache
+    }
+
     private static func elevenLabsCalls(
         configuration: BridgeConfiguration,
         webSocket: ElevenLabsWebSocketConfiguration,

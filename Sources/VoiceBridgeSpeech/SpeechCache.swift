@@ -86,10 +86,13 @@ public final class SpeechCache: Sendable {
     }
 
     public let maxBytes: Int
+    /// Where what the cache keeps is also written, for the next start (`SpeechDiskStore.warm`).
+    public let disk: SpeechDiskStore?
     private let store = Mutex(Store())
 
-    public init(maxBytes: Int = 64 << 20) {
+    public init(maxBytes: Int = 64 << 20, disk: SpeechDiskStore? = nil) {
         self.maxBytes = max(0, maxBytes)
+        self.disk = disk
     }
 
     public var statistics: Statistics { store.withLock { $0.statistics } }
@@ -108,12 +111,17 @@ public final class SpeechCache: Sendable {
         }
     }
 
-    /// Keeps an utterance, evicting the least recently used until the bound holds. One larger
-    /// than the whole bound is not kept.
+    /// Keeps an utterance, evicting the least recently used until the bound holds, and writes it
+    /// to `disk`. One larger than the whole bound is not kept.
     public func insert(_ key: Key, chunks: [SpeechChunk]) {
+        insert(key, chunks: chunks, persist: true)
+    }
+
+    func insert(_ key: Key, chunks: [SpeechChunk], persist: Bool) {
         var bytes = 0
         for chunk in chunks { bytes += chunk.audio.count }
         guard bytes > 0, bytes <= maxBytes else { return }
+        if persist { disk?.store(key, chunks: chunks) }
         store.withLock { store in
             if let slot = store.index[key] { store.remove(slot) }
             while store.statistics.bytes + bytes > maxBytes, store.oldest >= 0 {

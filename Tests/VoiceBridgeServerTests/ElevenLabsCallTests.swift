@@ -168,6 +168,35 @@ struct ElevenLabsCallTests {
         }
     }
 
+    @Test func aRestartedServerWithACacheDirectoryPlaysTheGreetingFromDiskWithNoRequestToTheService() async throws {
+        let directory = NSTemporaryDirectory() + "speech-cache-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let voice = EmulatorVoice()
+        try await Self.withEmulator(voice: voice) { emulator, port in
+            let configure: (inout BridgeConfiguration) -> Void = { c in
+                Self.configure(port: port)(&c)
+                c.speechCacheDirectory = directory
+            }
+            var heard: [[UInt8]] = []
+            for _ in 0..<2 {
+                try await LiveServer.with(configure: configure, demoCalls: true, speech: ScriptedSpeech()) { server in
+                    let socket = try await server.startCall()
+                    let (frames, _) = try await Self.mediaUntilMark(socket)
+                    heard.append(frames.flatMap { $0 })
+                    await socket.close()
+                    // The copy is written off the call's thread; the next start reads it.
+                    for _ in 0..<100 where ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).isEmpty {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            }
+            let greeting = DemoMenuFlow.Script().greeting
+            #expect(voice.texts == TextChunker.sentencePieces(greeting), "each sentence synthesised once, before the restart")
+            #expect(emulator.requests.filter { $0.kind == .webSocket }.count == 1, "only the first server reached the service")
+            #expect(heard[0] == heard[1], "the same bytes, byte for byte")
+        }
+    }
+
     /// Reads the greeting's first frames, presses 1, and reads on until the `clear` (frames
     /// already on the wire may come before it).
     static func pressOne(_ socket: MediaSocket, afterGreetingFrames count: Int) async throws {

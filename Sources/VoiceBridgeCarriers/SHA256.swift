@@ -1,9 +1,9 @@
 import COpenSSL
 
-/// SHA-256 from libcrypto, as lowercase hex: the names of cache entries and the checksums in the
-/// manifest.
-enum SHA256 {
-    static func hex(_ bytes: [UInt8]) -> String {
+/// SHA-256 from libcrypto, as lowercase hex: the names of cache entries (prompts, speech) and
+/// the checksums in the prompt manifest.
+public enum SHA256 {
+    public static func hex(_ bytes: [UInt8]) -> String {
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         bytes.withUnsafeBufferPointer { input in
             digest.withUnsafeMutableBufferPointer { output in
