@@ -137,6 +137,51 @@ func run() async throws {
         source.close()
     }
 
+    // Just in time (elevenlabs.text_lead_ms) against the whole text at once: the first audio of
+    // a known four-sentence menu, turns interleaved so both meet the same machine.
+    do {
+        let menu = "Thank you for calling Acme. For billing, press one. For support, press two. To hear this again, press nine."
+        func wsSource(lead: Duration) throws -> ElevenLabsWebSocketSpeechSource {
+            var c = ElevenLabsWebSocketConfiguration(
+                apiKey: ElevenLabsEmulatorConfiguration.defaultAPIKey, baseURL: base, voiceID: "voice1",
+                contextReleaseDelay: .milliseconds(releaseDelay))
+            c.textLead = lead
+            return ElevenLabsWebSocketSpeechSource(client: try ElevenLabsWebSocketClient(configuration: c, logger: quiet("ws")), logger: quiet("ws"))
+        }
+        func httpSource(lead: Duration) -> ElevenLabsHTTPSpeechSource {
+            var c = ElevenLabsHTTPSpeechSource.Configuration(apiKey: ElevenLabsEmulatorConfiguration.defaultAPIKey, baseURL: base, voiceID: "voice1")
+            c.textLead = lead
+            return ElevenLabsHTTPSpeechSource(configuration: c, logger: quiet("http"))
+        }
+        let sources: [(String, any SpeechSource)] = [
+            ("ws whole text", try wsSource(lead: .zero)), ("ws just in time (1500 ms)", try wsSource(lead: .milliseconds(1500))),
+            ("http whole text", httpSource(lead: .zero)), ("http just in time (1500 ms)", httpSource(lead: .milliseconds(1500))),
+        ]
+        var samples = [[Duration]](repeating: [], count: sources.count)
+        // First audio only: a just-in-time turn's later sentences wait for a playhead nobody
+        // plays, so each turn is cancelled once its first chunk is here.
+        func first(_ turn: any SpeechTurn) async throws -> Duration {
+            let start = ContinuousClock.now
+            var iterator = turn.chunks.makeAsyncIterator()
+            guard try await iterator.next() != nil else { throw CancellationError() }
+            let elapsed = ContinuousClock.now - start
+            turn.cancel()
+            return elapsed
+        }
+        for (_, source) in sources { _ = try await first(source.speak(menu, options: TurnOptions(id: "warm"))) }
+        for i in 0..<min(turns, 100) {
+            for (n, (_, source)) in sources.enumerated() {
+                samples[n].append(try await first(source.speak(menu, options: TurnOptions(id: "j\(i)"))))
+                try await Task.sleep(for: .milliseconds(Int64(releaseDelay) + 5))  // the cancelled context's slot frees
+            }
+        }
+        for (n, (label, _)) in sources.enumerated() { report("first audio of a known menu, \(label)", samples[n]) }
+        func median(_ d: [Duration]) -> Double { d.map(ms).sorted()[d.count / 2] }
+        print(String(format: "just in time - whole text, median first audio: ws %+.2f ms, http %+.2f ms",
+            median(samples[1]) - median(samples[0]), median(samples[3]) - median(samples[2])))
+        for (_, source) in sources { (source as? ElevenLabsWebSocketSpeechSource)?.close() }
+    }
+
     // HTTP streaming, for comparison (libcurl, connection reused).
     do {
         let http = ElevenLabsHTTPSpeechSource(
