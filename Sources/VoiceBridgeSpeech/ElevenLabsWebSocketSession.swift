@@ -524,8 +524,8 @@ final class ElevenLabsWebSocketSession {
         let now = NIODeadline.now()
         guard let firstAudioAt = turn.firstAudioAt else {
             // Streamed text held before any audio: the first audio looks again, and should none
-            // come, the next piece goes one lead after the first text anyway.
-            if turn.streamHeld { armRelease(turn, at: (turn.firstSentAt ?? now) + lead, force: true) }
+            // come (the service holding a short piece for more text), the next goes anyway.
+            if turn.streamHeld { armRelease(turn, at: (turn.firstSentAt ?? now) + Self.stallAllowance(lead), force: true) }
             return
         }
         // The sentence in flight is generated when the alignment has covered its text; audio
@@ -539,10 +539,13 @@ final class ElevenLabsWebSocketSession {
             return
         }
         releaseNext(turn)
-        // The released piece's audio looks again; should none come within a lead, the next
-        // streamed piece goes anyway.
-        if turn.streamHeld, !turn.held.isEmpty { armRelease(turn, at: now + lead, force: true) }
+        // The released piece's audio looks again; should none come at all, the next streamed
+        // piece goes anyway. (Slow audio is no stall: when it comes, the playhead decides.)
+        if turn.streamHeld, !turn.held.isEmpty { armRelease(turn, at: now + Self.stallAllowance(lead), force: true) }
     }
+
+    /// How long held streamed text waits for audio that does not come before it goes anyway.
+    static func stallAllowance(_ lead: TimeAmount) -> TimeAmount { max(lead, .seconds(2)) }
 
     private func releaseNext(_ turn: Turn) {
         turn.outbox.append(turn.held.removeFirst())

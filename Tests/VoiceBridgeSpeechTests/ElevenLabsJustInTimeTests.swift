@@ -78,6 +78,16 @@ struct ElevenLabsJustInTimeTests {
         }
     }
 
+    /// The most sentences (400 ms each) a just-in-time turn may have sent by `cancelledAt`: as
+    /// many as the playhead can have reached, counted from `start` (no later than the first
+    /// audio, however late a loaded machine runs this test), a lead's worth more, and one in
+    /// flight. Unloaded, a barge-in 850 ms in allows 4 of the 10.
+    static func allowedSentences(from start: ContinuousClock.Instant, to cancelledAt: ContinuousClock.Instant, leadMs: Int) -> Int {
+        let elapsed = cancelledAt - start
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return Int(((ms + Double(leadMs)) / 400).rounded(.up)) + 1
+    }
+
     // MARK: Streamed text
 
     @Test func aStreamedReplyIsSentJustInTimeAndABargeInLeavesTheRestUnsent() async throws {
@@ -85,6 +95,7 @@ struct ElevenLabsJustInTimeTests {
             let source = try webSocketSource(port: port) { $0.textLead = .milliseconds(300) }
             defer { source.close() }
             // A fast LLM: the whole reply arrives before any audio.
+            let start = ContinuousClock.now
             let turn = source.startTurn(TurnOptions(id: "reply"))
             for sentence in Self.sentences { turn.send(text: sentence + " ") }
             var firstAudio: ContinuousClock.Instant?
@@ -93,11 +104,14 @@ struct ElevenLabsJustInTimeTests {
                 break
             }
             try await Task.sleep(until: try #require(firstAudio) + .milliseconds(850))
+            let cancelledAt = ContinuousClock.now
             turn.cancel()
             try await Task.sleep(for: .milliseconds(500))
             let sent = sentTexts(socketMessages(emulator)).joined()
+            let count = Self.sentences.filter { sent.contains($0) }.count
+            let allowed = Self.allowedSentences(from: start, to: cancelledAt, leadMs: 300)
             #expect(sent.hasPrefix("Sentence number 01."), "\(sent)")
-            #expect(!sent.contains("Sentence number 06."), "held text was never sent: \(sent)")
+            #expect(count <= allowed, "held text was never sent: \(count) sent, \(allowed) allowed: \(sent)")
         }
     }
 
@@ -131,6 +145,7 @@ struct ElevenLabsJustInTimeTests {
 
     @Test func overHTTPABargedInPromptIsRequestedOnlyUpToTheSentenceInFlightWithItsNeighbours() async throws {
         try await withElevenLabsEmulator(voice: KnownVoice(msPerCharacter: 20)) { emulator, port in
+            let start = ContinuousClock.now
             let turn = Self.httpSource(port: port, lead: .milliseconds(300)).speak(Self.prompt, options: TurnOptions(id: "menu"))
             var firstAudio: ContinuousClock.Instant?
             for try await _ in turn.chunks {
@@ -138,17 +153,22 @@ struct ElevenLabsJustInTimeTests {
                 break
             }
             try await Task.sleep(until: try #require(firstAudio) + .milliseconds(850))
+            let cancelledAt = ContinuousClock.now
             turn.cancel()
             try await Task.sleep(for: .milliseconds(500))
             let bodies = Self.httpBodies(emulator)
             let pieces = TextChunker.sentencePieces(Self.prompt)
             let texts = bodies.compactMap { $0["text"] as? String }
-            #expect(texts.count >= 3 && texts.count <= 4, "requested: \(texts)")
+            let allowed = Self.allowedSentences(from: start, to: cancelledAt, leadMs: 300)
+            #expect(!texts.isEmpty && texts.count <= allowed, "requested: \(texts), \(allowed) allowed")
             #expect(texts == Array(pieces.prefix(texts.count)), "a sentence per request, in order")
             #expect(bodies.first?["previous_text"] == nil)
             #expect(bodies.first?["next_text"] as? String == pieces[1], "the next sentence, for prosody")
-            #expect(bodies.dropFirst().first?["previous_text"] as? String == pieces[0])
-            #expect(turn.charactersSent == texts.joined().count, "only what went out is billed")
+            if texts.count > 1 { #expect(bodies[1]["previous_text"] as? String == pieces[0]) }
+            // Counted as it goes out: a request the barge-in aborted on its way may be counted
+            // without reaching the service's log.
+            let logged = texts.joined().count
+            #expect(turn.charactersSent >= logged && turn.charactersSent <= logged + (pieces.indices.contains(texts.count) ? pieces[texts.count].count : 0), "\(turn.charactersSent) counted, \(logged) logged")
         }
     }
 
