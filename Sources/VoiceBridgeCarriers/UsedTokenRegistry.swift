@@ -30,6 +30,12 @@ public struct UsedTokenRegistry: Sendable {
         return true
     }
 
+    /// Whether `id` is recorded and not yet expired.
+    public mutating func contains(_ id: String, now: Int64) -> Bool {
+        forgetExpired(now: now)
+        return expiries[id] != nil
+    }
+
     public mutating func forgetExpired(now: Int64) {
         while let first = heap.first, first.expiresAt <= now {
             expiries[first.id] = nil

@@ -17,6 +17,9 @@ public final class StreamTokens: Sendable {
     private let ttlSeconds: Int64
     private let clock: @Sendable () -> Int64
     private let used = NIOLockedValueBox(UsedTokenRegistry())
+    /// Calls whose carrier said they are over: a token minted for one opens nothing, until it
+    /// would have expired anyway.
+    private let ended = NIOLockedValueBox(UsedTokenRegistry())
 
     /// - Parameters:
     ///   - secret: at least 16 bytes (`BridgeConfiguration.validated()` checks a configured one).
@@ -40,8 +43,18 @@ public final class StreamTokens: Sendable {
         } catch {
             return .refused(reason: error.description)
         }
+        if ended.withLockedValue({ $0.contains(verified.callSid, now: now) }) {
+            return .refused(reason: "the call has already ended")
+        }
         let fresh = used.withLockedValue { $0.consume(verified.nonceID, expiresAt: verified.expiresAt, now: now) }
         return fresh ? .accepted(callSid: verified.callSid) : .refused(reason: "token already used")
+    }
+
+    /// The carrier reported the call over (a terminal status callback): its unused tokens are
+    /// refused from now on.
+    public func callEnded(callSid: String) {
+        let now = clock()
+        _ = ended.withLockedValue { $0.consume(callSid, expiresAt: now + ttlSeconds, now: now) }
     }
 
     public static func unixNow() -> Int64 {

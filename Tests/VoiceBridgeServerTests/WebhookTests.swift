@@ -214,6 +214,24 @@ import VoiceBridgeCarriers
         }
     }
 
+    @Test func anUnusedStreamTokenOpensNothingAfterTheCallsTerminalStatus() async throws {
+        try await LiveServer.with { server in
+            let path = try await server.streamPath()
+            let parameters = [("CallSid", Twilio.callSid), ("AccountSid", Twilio.accountSid), ("CallStatus", "completed")]
+            let status = try await Self.post(server, "/status", signature: Self.statusSignature, parameters: parameters)
+            #expect(status.status == 204)
+            let outcome = try await MediaSocket.open(
+                port: server.port, path: path, headers: [("X-Twilio-Signature", server.sign("wss://voice.example.com" + path))])
+            guard case .refused(let response) = outcome else {
+                Issue.record("the ended call's stream opened")
+                return
+            }
+            #expect(response.status == 403)
+            #expect(response.body.contains("already ended"), "\(response.body)")
+            try await server.waitForActiveCalls(0)
+        }
+    }
+
     @Test func nonTerminalStatusLeavesTheCallAlone() async throws {
         try await LiveServer.with(configure: { $0.twilioAuthToken = nil }) { server in
             let socket = try await server.startCall()

@@ -54,6 +54,7 @@ struct CarrierServices: Sendable {
     func callStatus(callID: String, status: String) {
         guard Self.terminalStatuses.contains(status), !callID.isEmpty else { return }
         _ = parameters.take(callSid: callID)
+        tokens.callEnded(callSid: callID)
         let live = liveCalls.endCall(callSid: callID, status: status)
         logger.info("status callback", metadata: ["callSid": "\(callID)", "status": "\(status)", "liveCall": "\(live)"])
     }
