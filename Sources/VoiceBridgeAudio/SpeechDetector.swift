@@ -11,12 +11,25 @@ public struct SpeechDetectorConfiguration: Sendable, Equatable {
     /// between syllables and at plosives. Longer dips discard the onset, so a click followed by
     /// silence never confirms.
     public var maxGapMs: Int
+    /// Of the loud 10 ms blocks before confirmation, at least this fraction must be voiced (a
+    /// zero-crossing rate under `maxVoicedCrossingRate`: vowels and voiced consonants, not
+    /// hiss). Line noise, a rustle or a breath into the microphone is loud but never voiced, so
+    /// it cannot confirm however long it lasts. 0 turns the check off.
+    public var minVoicedFraction: Double
+    /// Zero crossings per sample below which a block counts as voiced. White noise crosses at
+    /// about 0.5; voiced speech at 8 kHz well under 0.3.
+    public var maxVoicedCrossingRate: Double
 
-    public init(thresholdDBm0: Double = -35, minSpeechMs: Int = 200, hangoverMs: Int = 400, maxGapMs: Int = 60) {
+    public init(
+        thresholdDBm0: Double = -35, minSpeechMs: Int = 200, hangoverMs: Int = 400, maxGapMs: Int = 60,
+        minVoicedFraction: Double = 0.3, maxVoicedCrossingRate: Double = 0.3
+    ) {
         self.thresholdDBm0 = thresholdDBm0
         self.minSpeechMs = minSpeechMs
         self.hangoverMs = hangoverMs
         self.maxGapMs = maxGapMs
+        self.minVoicedFraction = minVoicedFraction
+        self.maxVoicedCrossingRate = maxVoicedCrossingRate
     }
 }
 
@@ -46,6 +59,15 @@ public final class SpeechDetector {
     private var position = 0
     private var onset = 0
     private var lastLoud = 0
+    /// The current 10 ms block: its zero crossings and loud samples, and the previous sample.
+    private var blockCrossings = 0
+    private var blockLoud = 0
+    private var previous: Int16 = 0
+    /// Since the onset: loud blocks, and of them the voiced ones.
+    private var loudBlocks = 0
+    private var voicedBlocks = 0
+    private let maxVoicedCrossings: Int
+    static let blockSamples = 80
 
     public init(_ configuration: SpeechDetectorConfiguration = .init()) {
         self.configuration = configuration
@@ -55,6 +77,13 @@ public final class SpeechDetector {
         minSpeechSamples = max(1, configuration.minSpeechMs * 8)
         hangoverSamples = max(1, configuration.hangoverMs * 8)
         maxGapSamples = max(0, configuration.maxGapMs * 8)
+        maxVoicedCrossings = Int(configuration.maxVoicedCrossingRate * Double(Self.blockSamples))
+    }
+
+    /// Whether the onset so far sounds voiced enough to be speech.
+    private var voiced: Bool {
+        guard configuration.minVoicedFraction > 0 else { return true }
+        return voicedBlocks > 0 && Double(voicedBlocks) >= configuration.minVoicedFraction * Double(loudBlocks)
     }
 
     deinit {
@@ -78,17 +107,30 @@ public final class SpeechDetector {
             let loud = power_meter_update(meter, sample) > thresholdReading
             let n = position
             position += 1
+            if (sample < 0) != (previous < 0) { blockCrossings += 1 }
+            previous = sample
+            if loud { blockLoud += 1 }
+            if position % Self.blockSamples == 0 {
+                if phase == .pending, blockLoud * 2 >= Self.blockSamples {
+                    loudBlocks += 1
+                    if blockCrossings < maxVoicedCrossings { voicedBlocks += 1 }
+                }
+                blockCrossings = 0
+                blockLoud = 0
+            }
             switch phase {
             case .silence:
                 if loud {
                     phase = .pending
                     onset = n
                     lastLoud = n
+                    loudBlocks = 0
+                    voicedBlocks = 0
                 }
             case .pending:
                 if loud {
                     lastLoud = n
-                    if n + 1 - onset >= minSpeechSamples {
+                    if n + 1 - onset >= minSpeechSamples, voiced {
                         phase = .speaking
                         onEvent(.started(onsetMs: onset / 8, confirmedMs: (n + 1) / 8))
                     }
@@ -128,5 +170,10 @@ public final class SpeechDetector {
         position = 0
         onset = 0
         lastLoud = 0
+        blockCrossings = 0
+        blockLoud = 0
+        previous = 0
+        loudBlocks = 0
+        voicedBlocks = 0
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VoiceBridgeAudio
 
@@ -125,5 +126,42 @@ import Testing
         } else {
             Issue.record("no start after reset: \(events)")
         }
+    }
+}
+
+/// With the shipped defaults (200 ms minimum), a burst of line noise longer than the minimum does
+/// not confirm: it is loud but never voiced. Real speech still does.
+@Suite struct SpeechDetectorVoicingTests {
+    static func fixture(_ name: String) throws -> [Int16] {
+        let path = #filePath.replacingOccurrences(of: "Tests/VoiceBridgeAudioTests/SpeechDetectorTests.swift", with: "fixtures/inputs/\(name)")
+        return try WAVFile.read(path: path).pcm16Samples
+    }
+
+    static func events(_ pcm: [Int16], _ configuration: SpeechDetectorConfiguration = .init()) -> [SpeechEvent] {
+        let padded = [Int16](repeating: 0, count: 4000) + pcm + [Int16](repeating: 0, count: 8000)
+        return SpeechDetector(configuration).process(padded)
+    }
+
+    @Test func theNoiseBlipFixtureDoesNotConfirmWithTheDefaults() throws {
+        let noise = try Self.fixture("noise-blip-250ms.wav")
+        #expect(Self.events(noise).isEmpty)
+        // Without the voicing check it did: the defect this guards against.
+        #expect(Self.events(noise, SpeechDetectorConfiguration(minVoicedFraction: 0)).first.map { if case .started = $0 { true } else { false } } == true)
+    }
+
+    @Test func theCallerSpeechFixtureStillConfirmsAtTheMinimum() throws {
+        let speech = try Self.fixture("caller-speech-1s.wav")
+        guard case let .started(onsetMs, confirmedMs)? = Self.events(speech).first else {
+            Issue.record("speech did not confirm")
+            return
+        }
+        #expect(onsetMs >= 500 && onsetMs <= 505)
+        #expect(confirmedMs - onsetMs >= 200 && confirmedMs - onsetMs <= 220)
+    }
+
+    @Test func aLongerBurstOfWhiteNoiseNeverConfirms() {
+        var rng = SplitMix64(seed: 11)
+        let noise = (0..<8000).map { _ in Int16(truncatingIfNeeded: Int(rng.next() % 16000) - 8000) }
+        #expect(Self.events(noise).isEmpty)
     }
 }
