@@ -142,7 +142,10 @@ extension EmulateCommand {
             }
             let emulator = ElevenLabsEmulator(configuration: configuration, speech: speech)
             let bound = try await emulator.start(host: host, port: port)
-            let keys = configuration.apiKeys.isEmpty ? "any non-empty key" : configuration.apiKeys.sorted().joined(separator: ", ")
+            // Only the built-in test key is shown: a key given on the command line may be a real
+            // one, and secrets are never printed.
+            let keys = configuration.apiKeys.isEmpty ? "any non-empty key"
+                : configuration.apiKeys.map { $0 == ElevenLabsEmulatorConfiguration.defaultAPIKey ? $0 : "<as given with --api-key>" }.sorted().joined(separator: ", ")
             let banner = """
                 ElevenLabs emulator on http://\(host):\(bound) (ws://\(host):\(bound)/v1/text-to-speech/{voice_id}/stream-input, multi-stream-input)
                 API key: \(keys)
