@@ -174,10 +174,24 @@ public final class Call: CallControl {
         end(.statusCallback(status))
     }
 
-    /// The server is draining: end politely.
+    /// The server is shutting down and the call's drain time is up: whatever was playing stops,
+    /// the caller hears the goodbye whole (not interruptible; what the flow asks for from now on
+    /// is ignored), and the call hangs up once its mark is back. A call already ending carries on.
     public func shutdown() {
-        end(.serverShutdown)
+        guard phase != .ended, pendingEnd == nil else { return }
+        guard phase == .active else { return end(.drained) }
+        for (_, t) in timers { t.cancel() }
+        timers.removeAll()
+        if let goodbye = configuration.drainGoodbye, !goodbye.isEmpty {
+            stopSpeaking()
+            play(.text(goodbye), id: Self.drainGoodbyeID, interruptible: .none)
+        }
+        logger.info("server draining: saying goodbye")
+        requestEnd(.drained)
     }
+
+    /// The prompt id of the drain goodbye, in events and recordings.
+    public static let drainGoodbyeID: PromptID = "drain-goodbye"
 
     private func begin(_ start: StreamStart) {
         streamID = start.streamID

@@ -11,6 +11,9 @@ public struct CallConfiguration: Sendable, Equatable {
     public var speechDetector = SpeechDetectorConfiguration()
     /// How long a hang-up waits for the goodbye's mark after the last frame went out.
     public var hangUpGraceMs: Int = 3_000
+    /// What the caller hears when the server shuts down under a live call (`shutdown()`); nil
+    /// hangs up without a word.
+    public var drainGoodbye: String?
     /// Caller audio held while the flow finishes setting up (after `start`); older audio is dropped.
     public var setupBufferMs: Int = 5_000
     public var voice: String?

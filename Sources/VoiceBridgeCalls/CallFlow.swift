@@ -42,6 +42,8 @@ public enum CallEndReason: Sendable, Equatable {
     case redirect
     case protocolError(String)
     case serverShutdown
+    /// The server drained: the drain time ran out, the caller heard the goodbye, the call hung up.
+    case drained
 }
 
 /// What a prompt plays: text through the speech source, or audio the flow already has.

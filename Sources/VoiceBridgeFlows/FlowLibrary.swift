@@ -89,6 +89,13 @@ public struct FlowLibrary: Sendable {
         return flows.first(where: \.definition.isDefault) ?? (flows.count == 1 ? flows[0] : nil)
     }
 
+    /// The flow that lists `to` among its numbers; the default flow does not count.
+    public func flow(claimingNumber to: String?) -> LoadedFlow? {
+        guard let to else { return nil }
+        let key = Self.normalize(to)
+        return flows.first { $0.definition.numbers.contains { Self.normalize($0) == key } }
+    }
+
     public func flow(named name: String) -> LoadedFlow? {
         flows.first { $0.definition.name == name }
     }

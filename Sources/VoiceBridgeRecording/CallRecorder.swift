@@ -302,6 +302,7 @@ public enum RecordedEndReason {
         case .redirect: "redirect"
         case let .protocolError(r): "protocolError: \(r)"
         case .serverShutdown: "serverShutdown"
+        case .drained: "drained"
         }
     }
 }

@@ -18,8 +18,14 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// checked against it, never against the Host header, and stream URLs are built from it.
     /// nil: `http://127.0.0.1:PORT` for local use (a warning is logged).
     public var publicURL: String?
-    /// After SIGTERM: how long live calls get to finish before their sockets are closed.
+    /// After SIGTERM: how long live calls run on (their flows may end them) before the goodbye.
     public var drainSeconds: Double = 10
+    /// `server.drain_goodbye`: said to each call still live when the drain time is up, before it
+    /// hangs up; "" hangs up without a word.
+    public var drainGoodbye = "We are sorry, we have to end this call now. Please call again. Goodbye."
+    /// `server.drain_goodbye_seconds`: how long the goodbye may take before the socket is closed
+    /// anyway (1001).
+    public var drainGoodbyeSeconds: Double = 10
     /// Event-loop threads that carry calls. nil: one per CPU this process may use (its affinity
     /// mask and cgroup quota, `CPUBudget`), so `taskset -c 0,1` gives two loops.
     public var eventLoops: Int?
@@ -203,17 +209,48 @@ extension BridgeConfiguration {
         guard let sections = root as? [String: Any] else {
             throw ConfigurationError("\(source): the top level must be a mapping of sections")
         }
+        // Every problem in the file at once, each at its line, in file order.
+        let lines = Self.keyLines(yaml)
+        var problems: [(line: Int, message: String)] = []
+        func problem(_ error: ConfigurationError, at name: String) {
+            let line = lines[name] ?? 0
+            var message = error.description
+            if line > 0, message.hasPrefix(source + ": ") { message = "\(source):\(line): " + message.dropFirst(source.count + 2) }
+            problems.append((line, message))
+        }
         var reader = YAMLSectionReader(source: source)
         for (section, value) in sections {
             guard let keys = value as? [String: Any] else {
                 if value is NSNull { continue }
-                throw ConfigurationError("\(source): section \(section) must be a mapping")
+                problem(ConfigurationError("\(source): section \(section) must be a mapping"), at: section)
+                continue
             }
             reader.section = section
             for (key, value) in keys {
-                try apply(section: section, key: key, value: value, reader: reader)
+                do {
+                    try apply(section: section, key: key, value: value, reader: reader)
+                } catch {
+                    problem(error, at: section + "." + key)
+                }
             }
         }
+        if !problems.isEmpty {
+            throw ConfigurationError(problems.sorted { $0.line < $1.line }.map(\.message).joined(separator: "\n"))
+        }
+    }
+
+    /// The line of each section and `section.key` in a YAML document (1-based), for messages.
+    private static func keyLines(_ yaml: String) -> [String: Int] {
+        guard let root = try? Yams.compose(yaml: yaml), let sections = root.mapping else { return [:] }
+        var lines: [String: Int] = [:]
+        for (sectionNode, value) in sections {
+            guard let section = sectionNode.string else { continue }
+            lines[section] = sectionNode.mark?.line
+            for (keyNode, _) in value.mapping ?? [:] {
+                if let key = keyNode.string { lines[section + "." + key] = keyNode.mark?.line }
+            }
+        }
+        return lines
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
@@ -223,6 +260,8 @@ extension BridgeConfiguration {
         case ("server", "port"): port = try reader.port(key, value)
         case ("server", "public_url"): publicURL = try reader.optionalString(key, value)
         case ("server", "drain_seconds"): drainSeconds = try reader.nonNegativeDouble(key, value)
+        case ("server", "drain_goodbye"): drainGoodbye = try reader.string(key, value)
+        case ("server", "drain_goodbye_seconds"): drainGoodbyeSeconds = try reader.nonNegativeDouble(key, value)
         case ("server", "listen_backlog"): listenBacklog = try reader.positiveInt(key, value)
         case ("server", "event_loops"):
             let n = try reader.nonNegativeInt(key, value)
@@ -415,6 +454,7 @@ extension BridgeConfiguration {
         }
         if frameMs <= 0 || leadMs < 0 { throw ConfigurationError("pacing: frame_ms must be > 0 and lead_ms >= 0") }
         try validateCarrierAudio()
+        _ = try elevenLabsChunkSchedule()
         _ = try elevenLabsWebSocketConfiguration()
         if let relayURL {
             do throws(RelayConnectError) {

@@ -19,9 +19,11 @@ import VoiceBridgeSpeech
 /// socket to its chosen loop with `ClientBootstrap.withConnectedSocket`, then runs Hummingbird's
 /// child-channel setup and handling on it exactly as Hummingbird's `Server` would.
 ///
-/// Graceful shutdown, as in Hummingbird: stop accepting, send `ChannelShouldQuiesceEvent` to
-/// every open connection (HTTP finishes its request; a media socket drains its call), and return
-/// once all of them have closed.
+/// Graceful shutdown, in two steps: first send `ChannelShouldQuiesceEvent` to every open
+/// connection (HTTP finishes its request; a media socket drains its call) but go on accepting, so
+/// webhooks and `/healthz` are answered (503, draining) while calls finish, and load balancers
+/// and carriers hear that this instance is going; once `drained` returns (the live calls are
+/// over), stop accepting, quiesce what opened since, and return once all of it has closed.
 struct BridgeListener<ChildChannel: ServerChildChannel>: Service {
     let host: String
     let port: Int
@@ -30,6 +32,8 @@ struct BridgeListener<ChildChannel: ServerChildChannel>: Service {
     let placement: LoopPlacement
     let logger: Logger
     let onServerRunning: @Sendable (Int) async -> Void
+    /// Returns once the calls live at the shutdown are over (or their time is up).
+    var drained: @Sendable () async -> Void = {}
 
     func run() async throws {
         let socket = try ListeningSocket(host: host, port: port, backlog: backlog)
@@ -59,9 +63,13 @@ struct BridgeListener<ChildChannel: ServerChildChannel>: Service {
             } onCancel: {
                 socket.stopAccepting()
             }
-        } onGracefulShutdown: {
-            socket.stopAccepting()
-            open.quiesceAll()
+        } onGracefulShutdown: { [drained] in
+            open.quiesceAll(includingNew: false)
+            Task {
+                await drained()
+                socket.stopAccepting()
+                open.quiesceAll(includingNew: true)
+            }
         }
     }
 
@@ -112,9 +120,10 @@ private final class OpenConnections: Sendable {
         _ = state.withLock { $0.channels.removeValue(forKey: id) }
     }
 
-    func quiesceAll() {
+    /// Asks every open connection to finish; `includingNew`: those opened later too.
+    func quiesceAll(includingNew: Bool) {
         let channels = state.withLock { state in
-            state.quiescing = true
+            if includingNew { state.quiescing = true }
             return Array(state.channels.values)
         }
         for channel in channels {
@@ -156,13 +165,8 @@ final class ListeningSocket: Sendable {
         }
         var boundPort = port
         if named == 0 {
-            let family = CInt(storage.ss_family)
-            boundPort = withUnsafePointer(to: storage) { pointer -> Int in
-                if family == AF_INET6 {
-                    return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
-                }
-                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
-            }
+            // sin_port and sin6_port both sit at offset 2, in network byte order.
+            boundPort = withUnsafeBytes(of: storage) { Int($0[2]) << 8 | Int($0[3]) }
         }
         self.fd = fd
         self.port = boundPort

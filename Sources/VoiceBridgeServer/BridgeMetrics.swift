@@ -283,6 +283,7 @@ extension CallEndReason {
         case .redirect: "redirect"
         case .protocolError: "protocol_error"
         case .serverShutdown: "server_shutdown"
+        case .drained: "drained"
         }
     }
 }

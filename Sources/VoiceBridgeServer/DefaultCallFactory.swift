@@ -121,6 +121,7 @@ extension BridgeConfiguration {
             hangoverMs: speechHangoverMs
         )
         c.hangUpGraceMs = hangUpGraceMs
+        c.drainGoodbye = drainGoodbye.isEmpty ? nil : drainGoodbye
         c.setupBufferMs = setupBufferMs
         c.voice = voice
         c.model = model
@@ -158,11 +159,7 @@ extension BridgeConfiguration {
     public func elevenLabsWebSocketConfiguration() throws(ConfigurationError) -> ElevenLabsWebSocketConfiguration? {
         guard let key = elevenLabsAPIKey else { return nil }
         var ws = ElevenLabsWebSocketConfiguration(apiKey: key, baseURL: elevenLabsBaseURL, voiceID: elevenLabsVoiceID, modelID: elevenLabsModel)
-        do {
-            ws.schedule = try ElevenLabsChunkSchedule(parsing: elevenLabsSchedule)
-        } catch {
-            throw ConfigurationError("elevenlabs.schedule: \(error.description)")
-        }
+        ws.schedule = try elevenLabsChunkSchedule()
         ws.voiceSettings = elevenLabsVoiceSettings
         ws.caFilePath = elevenLabsCAFile
         ws.inactivityTimeout = elevenLabsInactivityTimeoutSeconds
@@ -172,6 +169,15 @@ extension BridgeConfiguration {
             return try ws.validated()
         } catch {
             throw ConfigurationError("elevenlabs: \(error.description)")
+        }
+    }
+
+    /// `elevenlabs.schedule` parsed, whether or not a key is set (a bad one is an error either way).
+    public func elevenLabsChunkSchedule() throws(ConfigurationError) -> ElevenLabsChunkSchedule {
+        do {
+            return try ElevenLabsChunkSchedule(parsing: elevenLabsSchedule)
+        } catch {
+            throw ConfigurationError("elevenlabs.schedule: \(error.description)")
         }
     }
 

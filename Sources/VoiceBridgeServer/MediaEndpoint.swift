@@ -15,6 +15,8 @@ final class MediaEndpoint: Sendable {
         var writeStall: TimeAmount
         var startTimeout: TimeAmount
         var drain: TimeAmount
+        /// After the drain time: how long a call's goodbye may take before its socket is closed.
+        var drainGoodbye: TimeAmount = .seconds(10)
         var maxConcurrentCalls: Int
         var signatureMode: BridgeConfiguration.SignatureMode
     }

@@ -372,13 +372,20 @@ extension MediaStreamHandler: LiveCallControl {
 
     var liveState: LiveCallState? { call?.liveState }
 
+    /// SIGTERM: the call runs on for the drain time (its flow may end it), then says goodbye and
+    /// hangs up (1000); a call still open once the goodbye's time is up too is closed (1001).
     func drain() {
         guard drainTimer == nil, !closing, let context else { return }
-        call?.shutdown()
-        guard !closing else { return }
-        drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: endpoint.settings.drain) {
+        let loop = context.eventLoop.assumeIsolated()
+        drainTimer = loop.scheduleTask(in: endpoint.settings.drain) {
             self.drainTimer = nil
-            self.closeStream(.goingAway, "server shutting down")
+            guard !self.closing else { return }
+            self.call?.shutdown()
+            guard !self.closing else { return }
+            self.drainTimer = loop.scheduleTask(in: self.endpoint.settings.drainGoodbye) {
+                self.drainTimer = nil
+                self.closeStream(.goingAway, "server shutting down")
+            }
         }
     }
 }

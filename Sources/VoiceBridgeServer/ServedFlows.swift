@@ -20,6 +20,7 @@ public struct ServedFlows: Sendable {
     func provider(
         relay: @escaping @Sendable (String) -> RelayConfiguration,
         connector: any RelayConnector = RelayWebSocketClient.shared,
+        unclaimed: CallFlowProvider? = nil,
         logger: Logger
     ) -> CallFlowProvider {
         var environment = self.environment
@@ -32,6 +33,9 @@ public struct ServedFlows: Sendable {
         let library = self.library
         let env = environment
         return { context in
+            // A flow that lists the called number wins; `unclaimed` (the relay app) replaces
+            // only the default flow.
+            if let unclaimed, library.flow(claimingNumber: context.parameters["To"]) == nil { return unclaimed(context) }
             guard let flow = library.flow(forCalledNumber: context.parameters["To"]) else {
                 logger.warning("no flow answers this number; running the demo menu", metadata: ["to": "\(context.parameters["To"] ?? "")"])
                 return DemoCalls.demoFlow(context)

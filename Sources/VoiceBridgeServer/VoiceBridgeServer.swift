@@ -78,11 +78,12 @@ public struct VoiceBridgeServer: Service {
         // Finished prompts of every voice, shared by every call (a bound of 0 keeps nothing).
         let speechCache = try Self.speechCache(configuration, logger: logger)
         metrics.observe(speechCache)
-        // A given flow wins; else the relay app when one is configured (every call goes to it);
-        // else the declarative flows; else the demo menu.
+        // A given flow wins; else a declarative flow that lists the called number; else the
+        // relay app when one is configured; else the default declarative flow; else the demo menu.
+        let relayApp = configuration.relayConfiguration.map { DemoCalls.relayFlow($0, prompts: flows?.environment.prompts) }
         let flow = flow
-            ?? configuration.relayConfiguration.map { DemoCalls.relayFlow($0, prompts: flows?.environment.prompts) }
-            ?? flows?.provider(relay: { configuration.relayConfiguration(url: $0) }, logger: logger)
+            ?? flows?.provider(relay: { configuration.relayConfiguration(url: $0) }, unclaimed: relayApp, logger: logger)
+            ?? relayApp
             ?? DemoCalls.demoFlow
         if let callFactory {
             factory = callFactory
@@ -119,6 +120,7 @@ public struct VoiceBridgeServer: Service {
                 writeStall: .nanoseconds(Int64(configuration.writeStallSeconds * 1e9)),
                 startTimeout: .nanoseconds(Int64(configuration.startTimeoutSeconds * 1e9)),
                 drain: .nanoseconds(Int64(configuration.drainSeconds * 1e9)),
+                drainGoodbye: .nanoseconds(Int64(configuration.drainGoodbyeSeconds * 1e9)),
                 maxConcurrentCalls: configuration.maxConcurrentCalls,
                 signatureMode: configuration.signatureMode
             ),
@@ -170,6 +172,13 @@ public struct VoiceBridgeServer: Service {
                     )
                 }
                 await onServerRunning(bound)
+            },
+            drained: { [liveCalls] in
+                // The drain time, the goodbye's time, and a second for the last closes.
+                let limit = ContinuousClock.now + .seconds(configuration.drainSeconds + configuration.drainGoodbyeSeconds + 1)
+                while liveCalls.count > 0, ContinuousClock.now < limit {
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
             }
         )
     }

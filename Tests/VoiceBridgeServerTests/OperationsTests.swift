@@ -1,5 +1,7 @@
 import Foundation
+import NIOCore
 import Testing
+import VoiceBridgeCarriers
 @testable import VoiceBridgeServer
 
 /// /healthz, /metrics and graceful shutdown.
@@ -62,14 +64,77 @@ import Testing
         try await server.calls.waitFor("\(Twilio.callSid):start")
         let began = ContinuousClock.now
         await server.shutdownGracefully()
-        // The call is asked to finish; EchoCall ignores it, so the drain time (1 s) closes it.
+        // After the drain time (1 s) the call is asked to say goodbye and hang up; EchoCall
+        // ignores it, so the goodbye's time (1 s more) closes it.
         try await server.calls.waitFor("\(Twilio.callSid):shutdown")
+        #expect(ContinuousClock.now - began >= .milliseconds(900), "the call ran on for the drain time")
         let close = try #require(try await socket.closeFrame(timeout: .seconds(5)))
         #expect(close.closeCode == 1001)
         try await server.waitUntilStopped()
         let elapsed = ContinuousClock.now - began
-        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(5), "drained in \(elapsed)")
+        #expect(elapsed >= .milliseconds(1900) && elapsed < .seconds(6), "drained in \(elapsed)")
         #expect(server.calls.count("\(Twilio.callSid):socketClosed") == 1)
+    }
+
+    @Test func sigtermLetsTheCallRunThenSaysGoodbyeAndHangsUpWith1000WhileRefusingNewCalls() async throws {
+        let goodbye = "Goodbye for now."
+        let server = try await LiveServer.start(
+            configure: {
+                $0.drainSeconds = 0.5
+                $0.drainGoodbye = goodbye
+            },
+            demoCalls: true, speech: ScriptedSpeech())
+        let socket = try await server.startCall()
+        var decoder = TwilioCarrierDecoder(streamSid: Twilio.streamSid)
+        func next() async throws -> OutboundEvent {
+            let frame = try #require(try await socket.nextFrame(timeout: .seconds(5)), "socket closed")
+            switch frame.opcode {
+            case WSFrame.close: return .close(frame.closeCode)
+            default:
+                switch try decoder.decode(ByteBuffer(bytes: frame.payload)) {
+                case .media: return .media
+                case .mark(let name): return .mark(name)
+                case .clear: return .clear
+                }
+            }
+        }
+        #expect(try await next() == .media, "the greeting plays")
+        await server.shutdownGracefully()
+        // Draining: no new calls (webhooks 503, so Twilio tries the number's fallback URL), and
+        // load balancers are told.
+        let parameters = [("CallSid", "CA99999999999999999999999999999999"), ("AccountSid", Twilio.accountSid)]
+        let refused = try await server.http(
+            "POST", "/twiml", headers: [("X-Twilio-Signature", server.sign(LiveServer.publicURL + "/twiml", parameters))],
+            body: Twilio.form(parameters))
+        #expect(refused.status == 503)
+        let health = try await server.http("GET", "/healthz")
+        #expect(health.status == 503 && health.body.contains("draining"), "\(health.status) \(health.body)")
+        // The greeting runs on until the drain time is up; then a clear, the goodbye whole, its
+        // mark, and (once the mark is back) a clean close.
+        var event = try await next()
+        while event == .media { event = try await next() }
+        #expect(event == .clear)
+        var goodbyeFrames = 0
+        event = try await next()
+        while event == .media {
+            goodbyeFrames += 1
+            event = try await next()
+        }
+        let expected = goodbye.count * ScriptedSpeech.msPerCharacter / 20
+        #expect(goodbyeFrames >= expected && goodbyeFrames <= expected + 1, "\(goodbyeFrames) frames of goodbye")
+        guard case .mark(let name) = event else {
+            Issue.record("expected the goodbye's mark, got \(event)")
+            return
+        }
+        try await socket.sendText(Twilio.mark(sequence: 9_000, name: name))
+        #expect(try await next() == .close(1000))
+        try await server.waitUntilStopped()
+    }
+
+    enum OutboundEvent: Equatable {
+        case media, clear
+        case mark(String)
+        case close(UInt16?)
     }
 
     @Test func shutdownRefusesNewSockets() async throws {

@@ -59,6 +59,7 @@ struct LiveServer: Sendable {
         configuration.twilioAuthToken = authToken
         configuration.tokenSecret = tokenSecret
         configuration.drainSeconds = 1
+        configuration.drainGoodbyeSeconds = 1
         configure(&configuration)
 
         var logger = Logger(label: "test.server")
