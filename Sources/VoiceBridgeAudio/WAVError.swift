@@ -19,9 +19,13 @@ public enum WAVError: Error, Equatable, CustomStringConvertible {
     case badBlockAlign(expected: Int, actual: Int)
     /// A valid rate the resampler has no conversion to 8 kHz for.
     case unsupportedSampleRate(Int)
+    /// The file could not be read at all (missing, a directory, no permission).
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case let .unreadable(path, reason):
+            "\(path): \(reason)"
         case let .truncatedHeader(count):
             "WAV: truncated header (\(count) bytes, a RIFF/WAVE header needs 12)"
         case .notRIFF:

@@ -90,7 +90,13 @@ public enum WAVFile {
     }
 
     public static func read(path: String) throws -> WAVAudio {
-        let contents = try Data(contentsOf: URL(fileURLWithPath: path))
+        // FileManager says nil and errno says why: "No such file or directory", not a Foundation
+        // error dump.
+        errno = 0
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            let reason = errno != 0 ? String(cString: strerror(errno)) : (FileManager.default.fileExists(atPath: path) ? "cannot be read" : "No such file or directory")
+            throw WAVError.unreadable(path: path, reason: reason)
+        }
         return try decode([UInt8](contents))
     }
 

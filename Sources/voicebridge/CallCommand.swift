@@ -99,6 +99,15 @@ struct CallCommand: AsyncParsableCommand {
         guard SimulatedCarrierKind(rawValue: carrier) != nil else {
             throw ValidationError("--carrier must be one of \(SimulatedCarrierKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(carrier)")
         }
+        do {
+            _ = try makeScript()
+        } catch let error as CallScriptError {
+            throw ValidationError(error.description)
+        }
+        for path in [callerWav].compactMap({ $0 }) + speak.compactMap({ try? CallScript.parseSpeak($0).path }) {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("cannot read \(path): no such file, or not readable") }
+        }
+        _ = try Self.telnyxKey(telnyxSigningKey ?? ProcessInfo.processInfo.environment["TELNYX_SIGNING_KEY"])
     }
 
     func makeScript() throws -> CallScript {
@@ -113,12 +122,7 @@ struct CallCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let script: CallScript
-        do {
-            script = try makeScript()
-        } catch let error as CallScriptError {
-            throw ValidationError(error.description)
-        }
+        let script = try makeScript()
         let level = Logger.Level(rawValue: logLevel) ?? .warning
         var logger = Logger(label: "voicebridge.call")
         logger.logLevel = level
@@ -137,7 +141,7 @@ struct CallCommand: AsyncParsableCommand {
             do {
                 _ = try await api.start(port: telnyxApiPort)
             } catch {
-                throw ValidationError("the Telnyx Call Control API cannot listen on 127.0.0.1:\(telnyxApiPort): \(error)")
+                throw CommandFailure("the Telnyx Call Control API cannot listen on 127.0.0.1:\(telnyxApiPort): \(error)")
             }
             print("Telnyx Call Control API on \(api.baseURL ?? "?") (serve needs TELNYX_API_URL set to it)")
             configuration.telnyxAPI = api

@@ -55,7 +55,7 @@ extension FlowsCommand {
         do {
             return Set(try PromptCatalog.load(path: path).ids)
         } catch {
-            throw ValidationError("\(error.description)")
+            throw CommandFailure(error.description)
         }
     }
 }

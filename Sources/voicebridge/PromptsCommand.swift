@@ -57,12 +57,11 @@ extension PromptsCommand {
             if let format, PromptFormat(rawValue: format) == nil {
                 throw ValidationError("unknown --format '\(format)'; choose \(PromptFormat.choices)")
             }
+            _ = try parseLogLevel(logLevel)
         }
 
         func run() async throws {
-            guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-                throw ValidationError("unknown --log-level \(logLevel)")
-            }
+            let level = try parseLogLevel(logLevel)
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level

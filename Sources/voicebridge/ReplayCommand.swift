@@ -34,9 +34,12 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The prompt catalogue: `play:` steps speak its texts (replays use the recorded speech).")
     var prompts = "config/prompts.yaml"
 
+    func validate() throws {
+        guard try !Self.recordings(in: paths).isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
+    }
+
     func run() throws {
         let files = try Self.recordings(in: paths)
-        guard !files.isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
         let replayFlows = try ReplayFlows(flowsDirectory: flows.isEmpty ? nil : flows, catalogPath: prompts)
         let engine = ReplayEngine(flowsForRecording: replayFlows.resolve(recording:))
         var failed = 0

@@ -48,12 +48,11 @@ struct SayCommand: AsyncParsableCommand {
 
     func validate() throws {
         if text.allSatisfy(\.isWhitespace) { throw ValidationError("nothing to say: the text is empty") }
+        _ = try parseLogLevel(logLevel)
     }
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw ValidationError("unknown --log-level \(logLevel)")
-        }
+        let level = try parseLogLevel(logLevel)
         // Logs go to standard error: standard output may be the audio.
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -41,25 +41,25 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
+        if let signatureMode, BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) == nil {
+            throw ValidationError("--signature-mode must be enforce or log")
+        }
+        _ = try parseLogLevel(logLevel)
+    }
+
     func run() async throws {
         var configuration = try BridgeConfiguration.load(path: config)
         if let host { configuration.host = host }
-        if let port {
-            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
-            configuration.port = port
-        }
+        if let port { configuration.port = port }
         if let publicURL { configuration.publicURL = publicURL }
         if let flows { configuration.flowsDirectory = flows.isEmpty ? nil : flows }
         if let record { configuration.recordDirectory = record }
-        if let signatureMode {
-            guard let mode = BridgeConfiguration.SignatureMode(rawValue: signatureMode.lowercased()) else {
-                throw ValidationError("--signature-mode must be enforce or log")
-            }
+        if let mode = signatureMode.flatMap({ BridgeConfiguration.SignatureMode(rawValue: $0.lowercased()) }) {
             configuration.signatureMode = mode
         }
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw ValidationError("unknown --log-level \(logLevel)")
-        }
+        let level = try parseLogLevel(logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -102,7 +102,8 @@ public final class CallerTrack: Sendable {
         let audio: WAVAudio
         do {
             audio = try WAVFile.read(path: path)
-        } catch {
+        } catch let error as WAVError {
+            if case .unreadable = error { throw SimulatorError.audio(error.description) }  // names the path already
             throw SimulatorError.audio("\(path): \(error)")
         }
         var pcm = audio.pcm16Samples
