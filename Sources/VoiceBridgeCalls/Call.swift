@@ -718,6 +718,12 @@ public final class Call: CallControl {
         wheelDeadline = nil
     }
 
+    /// The tick whose deadline has passed but which has not run yet (a busy loop runs it late),
+    /// if any, as uptime nanoseconds: input that arrives now is handled before that tick.
+    public func overdueTick(at uptime: Int64) -> Int64? {
+        wheelDeadline.flatMap { $0 <= uptime ? $0 : nil }
+    }
+
     /// The wheel's wake-up for `deadline`; stale if the call stopped or moved its tick since.
     func wheelFired(_ deadline: Int64) {
         guard wheelDeadline == deadline else { return }

@@ -87,6 +87,13 @@ public final class CallRecorder: @unchecked Sendable {
     /// Milliseconds since the recording started.
     private func elapsedMs() -> Double { Double(clock() &- origin) / 1_000_000 }
 
+    /// When an input counts as arriving: now, or just before a due tick the call has yet to run.
+    private func arrivalMs(beforeTick tick: Int64?) -> Double {
+        let now = elapsedMs()
+        guard let tick else { return now }
+        return min(now, milliseconds(ofUptime: tick) - 0.001)
+    }
+
     /// Sets the header (flow, settings, parameters). Lines recorded before it wait in memory.
     public func begin(_ header: RecordingHeader) {
         var header = header
@@ -101,13 +108,16 @@ public final class CallRecorder: @unchecked Sendable {
 
     /// One inbound text message exactly as it arrived (secrets redacted), before any decoding, so
     /// a malformed one is kept verbatim.
-    public func inbound(_ text: String) {
+    ///
+    /// `beforeTick`: a playout tick (uptime ns) that was due when the message arrived but had not
+    /// run; the call handles the message first, so it is timed a microsecond before that tick.
+    public func inbound(_ text: String, beforeTick: Int64? = nil) {
         // Media messages (50 a second) carry nothing secret: sids, counters and audio.
         let isMedia = text.hasPrefix("{\"event\":\"media\"")
         let kept = isMedia ? text : redactor.redact(text)
         lock.lock()
         defer { lock.unlock() }
-        var line = JSONLine(t: elapsedMs())
+        var line = JSONLine(t: arrivalMs(beforeTick: beforeTick))
         line.string("in", kept)
         appendLocked(line.json)
         var buffer = ByteBuffer(string: text)
@@ -125,10 +135,10 @@ public final class CallRecorder: @unchecked Sendable {
     }
 
     /// A binary frame (Media Streams speaks text only; the server refuses it).
-    public func inboundBinary(_ bytes: [UInt8]) {
+    public func inboundBinary(_ bytes: [UInt8], beforeTick: Int64? = nil) {
         lock.lock()
         defer { lock.unlock() }
-        var line = JSONLine(t: elapsedMs())
+        var line = JSONLine(t: arrivalMs(beforeTick: beforeTick))
         line.string("binary", Base64Fast.encode(bytes))
         appendLocked(line.json)
     }

@@ -149,6 +149,7 @@ final class CallWithOwnSpeech: MediaCall {
 
     func statusCallback(_ status: String) { call.statusCallback(status) }
     func shutdown() { call.shutdown() }
+    func overdueTick(at uptime: Int64) -> Int64? { call.overdueTick(at: uptime) }
     func controlSay(_ text: String, interruptible: Interruptible) -> Bool { call.controlSay(text, interruptible: interruptible) }
     func controlHangUp() -> Bool { call.controlHangUp() }
     var liveState: LiveCallState? { call.liveState }

@@ -14,7 +14,8 @@ public protocol MediaCall: AnyObject {
     func socketClosed()
     /// A terminal call status arrived by status callback. Idempotent.
     func statusCallback(_ status: String)
-    /// The server is shutting down: finish up; the socket is closed after the drain time anyway.
+    /// The server's drain time is up: say goodbye and hang up; the socket is closed after the
+    /// goodbye's time anyway.
     func shutdown()
     /// The control API: speak `text` behind whatever is queued. False if the call cannot.
     func controlSay(_ text: String, interruptible: Interruptible) -> Bool
@@ -22,6 +23,9 @@ public protocol MediaCall: AnyObject {
     func controlHangUp() -> Bool
     /// What `GET /calls` shows of this call; nil if it has nothing to show.
     var liveState: LiveCallState? { get }
+    /// A playout tick that is due but has not run (`Call.overdueTick`), so a recording can put
+    /// input that arrives now before it, as the live call handles it.
+    func overdueTick(at uptime: Int64) -> Int64?
 }
 
 extension MediaCall {
@@ -29,6 +33,7 @@ extension MediaCall {
     public func controlSay(_ text: String, interruptible: Interruptible) -> Bool { false }
     public func controlHangUp() -> Bool { false }
     public var liveState: LiveCallState? { nil }
+    public func overdueTick(at uptime: Int64) -> Int64? { nil }
 }
 
 /// One live call as the control API lists it.

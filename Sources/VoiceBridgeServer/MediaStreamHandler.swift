@@ -158,14 +158,21 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         self.reader = reader
     }
 
+    /// A recorded call's tick that is due but has not run: the input arriving now is recorded
+    /// just before it, so a replay (whose ticks run on time) handles the two in the live order.
+    private var overdueTick: Int64? {
+        guard recorder != nil else { return nil }
+        return call?.overdueTick(at: Int64(NIODeadline.now().uptimeNanoseconds))
+    }
+
     private func receive(_ frame: WebSocketFrameReader.Frame) {
         switch frame {
         case let .text(text):
             // Raw, before decoding, so that a malformed message is kept verbatim.
-            recorder?.inbound(String(buffer: text))
+            recorder?.inbound(String(buffer: text), beforeTick: overdueTick)
             receive(session.receive(.text(text)))
         case let .binary(data):
-            recorder?.inboundBinary(Array(data.readableBytesView))
+            recorder?.inboundBinary(Array(data.readableBytesView), beforeTick: overdueTick)
             receive(session.receive(.binary(data)))
         case let .ping(data):
             sendControl(.pong, data: data)

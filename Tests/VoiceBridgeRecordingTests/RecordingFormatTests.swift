@@ -22,6 +22,28 @@ private func temporaryDirectory() throws -> String {
 }
 
 @Suite struct RecordingFormatTests {
+    /// A key that arrives after a tick's deadline, while that tick has yet to run (a busy loop),
+    /// is handled first live; it is recorded just before the tick, so a replay (ticks on time)
+    /// handles them in the same order.
+    @Test func inputThatBeatAnOverdueTickIsRecordedJustBeforeIt() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = RecordingWriter()
+        let clock = TestClock()
+        let recorder = CallRecorder(basePath: directory + "/call", writer: writer, redactor: SecretRedactor(), clock: { clock.now })
+        recorder.begin(RecordingHeader(flow: "demo", carrier: .recorded, callSid: "CA1", accountSid: "AC1", parameters: [:], configuration: CallConfiguration()))
+        let tick = Int64(clock.now) + 20_000_000  // due 20 ms in
+        clock.advance(ms: 20.2)
+        recorder.inbound(#"{"event":"dtmf","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"1"}}"#, beforeTick: tick)
+        clock.advance(ms: 5)
+        recorder.inbound(#"{"event":"stop"}"#, beforeTick: nil)
+        recorder.finish()
+        writer.waitUntilWritten()
+        let lines = try String(contentsOfFile: recorder.jsonlPath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix(#"{"t":19.999,"in":"{\"event\":\"dtmf\""#) }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix(#"{"t":25.2,"in":"{\"event\":\"stop\""#) }, "\(lines)")
+    }
+
     /// Every kind of line the recorder writes reads back as what was recorded.
     @Test func schemaRoundTrip() throws {
         let directory = try temporaryDirectory()
