@@ -12,7 +12,7 @@ import Testing
     }
 
     /// Runs the binary in an empty directory; returns its exit status and everything it wrote.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let binary = try #require(Self.binary, "build voicebridge first")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -21,46 +21,48 @@ import Testing
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        let output = SecretLoggingTests.Output()
         let pipe = Pipe()
+        pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        await SecretLoggingTests.exit(of: process)
+        try await Task.sleep(for: .milliseconds(50))  // the pipe's last bytes
+        return (process.terminationStatus, output.value)
     }
 
-    @Test func aBadOptionValueShowsTheSubcommandsUsage() throws {
-        let (status, output) = try Self.run(["serve", "--port", "70000"])
+    @Test func aBadOptionValueShowsTheSubcommandsUsage() async throws {
+        let (status, output) = try await Self.run(["serve", "--port", "70000"])
         #expect(status != 0)
         #expect(output.contains("--port must be 0-65535"))
         #expect(output.contains("Usage: voicebridge serve"), "\(output)")
         #expect(!output.contains("<subcommand>"), "not the top level's usage")
     }
 
-    @Test func aMissingCallerWAVIsOneClearLine() throws {
-        let (status, output) = try Self.run(["call", "http://127.0.0.1:9/twiml", "--caller-wav", "/no/such/caller.wav"])
+    @Test func aMissingCallerWAVIsOneClearLine() async throws {
+        let (status, output) = try await Self.run(["call", "http://127.0.0.1:9/twiml", "--caller-wav", "/no/such/caller.wav"])
         #expect(status != 0)
         #expect(output.contains("/no/such/caller.wav") && output.contains("no such file"), "\(output)")
         #expect(!output.contains("NSCocoaErrorDomain") && !output.contains("Error Domain"), "\(output)")
         #expect(output.contains("Usage: voicebridge call"))
     }
 
-    @Test func everyUnknownConfigurationKeyIsReportedWithItsLine() throws {
+    @Test func everyUnknownConfigurationKeyIsReportedWithItsLine() async throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: config) }
         try "server:\n  prot: 8080\n  host: 127.0.0.1\nvoice:\n  nmae: en-us\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let (status, output) = try Self.run(["serve", "--config", config])
+        let (status, output) = try await Self.run(["serve", "--config", config])
         #expect(status != 0)
         #expect(output.contains("\(config):2: unknown key server.prot"), "\(output)")
         #expect(output.contains("\(config):5: unknown key voice.nmae"), "\(output)")
     }
 
-    @Test func anInvalidScheduleIsAnErrorWithoutAKeyToo() throws {
+    @Test func anInvalidScheduleIsAnErrorWithoutAKeyToo() async throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("schedule-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: config) }
         try "elevenlabs:\n  schedule: \"1,2\"\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let (status, output) = try Self.run(["serve", "--config", config])
+        let (status, output) = try await Self.run(["serve", "--config", config])
         #expect(status != 0)
         #expect(output.contains("elevenlabs.schedule"), "\(output)")
     }

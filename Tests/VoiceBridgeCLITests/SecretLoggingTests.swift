@@ -34,6 +34,12 @@ struct SecretLoggingTests {
         return (process, output)
     }
 
+    /// Waits for a process without blocking a thread of the cooperative pool (two on this
+    /// machine: a blocking wait would starve every other test's timing).
+    static func exit(of process: Process) async {
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
     /// The first number after `marker` on the first line that contains `line`, once it appears.
     static func port(in output: Output, line: String, after marker: String) async throws -> Int {
         for _ in 0..<300 {
@@ -65,7 +71,7 @@ struct SecretLoggingTests {
 
         let (caller, callerOutput) = try Self.start(
             ["call", "http://127.0.0.1:\(port)/twiml", "--auth-token", secrets["TWILIO_AUTH_TOKEN"]!, "--dtmf", "1.5:1", "--hangup-at", "3"])
-        caller.waitUntilExit()
+        await Self.exit(of: caller)
         #expect(caller.terminationStatus == 0, "\(callerOutput.value)")
         for path in ["/metrics", "/calls", "/healthz"] {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
@@ -73,7 +79,7 @@ struct SecretLoggingTests {
             _ = try? await URLSession.shared.data(for: request)
         }
         server.terminate()  // SIGTERM: the drain logs too
-        server.waitUntilExit()
+        await Self.exit(of: server)
         try await Task.sleep(for: .milliseconds(100))
 
         let logs = serverOutput.value + emulatorOutput.value
