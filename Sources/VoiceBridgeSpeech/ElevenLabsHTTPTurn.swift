@@ -102,6 +102,11 @@ private final class PendingText: Sendable {
         }
     }
 
+    /// The service is too slow to pace: what is left goes in batches again.
+    func stopPacing() {
+        state.withLock { $0.oneAtATime = false }
+    }
+
     func setPieces(_ pieces: [String]) {
         state.withLock { state in
             guard !state.finished, !state.cancelled else { return }
@@ -163,6 +168,7 @@ private struct Work: Sendable {
         var wakeups = wakeups.makeAsyncIterator()
         var spoken = ""
         var playout = Playout()
+        var paced = textLead > .zero
         while !Task.isCancelled {
             let (next, following) = pending.take(maxCharacters: maxCharacters)
             switch next {
@@ -176,11 +182,19 @@ private struct Work: Sendable {
                 do {
                     // Just in time: the caller may barge in while this waits, and then this
                     // text is never paid for.
-                    if textLead > .zero, let releaseAt = playout.releaseTime(lead: textLead) {
+                    if paced, let releaseAt = playout.releaseTime(lead: textLead) {
                         try await Task.sleep(until: releaseAt, clock: .continuous)
                     }
                     sent.add(text.count)
+                    let requested = ContinuousClock.now
                     try await speak(request, playout: &playout)
+                    // A first audio slower than the lead allows would leave gaps between paced
+                    // requests: the rest goes at once.
+                    if paced, let first = playout.firstAudioAt, TextLead.tooSlow(firstAudioAfter: first - requested, lead: textLead) {
+                        logger.info("first audio slower than the text lead allows; requesting the rest at once")
+                        paced = false
+                        pending.stopPacing()
+                    }
                 } catch {
                     if !Task.isCancelled && !(error is CancellationError) {
                         logger.warning("ElevenLabs HTTP turn failed", metadata: ["error": "\(error)"])
@@ -219,7 +233,7 @@ private struct Work: Sendable {
 /// chunk's arrival plus its length. (A call still playing something else starts it later: the
 /// estimate then releases text early, never late.)
 struct Playout {
-    private var firstAudioAt: ContinuousClock.Instant?
+    private(set) var firstAudioAt: ContinuousClock.Instant?
     private var audioNanos: Int64 = 0
 
     mutating func generated(_ nanos: Int64, at now: ContinuousClock.Instant = .now) {

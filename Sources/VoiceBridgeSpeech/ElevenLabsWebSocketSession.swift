@@ -73,6 +73,8 @@ final class ElevenLabsWebSocketSession {
         /// The held pieces are streamed text: released together, without waiting for the piece
         /// in flight to be generated (the service may be buffering it for more text).
         var streamHeld = false
+        /// Text is released just in time; off once the service proved too slow for the lead.
+        var justInTime = true
         /// Audio received so far, and when the first of it came: the caller's playhead is
         /// estimated as that instant plus real time.
         var audioNanos: Int64 = 0
@@ -184,7 +186,7 @@ final class ElevenLabsWebSocketSession {
 
     private func holdsStreamed(_ turn: Turn) -> Bool {
         if !turn.held.isEmpty { return true }  // Behind what is held, whatever happens.
-        guard configuration.textLead > .zero, turn.contextID != nil, case .open = link, turn.sentOnContext else { return false }
+        guard configuration.textLead > .zero, turn.justInTime, turn.contextID != nil, case .open = link, turn.sentOnContext else { return false }
         let lead = Self.timeAmount(configuration.textLead)
         guard let firstAudioAt = turn.firstAudioAt else {
             // No audio yet (a fast LLM sends its whole reply before the first audio): the text
@@ -478,7 +480,25 @@ final class ElevenLabsWebSocketSession {
             turn.metrics.audioBytes += audio.count
             turn.tracker.delivered(chunk)
             turn.queue.push(chunk)
-            if turn.firstAudioAt == nil { turn.firstAudioAt = now }
+            if turn.firstAudioAt == nil {
+                turn.firstAudioAt = now
+                if let sentAt = turn.firstSentAt, TextLead.tooSlow(firstAudioAfter: .nanoseconds((now - sentAt).nanoseconds), lead: configuration.textLead) {
+                    // A sentence released when the audio ahead falls to the lead would come
+                    // after the audio ran out: the rest goes now, paid for, but without gaps.
+                    logger.info("first audio slower than the text lead allows; sending the rest at once", metadata: [
+                        "turn": "\(turn.id)", "ttfbMs": "\((now - sentAt).nanoseconds / 1_000_000)",
+                    ])
+                    turn.justInTime = false
+                    if !turn.held.isEmpty {
+                        // One message, one generation: a slow service pays its latency once.
+                        turn.outbox.append(turn.held.joined())
+                        turn.held = []
+                        turn.releaseTimer?.cancel()
+                        turn.releaseTimer = nil
+                        sendEnd(turn)
+                    }
+                }
+            }
             turn.audioNanos += audioFormat.nanoseconds(ofBytes: audio.count)
             if !turn.held.isEmpty {
                 turn.audioSinceRelease = true
