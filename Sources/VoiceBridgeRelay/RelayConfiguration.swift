@@ -31,6 +31,10 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var callStatus = "RINGING"
     /// What `end` (or a failed session) does when no `onEnd` handler takes over.
     public var endAction: RelayEndAction = .hangUp
+    /// Said (not interruptible) before a failed session hangs up (the app unreachable, its
+    /// socket gone), so the caller is not cut off without a word; nil says nothing. A redirect
+    /// says nothing: the TwiML after the stream is the app's own answer to the failure.
+    public var failureMessage: String?
     /// How long to wait for the app's WebSocket handshake.
     public var connectTimeoutMs = 5_000
     /// What `x-voicebridge.capabilities` announces for TTS (`elevenlabs`, `offline`).

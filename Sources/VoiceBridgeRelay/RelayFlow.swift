@@ -441,7 +441,11 @@ public final class RelayFlow: CallFlow {
         } else if status != .completed {
             // hangUp/redirect wait for the last mark, so a goodbye the app queued is heard.
             switch configuration.endAction {
-            case .hangUp: call.hangUp()
+            case .hangUp:
+                if status == .failed, let message = configuration.failureMessage, !message.isEmpty {
+                    call.play(.text(message), id: nextID(), interruptible: .none)
+                }
+                call.hangUp()
             case .redirect: call.redirect()
             }
         }

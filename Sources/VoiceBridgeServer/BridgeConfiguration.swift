@@ -142,6 +142,8 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var relayLanguage = "en-US"
     /// After the app's `end` (or a failed session): `hangup` or `redirect`.
     public var relayEndAction = "hangup"
+    /// `relay.failure_message`: said before a failed session hangs up; "" says nothing.
+    public var relayFailureMessage = "We are sorry, we cannot continue this call right now. Please call again later. Goodbye."
     /// The secret that signs the app connection (`X-Twilio-Signature`); nil: the Twilio auth token.
     public var relayAuthToken: String?
     public var relayConnectTimeoutMs = 5000
@@ -329,6 +331,7 @@ extension BridgeConfiguration {
         case ("relay", "custom_parameters"): relayCustomParameters = try reader.stringMap(key, value)
         case ("relay", "language"): relayLanguage = try reader.string(key, value)
         case ("relay", "end_action"): relayEndAction = try reader.oneOf(key, value, RelayEndAction.allCases.map(\.rawValue))
+        case ("relay", "failure_message"): relayFailureMessage = try reader.string(key, value)
         case ("relay", "auth_token"): relayAuthToken = try reader.optionalString(key, value)
         case ("relay", "connect_timeout_ms"): relayConnectTimeoutMs = try reader.positiveInt(key, value)
         case ("control", "token"): controlToken = try reader.optionalString(key, value)

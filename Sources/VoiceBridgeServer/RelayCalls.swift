@@ -22,6 +22,7 @@ extension BridgeConfiguration {
         c.customParameters = relayCustomParameters
         c.language = relayLanguage
         c.endAction = RelayEndAction(rawValue: relayEndAction) ?? .hangUp
+        c.failureMessage = relayFailureMessage.isEmpty ? nil : relayFailureMessage
         c.authToken = relayAuthToken ?? twilioAuthToken
         c.connectTimeoutMs = relayConnectTimeoutMs
         c.ttsName = elevenLabsAPIKey == nil ? "offline" : "elevenlabs"

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Testing
 import VoiceBridgeAudio
 import VoiceBridgeCalls
@@ -167,6 +168,16 @@ import VoiceBridgeCarriers
         h.start()
         #expect(h.flow.result?.status == .failed && h.flow.result?.errorCode == 64102)
         #expect(h.sink.closed == [.redirect])
+    }
+
+    @Test func anUnreachableAppIsAnApologyThenAHangUpNotSilence() throws {
+        let h = try RelayHarness(configure: { $0.failureMessage = "Sorry, we cannot continue. Goodbye." })
+        h.connector.fail = RelayConnectError.connectFailed("refused")
+        h.start()
+        #expect(h.flow.result?.errorCode == 64102)
+        #expect(h.speech.turns.withLock { $0.map(\.text) } == ["Sorry, we cannot continue. Goodbye."])
+        // The hang-up waits for the apology to be heard: the call is not closed yet.
+        #expect(h.sink.closed.isEmpty)
     }
 
     @Test func theAppDroppingTheSocketFailsWith64105() throws {
