@@ -82,6 +82,7 @@ import VoiceBridgeCarriers
             configure: {
                 $0.drainSeconds = 0.5
                 $0.drainGoodbye = goodbye
+                $0.drainGoodbyeSeconds = 10
             },
             demoCalls: true, speech: ScriptedSpeech())
         let socket = try await server.startCall()
