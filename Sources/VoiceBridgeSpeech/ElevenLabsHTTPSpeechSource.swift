@@ -138,8 +138,7 @@ public struct ElevenLabsHTTPSpeechSource: SpeechSource {
         if configuration.textLead > .zero {
             turn.speakPieces(TextChunker.sentencePieces(text))
         } else {
-            turn.send(text: text)
-            turn.finish()
+            turn.speakWhole(text)
         }
         return turn
     }

@@ -59,6 +59,12 @@ final class ElevenLabsHTTPTurn: SpeechTurn {
         finish()
     }
 
+    /// A whole text in as few requests as `maxCharactersPerRequest` allows (one, mostly).
+    func speakWhole(_ text: String) {
+        pending.setWhole(text)
+        finish()
+    }
+
     func finish() {
         pending.finish()
         wake.yield()
@@ -105,6 +111,16 @@ private final class PendingText: Sendable {
     /// The service is too slow to pace: what is left goes in batches again.
     func stopPacing() {
         state.withLock { $0.oneAtATime = false }
+    }
+
+    /// A whole text, complete at once, so the worker never sees it half-split.
+    func setWhole(_ text: String) {
+        state.withLock { state in
+            guard !state.finished, !state.cancelled else { return }
+            state.sentences = state.splitter.append(text).filter { UtteranceText.isSpeakable($0) }
+            if let rest = state.splitter.finish(), UtteranceText.isSpeakable(rest) { state.sentences.append(rest) }
+            state.finished = true
+        }
     }
 
     func setPieces(_ pieces: [String]) {
