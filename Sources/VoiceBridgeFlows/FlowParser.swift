@@ -1,4 +1,5 @@
 import VoiceBridgeCalls
+import VoiceBridgeCarriers
 import Yams
 
 /// Reads one flow file (YAML) into a `FlowDefinition`, collecting every problem with its line
@@ -21,6 +22,10 @@ public struct FlowParser {
 
     /// Parses a whole flow document. Returns nil when it is unusable; `diagnostics` says why.
     public mutating func parseDocument(_ yaml: String) -> FlowDefinition? {
+        if let problem = YAMLNesting.problem(in: yaml) {
+            diagnostics.append(FlowDiagnostic(at: .init(file: file, line: 1), "not accepted: \(problem)"))
+            return nil
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -87,6 +92,10 @@ public struct FlowParser {
 
     /// Parses a list of steps on its own: a webhook's reply uses the same syntax.
     public mutating func parseSteps(_ text: String) -> [FlowStep] {
+        if let problem = YAMLNesting.problem(in: text) {
+            diagnostics.append(FlowDiagnostic(at: .init(file: file, line: 1), "not accepted: \(problem)"))
+            return []
+        }
         do {
             guard let node = try Yams.compose(yaml: text) else { return [] }
             if case let .mapping(m) = node, let steps = m["steps"] { return self.steps(steps, context: "reply") }
@@ -99,7 +108,7 @@ public struct FlowParser {
 
     /// The `variables` of a webhook reply (`{"variables": {...}, "steps": [...]}`), if any.
     public mutating func parseReplyVariables(_ text: String) -> [String: String] {
-        guard let node = try? Yams.compose(yaml: text), case let .mapping(m) = node, let vars = m["variables"] else { return [:] }
+        guard YAMLNesting.problem(in: text) == nil, let node = try? Yams.compose(yaml: text), case let .mapping(m) = node, let vars = m["variables"] else { return [:] }
         guard case let .mapping(pairs) = vars else {
             error(vars, "`variables` must map names to values")
             return [:]

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeCarriers
 import VoiceBridgeSpeech
 import Yams
 
@@ -144,6 +145,9 @@ private struct PromptCatalogParser {
     static let settingsKeys = ["stability", "similarity_boost", "style", "use_speaker_boost", "speed"]
 
     func parse(_ yaml: String) throws(PromptCatalogError) -> PromptCatalog {
+        if let problem = YAMLNesting.problem(in: yaml) {
+            throw PromptCatalogError(file: file, line: nil, message: "not accepted: \(problem)")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeCarriers
 import VoiceBridgeRelay
 import VoiceBridgeSpeech
 import Yams
@@ -201,6 +202,9 @@ extension BridgeConfiguration {
     /// Overlays the keys present in a YAML document. Unknown keys are errors, so a typo does not
     /// silently fall back to a default.
     public mutating func apply(yaml: String, source: String = "yaml") throws(ConfigurationError) {
+        if let problem = YAMLNesting.problem(in: yaml) {
+            throw ConfigurationError("\(source): not accepted: \(problem)")
+        }
         let root: Any?
         do {
             root = try Yams.load(yaml: yaml)

@@ -15,6 +15,16 @@ import VoiceBridgeCalls
         return parser.diagnostics + (definition.map { FlowChecker(knownPrompts: prompts).check([$0]) } ?? [])
     }
 
+    /// Fuzz-found: a webhook reply of 5,000 `[` overflowed the stack inside Yams. Now it is a
+    /// diagnostic, for a reply and for a flow file alike.
+    @Test func aReplyOrFlowNestedThousandsDeepIsADiagnosticNotACrash() {
+        var parser = FlowParser(file: "reply")
+        #expect(parser.parseSteps(String(repeating: "[", count: 5000)).isEmpty)
+        #expect(parser.parseReplyVariables("{variables: " + String(repeating: "{a: ", count: 5000)).isEmpty)
+        #expect(parser.diagnostics.map(\.message).contains { $0.contains("5000 levels deep") || $0.contains("levels deep") })
+        #expect(diagnostics(String(repeating: "- ", count: 5000) + "x").contains { $0.message.contains("levels deep") })
+    }
+
     @Test func theExampleSupportLineLoadsCleanly() throws {
         let library = try FlowLibrary.load(directory: Self.repoRoot + "/config/flows", knownPrompts: Self.examplePrompts)
         let flow = try #require(library.flow(forCalledNumber: "+1 (555) 123-0000"))

@@ -46,7 +46,11 @@ public struct TelnyxSignature: Sendable {
     public func check(signature: String?, timestamp: String?, body: [UInt8], now: Int64) -> Failure? {
         guard let signature, let timestamp, !signature.isEmpty, !timestamp.isEmpty else { return .missingHeaders }
         guard let seconds = Int64(timestamp) else { return .badTimestamp }
-        guard abs(now - seconds) <= toleranceSeconds else { return .staleTimestamp(skewSeconds: now - seconds) }
+        // A timestamp near Int64's ends would overflow `now - seconds` (a trap, fuzz-found): the
+        // difference is taken with overflow reported, and an overflow is as stale as it gets.
+        let (skew, overflow) = now.subtractingReportingOverflow(seconds)
+        guard !overflow else { return .staleTimestamp(skewSeconds: seconds < 0 ? .max : .min) }
+        guard skew.magnitude <= toleranceSeconds.magnitude else { return .staleTimestamp(skewSeconds: skew) }
         guard let raw = Data(base64Encoded: signature), raw.count == 64 else { return .malformedSignature }
         let message = Array("\(timestamp)|".utf8) + body
         return Ed25519.verify(signature: Array(raw), message: message, publicKey: publicKey) ? nil : .invalidSignature

@@ -48,11 +48,18 @@ public struct VonageSignature: Sendable {
             let claims = (try? JSONSerialization.jsonObject(with: Data(claimBytes))) as? [String: Any]
         else { return .malformed("claims") }
         if let exp = (claims["exp"] as? NSNumber)?.int64Value, exp < now { return .expired }
-        if let iat = (claims["iat"] as? NSNumber)?.int64Value, now - iat > Self.maxAgeSeconds { return .expired }
+        if let iat = (claims["iat"] as? NSNumber)?.int64Value, isOlder(iat, than: Self.maxAgeSeconds, at: now) { return .expired }
         if let hash = claims["payload_hash"] as? String, let body, !body.isEmpty {
             guard hash.lowercased() == CryptoPrimitives.lowercaseHex(CryptoPrimitives.sha256(body)) else { return .bodyMismatch }
         }
         return nil
+    }
+
+    /// `now - issuedAt > maxAge` without the subtraction's overflow trap: a claim near Int64's
+    /// ends is someone else's token, and counts as too old (or, in the future, as not old).
+    private func isOlder(_ issuedAt: Int64, than maxAge: Int64, at now: Int64) -> Bool {
+        let (age, overflow) = now.subtractingReportingOverflow(issuedAt)
+        return overflow ? issuedAt < 0 : age > maxAge
     }
 
     /// A JWT as Vonage makes one (for the simulator and tests): `iat`, `jti`, `iss`, and

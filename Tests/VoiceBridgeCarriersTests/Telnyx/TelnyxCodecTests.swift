@@ -196,6 +196,15 @@ import VoiceBridgeCarriers
         #expect(TelnyxSignature(publicKeyBase64: "not a key") == nil)
     }
 
+    /// Fuzz-found: `now - seconds` trapped for a timestamp near Int64's ends, so one forged
+    /// header could bring the server down.
+    @Test func aTimestampAtInt64sEndsIsStaleNotATrap() throws {
+        let verifier = try #require(TelnyxSignature(publicKeyBase64: Data(Ed25519.PrivateKey.random().publicKey).base64EncodedString()))
+        #expect(verifier.check(signature: "AAAA", timestamp: "-9223372036854775808", body: [], now: 1_800_000_000) == .staleTimestamp(skewSeconds: .max))
+        #expect(verifier.check(signature: "AAAA", timestamp: "9223372036854775807", body: [], now: -1_800_000_000) == .staleTimestamp(skewSeconds: .min))
+        #expect(verifier.check(signature: "AAAA", timestamp: "-9223372036854775808", body: [], now: 0) == .staleTimestamp(skewSeconds: .max))
+    }
+
     private func hex(_ text: String) -> [UInt8] {
         var bytes: [UInt8] = []
         var index = text.startIndex

@@ -126,3 +126,14 @@ import VoiceBridgeCarriers
         #expect(signature.check(authorization: none, body: body, now: now) == .malformed("alg must be HS256"))
     }
 }
+
+@Suite struct VonageSignatureEdgeTests {
+    /// `now - iat` trapped for an `iat` near Int64's ends once the signature had verified (a
+    /// holder of the secret could crash the server with one request).
+    @Test func anIssuedAtAtInt64sEndsIsJudgedNotATrap() {
+        let signer = VonageSignature(secret: "s3cret")
+        #expect(signer.check(authorization: signer.token(body: nil, issuedAt: .min), body: nil, now: 1_800_000_000) == .expired)
+        #expect(signer.check(authorization: signer.token(body: nil, issuedAt: .max), body: nil, now: -2) == nil)
+        #expect(signer.check(authorization: signer.token(body: nil, issuedAt: 1_800_000_000), body: nil, now: 1_800_000_010) == nil)
+    }
+}
