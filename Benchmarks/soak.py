@@ -15,6 +15,7 @@ the server's CPUs is said, as call-load.py says it.
 
     python3 Benchmarks/soak.py                       # both phases, full size
     python3 Benchmarks/soak.py --calls 2000 --steady-seconds 120   # a quick look
+    python3 Benchmarks/soak.py --flows Benchmarks/flows             # steady calls held and talking
 """
 import argparse
 import importlib.util
@@ -97,6 +98,8 @@ def main():
     p.add_argument("--steady-calls", type=int, default=500)
     p.add_argument("--steady-seconds", type=float, default=600)
     p.add_argument("--sample-every", type=float, default=30, help="phase 2: seconds between samples")
+    p.add_argument("--flows", help="serve --flows DIR (Benchmarks/flows: a line that talks until the caller hangs up, "
+                   "so the steady phase holds its calls; the shipped support line ends a call after about a minute)")
     p.add_argument("--server-cpus")
     p.add_argument("--load-cpus")
     p.add_argument("--json")
@@ -107,7 +110,8 @@ def main():
     nofile = cl.open_files_wanted(max(a.batch, a.steady_calls))
     log = tempfile.NamedTemporaryFile(prefix="soak-serve-", suffix=".log", delete=False).name
     env = dict(os.environ, VOICEBRIDGE_PORT=str(a.port), VOICEBRIDGE_HOST="127.0.0.1")
-    server = cl.spawn([a.binary, "serve", "--log-level", "warning"], plan["server"], nofile,
+    serve = [a.binary, "serve", "--log-level", "warning"] + (["--flows", a.flows] if a.flows is not None else [])
+    server = cl.spawn(serve, plan["server"], nofile,
                       stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
     report = {"cpus": "\n".join(cl.describe_cpus(plan)), "sequential": [], "steady": []}
     try:
