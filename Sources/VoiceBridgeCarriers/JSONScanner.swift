@@ -523,4 +523,12 @@ extension JSONScanner {
         }
         return negative ? -result : result
     }
+
+    /// A JSON number as a Double (word timings and log-probabilities in transcripts; not a hot path).
+    public func double(_ value: JSONValueSpan, field: @autoclosure () -> String) throws(CarrierProtocolError) -> Double {
+        guard case let .number(start, end) = value else { throw .wrongType(field: field(), expected: "number") }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        guard let double = Double(text), double.isFinite else { throw .invalidValue(field: field(), reason: "not a finite number") }
+        return double
+    }
 }

@@ -49,7 +49,7 @@ public enum JSONWriting {
     }
 
     /// Writes a quoted JSON string.
-    static func writeQuoted(_ text: String, into buffer: inout ByteBuffer) {
+    public static func writeQuoted(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
         writeEscapedContent(text, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\""))
@@ -66,7 +66,7 @@ public enum JSONWriting {
     }
 
     /// Writes a non-negative integer in decimal without going through `String`.
-    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+    public static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
         precondition(value >= 0, "counters are non-negative")
         var digits = 1
         var rest = value / 10

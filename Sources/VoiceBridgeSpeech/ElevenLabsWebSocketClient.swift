@@ -62,14 +62,36 @@ public final class ElevenLabsWebSocketClient: Sendable {
         onEvent: @escaping @Sendable (ElevenLabsWebSocketEvent) -> Void
     ) -> EventLoopFuture<ElevenLabsWebSocketConnection> {
         let loop = eventLoop ?? group.next()
-        let target: ElevenLabsWebSocketConfiguration.Target
         do {
-            target = try configuration.target(endpoint)
+            return open(try configuration.target(endpoint), name: endpoint.rawValue, on: loop, onEvent: onEvent)
         } catch {
             return loop.makeFailedFuture(error)
         }
+    }
+
+    /// Opens the realtime speech-to-text socket (elevenlabs-stt.md §1) with the same key, base
+    /// URL, TLS and timeouts as the speech side: the one transport serves both directions.
+    public func connectTranscription(
+        _ settings: ScribeSettings,
+        on eventLoop: any EventLoop,
+        onEvent: @escaping @Sendable (ElevenLabsSocketEvent<ScribeServerMessage>) -> Void
+    ) -> EventLoopFuture<ElevenLabsWebSocketConnection> {
+        do {
+            return open(try configuration.target(path: ScribeSettings.path, query: settings.queryItems), name: "speech-to-text",
+                        on: eventLoop, onEvent: onEvent)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func open<Message: ElevenLabsServerMessage>(
+        _ target: ElevenLabsWebSocketConfiguration.Target,
+        name: String,
+        on loop: any EventLoop,
+        onEvent: @escaping @Sendable (ElevenLabsSocketEvent<Message>) -> Void
+    ) -> EventLoopFuture<ElevenLabsWebSocketConnection> {
         var logger = logger
-        logger[metadataKey: "endpoint"] = "\(endpoint.rawValue)"
+        logger[metadataKey: "endpoint"] = "\(name)"
         let upgraded = loop.makePromise(of: Bool.self)
         let status = NIOLockedValueBox<Int?>(nil)
         let events = ElevenLabsWebSocketEventGate(onEvent)
@@ -98,7 +120,7 @@ public final class ElevenLabsWebSocketClient: Sendable {
                                     maxAccumulatedFrameCount: 1 << 16,
                                     maxAccumulatedFrameSize: configuration.maxFrameSize
                                 ))
-                                try sync.addHandler(ElevenLabsWebSocketFrameHandler(events: events, logger: logger))
+                                try sync.addHandler(ElevenLabsWebSocketFrameHandler<Message>(events: events, logger: logger))
                                 return true
                             }
                         }
@@ -162,13 +184,24 @@ public final class ElevenLabsWebSocketClient: Sendable {
     }
 }
 
+/// A message type an ElevenLabs socket's frames are read into.
+public protocol ElevenLabsServerMessage: Sendable, Equatable {
+    /// Reads one text frame's bytes in place.
+    init(scanning bytes: UnsafeRawBufferPointer) throws(ElevenLabsWebSocketError)
+    /// For an error message, the full text of why: a close that follows may cut its reason.
+    var errorText: String? { get }
+}
+
 /// What a socket reports to its owner, on the socket's event loop.
-public enum ElevenLabsWebSocketEvent: Sendable, Equatable {
+public enum ElevenLabsSocketEvent<Message: ElevenLabsServerMessage>: Sendable, Equatable {
     /// A message from the server, parsed.
-    case message(ElevenLabsWebSocketServerMessage)
+    case message(Message)
     /// The socket is closed: nil after a normal close (1000), else why.
     case closed(ElevenLabsWebSocketError?)
 }
+
+/// The text-to-speech socket's events.
+public typealias ElevenLabsWebSocketEvent = ElevenLabsSocketEvent<ElevenLabsWebSocketServerMessage>
 
 /// One open socket. `send` and `close` may be called from any thread.
 public final class ElevenLabsWebSocketConnection: Sendable {
@@ -185,8 +218,16 @@ public final class ElevenLabsWebSocketConnection: Sendable {
         let text = message.json
         var buffer = channel.allocator.buffer(capacity: text.utf8.count)
         buffer.writeString(text)
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer), promise: nil)
+        send(text: buffer)
     }
+
+    /// Sends a message already written as JSON, as a masked text frame.
+    public func send(text: ByteBuffer) {
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: text), promise: nil)
+    }
+
+    /// An empty buffer from the socket's allocator, to write a message into.
+    public func buffer(capacity: Int) -> ByteBuffer { channel.allocator.buffer(capacity: capacity) }
 
     /// Starts the closing handshake (1000); the channel closes when the server answers, or at
     /// once if it is gone.
@@ -205,21 +246,21 @@ public final class ElevenLabsWebSocketConnection: Sendable {
 
 /// Holds events until the socket is handed to its owner, so nothing reaches `onEvent` before the
 /// connect future completes, and reports `.closed` only once.
-final class ElevenLabsWebSocketEventGate: Sendable {
+final class ElevenLabsWebSocketEventGate<Message: ElevenLabsServerMessage>: Sendable {
     private struct State {
         var open = false
-        var held: [ElevenLabsWebSocketEvent] = []
+        var held: [ElevenLabsSocketEvent<Message>] = []
         var closed = false
     }
 
-    private let onEvent: @Sendable (ElevenLabsWebSocketEvent) -> Void
+    private let onEvent: @Sendable (ElevenLabsSocketEvent<Message>) -> Void
     private let state = NIOLockedValueBox(State())
 
-    init(_ onEvent: @escaping @Sendable (ElevenLabsWebSocketEvent) -> Void) {
+    init(_ onEvent: @escaping @Sendable (ElevenLabsSocketEvent<Message>) -> Void) {
         self.onEvent = onEvent
     }
 
-    func emit(_ event: ElevenLabsWebSocketEvent) {
+    func emit(_ event: ElevenLabsSocketEvent<Message>) {
         let deliver = state.withLockedValue { state -> Bool in
             if state.closed { return false }
             if case .closed = event { state.closed = true }
@@ -236,7 +277,7 @@ final class ElevenLabsWebSocketEventGate: Sendable {
     /// (which run at once, on `loop`) have handed the socket to its owner.
     func open(on loop: any EventLoop) {
         loop.execute { [self] in
-            let held = state.withLockedValue { state -> [ElevenLabsWebSocketEvent] in
+            let held = state.withLockedValue { state -> [ElevenLabsSocketEvent<Message>] in
                 state.open = true
                 defer { state.held = [] }
                 return state.held
@@ -247,12 +288,12 @@ final class ElevenLabsWebSocketEventGate: Sendable {
 }
 
 /// The socket's inbound side after the upgrade: messages, pings, the close handshake.
-private final class ElevenLabsWebSocketFrameHandler: ChannelDuplexHandler {
+private final class ElevenLabsWebSocketFrameHandler<Message: ElevenLabsServerMessage>: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let events: ElevenLabsWebSocketEventGate
+    private let events: ElevenLabsWebSocketEventGate<Message>
     private let logger: Logger
     /// The `message` of the last JSON error frame: the full text of a reason the close cuts.
     private var lastErrorMessage: String?
@@ -260,7 +301,7 @@ private final class ElevenLabsWebSocketFrameHandler: ChannelDuplexHandler {
     private var reported = false
     private var failure: (any Error)?
 
-    init(events: ElevenLabsWebSocketEventGate, logger: Logger) {
+    init(events: ElevenLabsWebSocketEventGate<Message>, logger: Logger) {
         self.events = events
         self.logger = logger
     }
@@ -272,14 +313,11 @@ private final class ElevenLabsWebSocketFrameHandler: ChannelDuplexHandler {
             do {
                 // Server frames are unmasked: the frame's own bytes are parsed in place.
                 let message = try frame.unmaskedData.withUnsafeReadableBytes { bytes throws(ElevenLabsWebSocketError) in
-                    try ElevenLabsWebSocketServerMessage(scanning: bytes)
+                    try Message(scanning: bytes)
                 }
-                if message.isError {
-                    lastErrorMessage = message.message ?? message.error
-                    logger.warning("ElevenLabs error message", metadata: [
-                        "error": "\(message.error ?? "-")", "code": "\(message.code.map(String.init) ?? "-")",
-                        "message": "\(message.message ?? "-")",
-                    ])
+                if let errorText = message.errorText {
+                    lastErrorMessage = errorText
+                    logger.warning("ElevenLabs error message", metadata: ["error": "\(errorText)"])
                 }
                 events.emit(.message(message))
             } catch {

@@ -147,6 +147,12 @@ public struct ElevenLabsWebSocketConfiguration: Sendable, Equatable {
 
     /// The socket's target for `endpoint`; throws on a base URL it can't use.
     public func target(_ endpoint: Endpoint) throws(ElevenLabsWebSocketError) -> Target {
+        try target(path: "/v1/text-to-speech/\(ElevenLabsSpeechRequest.percentEncoded(voiceID))/\(endpoint.rawValue)", query: queryItems)
+    }
+
+    /// A socket's target at `path` under the base URL (which may carry a path prefix of its own),
+    /// with `query` percent-encoded; a repeated name carries a list (`keyterms=a&keyterms=b`).
+    public func target(path: String, query: [(String, String)]) throws(ElevenLabsWebSocketError) -> Target {
         guard let components = URLComponents(string: baseURL), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty
         else {
@@ -160,9 +166,8 @@ public struct ElevenLabsWebSocketConfiguration: Sendable, Equatable {
         }
         var prefix = components.percentEncodedPath
         while prefix.hasSuffix("/") { prefix.removeLast() }
-        let path = "\(prefix)/v1/text-to-speech/\(ElevenLabsSpeechRequest.percentEncoded(voiceID))/\(endpoint.rawValue)"
-        let query = queryItems.map { "\($0.0)=\(ElevenLabsSpeechRequest.percentEncoded($0.1))" }.joined(separator: "&")
-        return Target(tls: tls, host: host, port: components.port ?? (tls ? 443 : 80), uri: path + "?" + query)
+        let encoded = query.map { "\($0.0)=\(ElevenLabsSpeechRequest.percentEncoded($0.1))" }.joined(separator: "&")
+        return Target(tls: tls, host: host, port: components.port ?? (tls ? 443 : 80), uri: prefix + path + "?" + encoded)
     }
 
     /// Checks what the service would refuse and what would make the keep-alive late.

@@ -159,6 +159,10 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
     /// An error frame (no audio, not final, with a `message` or `error`).
     public var isError: Bool { audio == nil && !isFinal && (message != nil || error != nil) }
 
+    /// For an error message, its full text (`message`, else `error`): what a close that follows
+    /// reports, since the close's own reason may be cut.
+    public var errorText: String? { isError ? message ?? error : nil }
+
     /// Parses one text frame.
     public init(parsing text: String) throws(ElevenLabsWebSocketError) {
         var text = text
@@ -272,3 +276,5 @@ public struct ElevenLabsWebSocketServerMessage: Sendable, Equatable {
         return Alignment(chars: chars, charStartTimesMs: starts, charDurationsMs: durations)
     }
 }
+
+extension ElevenLabsWebSocketServerMessage: ElevenLabsServerMessage {}
