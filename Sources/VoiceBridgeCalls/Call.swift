@@ -28,6 +28,10 @@ public final class Call: CallControl {
     private let sink: any CarrierSink
     private let speech: any SpeechSource
     private let flow: any CallFlow
+    private let transcription: (any TranscriberProvider)?
+    private var transcriber: (any CallTranscriber)?
+    private var listening: ListenRequest?
+    private var tap: TranscriptionTap?
     // Strong: observers never point back at the call, and a weak load per frame shows in profiles.
     private let observer: (any CallObserver)?
 
@@ -74,8 +78,10 @@ public final class Call: CallControl {
         flow: any CallFlow,
         parameters: [String: String] = [:],
         observer: (any CallObserver)? = nil,
+        transcription: (any TranscriberProvider)? = nil,
         logger: Logger = Logger(label: "voicebridge.call")
     ) {
+        self.transcription = transcription
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.sink = sink
@@ -141,6 +147,9 @@ public final class Call: CallControl {
             case let .speechStarted(onsetMs, confirmedMs):
                 receiveSpeechStart(heardForMs: confirmedMs - onsetMs)
             case let .speechStopped(atMs):
+                // The bridge's own detector ends the turn: a manual commit is faster and surer
+                // than the service's VAD (elevenlabs-stt.md §3.3).
+                transcriber?.commit()
                 let duration = speechOnsetNanos.map { Int((now - $0) / 1_000_000) } ?? atMs
                 speechOnsetNanos = nil
                 if let onset = speechAwaitingMinimum {
@@ -153,6 +162,7 @@ public final class Call: CallControl {
                 }
             }
         }
+        if let transcriber { tap?.forward(payload, to: transcriber) }
         if let onset = speechAwaitingMinimum, let voicedMs = listener.voicedMs,
             voicedMs >= configuration.bargeIn.minSpeechMs || !isPlaying
         {
@@ -234,6 +244,58 @@ public final class Call: CallControl {
     /// A flow that sets up asynchronously (an app socket, a webhook) holds caller input until it
     /// is ready, so the caller's first words and keys are not lost.
     public func deferInput() { inputDeferred = true }
+
+    // MARK: - Listening
+
+    @discardableResult
+    public func listen(_ request: ListenRequest) -> Bool {
+        eventLoop.preconditionInEventLoop()
+        guard phase != .ended, let transcription else { return false }
+        if listening == request, transcriber != nil { return true }
+        if tap == nil || tap?.format != TranscriptionTap(mediaFormat)?.format { tap = TranscriptionTap(mediaFormat) }
+        guard let tap else {
+            logger.warning("speech-to-text can't take this stream's audio", metadata: ["format": "\(mediaFormat)"])
+            return false
+        }
+        transcriber?.stop()
+        listening = request
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let made = transcription.makeTranscriber(request, format: tap.format, on: eventLoop) { event in
+            bound.value.transcriberEvent(event)
+        }
+        transcriber = made
+        made.start()
+        return true
+    }
+
+    public func stopListening() {
+        transcriber?.stop()
+        transcriber = nil
+        listening = nil
+    }
+
+    private func transcriberEvent(_ event: RealtimeTranscriber.Event) {
+        guard phase != .ended, transcriber != nil else { return }
+        switch event {
+        case .started:
+            break
+        case let .partial(text):
+            flow.handle(.transcript(.partial(text)), self)
+        case let .committed(commit):
+            flow.handle(.transcript(.committed(commit)), self)
+        case .commitIgnored:
+            flow.handle(.transcript(.commitIgnored), self)
+        case let .trouble(error):
+            observer?.error(kind: "stt_\(error.kind.rawValue)")
+            logger.warning("speech-to-text trouble; reconnecting", metadata: ["error": "\(error)"])
+        case let .failed(error):
+            observer?.error(kind: "stt_\(error.kind.rawValue)")
+            logger.error("speech-to-text stopped for this call", metadata: ["error": "\(error)"])
+            transcriber = nil
+            listening = nil
+            flow.handle(.transcript(.unavailable(error.description)), self)
+        }
+    }
 
     public func resumeInput() {
         guard inputDeferred else { return }
@@ -528,6 +590,7 @@ public final class Call: CallControl {
         for prompt in queue { prompt.turn?.cancel() }
         queue.removeAll()
         heldInput.removeAll()
+        stopListening()
         let cost = speechCost
         let characters = cost.total
         logger.info("call ended", metadata: [

@@ -1,5 +1,6 @@
 import NIOCore
 import VoiceBridgeCarriers
+import VoiceBridgeSpeech
 
 /// What a call should do next. A flow reacts to events and drives the call through `CallControl`.
 ///
@@ -30,8 +31,22 @@ public enum FlowEvent: Sendable, Equatable {
     case promptFailed(PromptID, reason: String)
     /// A timer the flow set went off.
     case timer(String)
+    /// What the caller said, from speech-to-text, while the flow listens (`listen(_:)`).
+    case transcript(Transcript)
     /// The call is over; no control calls have any effect any more.
     case ended(CallEndReason)
+}
+
+/// Speech-to-text news for a listening flow.
+public enum Transcript: Sendable, Equatable {
+    /// The open segment's current hypothesis (cumulative within the segment).
+    case partial(String)
+    /// The final text of a segment; a turn may hold several.
+    case committed(ScribeCommit)
+    /// The turn's commit brought no text (too little audio, or the service ignored it).
+    case commitIgnored
+    /// Nobody can hear the caller any more on this call (the key, quota or service failed).
+    case unavailable(String)
 }
 
 public enum CallEndReason: Sendable, Equatable {
@@ -96,12 +111,19 @@ public protocol CallControl: AnyObject {
     /// so the caller's first words and keys are not lost; `resumeInput()` replays it.
     func deferInput()
     func resumeInput()
+    /// Starts (or re-aims) speech-to-text of the caller; `.transcript` events follow. False when
+    /// this call cannot hear the caller (no speech-to-text configured, or a format it can't take).
+    @discardableResult func listen(_ request: ListenRequest) -> Bool
+    /// Stops speech-to-text: a flow that no longer listens costs nothing.
+    func stopListening()
 }
 
 extension CallControl {
     // Defaults for controls that have nothing to hold (test doubles, wrappers).
     public func deferInput() {}
     public func resumeInput() {}
+    @discardableResult public func listen(_ request: ListenRequest) -> Bool { false }
+    public func stopListening() {}
 }
 
 extension CallControl {

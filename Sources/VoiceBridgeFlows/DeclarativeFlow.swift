@@ -108,7 +108,7 @@ public final class DeclarativeFlow: CallFlow {
         case .ended:
             state = .finished
             stack = []
-        case .promptStarted, .callerSpeechStopped:
+        case .promptStarted, .callerSpeechStopped, .transcript:
             break
         }
     }

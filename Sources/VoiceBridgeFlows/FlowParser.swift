@@ -15,7 +15,7 @@ public struct FlowParser {
     /// ConversationRelay attributes a `relay` step may set (the rest come from `relay:` in the config).
     public static let relayOptions = [
         "welcomeGreeting", "welcomeGreetingInterruptible", "interruptible", "preemptible", "reportInputDuringAgentSpeech",
-        "dtmfDetection", "events", "language",
+        "dtmfDetection", "events", "language", "partialPrompts", "hints", "transcriptionLanguage",
     ]
 
     public static let stepNames = ["say", "play", "tone", "pause", "gather", "menu", "set", "goto", "webhook", "redirect", "relay", "hangup"]

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import VoiceBridgeCalls
+import VoiceBridgeSpeech
 
 /// Wraps a flow to record what it is told (every `FlowEvent`) and what it decides (every
 /// `CallControl` call it makes: play, streamed prompts, stop, timers, hang-up, redirect).
@@ -73,6 +74,22 @@ enum RecordedFlowEvent {
         case let .timer(name):
             line.string("event", "timer")
             line.string("name", name)
+        case let .transcript(transcript):
+            line.string("event", "transcript")
+            switch transcript {
+            case let .partial(text):
+                line.string("kind", "partial")
+                line.string("text", text)
+            case let .committed(commit):
+                line.string("kind", "committed")
+                line.string("text", commit.text)
+                if let language = commit.languageCode { line.string("language", language) }
+            case .commitIgnored:
+                line.string("kind", "commitIgnored")
+            case let .unavailable(reason):
+                line.string("kind", "unavailable")
+                line.string("reason", reason)
+            }
         case let .ended(reason):
             line.string("event", "ended")
             line.string("reason", RecordedEndReason.text(reason))
@@ -105,6 +122,8 @@ final class RecordingCallControl: CallControl {
 
     func deferInput() { base?.deferInput() }
     func resumeInput() { base?.resumeInput() }
+    @discardableResult func listen(_ request: ListenRequest) -> Bool { base?.listen(request) ?? false }
+    func stopListening() { base?.stopListening() }
 
     func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
         let text: String

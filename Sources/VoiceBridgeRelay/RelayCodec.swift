@@ -25,6 +25,11 @@ public enum RelayCodec {
         case let .dtmf(digit):
             w.string("type", "dtmf")
             w.string("digit", digit)
+        case let .prompt(text, lang, last):
+            w.string("type", "prompt")
+            w.string("voicePrompt", text)
+            w.string("lang", lang)
+            w.bool("last", last)
         case let .interrupt(text, ms):
             w.string("type", "interrupt")
             w.string("utteranceUntilInterrupt", text)

@@ -39,6 +39,15 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var connectTimeoutMs = 5_000
     /// What `x-voicebridge.capabilities` announces for TTS (`elevenlabs`, `offline`).
     public var ttsName = "offline"
+    /// Interim `prompt{last:false}` while the caller is still talking (doc §3.2).
+    public var partialPrompts = false
+    /// Words to listen for (`hints`, comma-separated on Twilio), as speech-to-text key terms.
+    public var hints: [String] = []
+    /// The STT language when it differs from `language` (`transcriptionLanguage`); `multi`
+    /// lets the service detect it.
+    public var transcriptionLanguage: String?
+    /// How long the end of a turn waits for its final transcript before it sends what it has.
+    public var finalTranscriptWaitMs = 1_500
     /// Largest app message accepted (larger ones close the socket, 1009).
     public var maxMessageBytes = 64 * 1024
 

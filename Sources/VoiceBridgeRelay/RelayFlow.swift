@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import VoiceBridgeCalls
+import VoiceBridgeSpeech
 
 /// The bridge as a ConversationRelay server for one session: it dials the app's WebSocket, sends
 /// `setup`, turns the call's events into relay messages and the app's messages into speech,
@@ -57,6 +58,18 @@ public final class RelayFlow: CallFlow {
     private var preempting = false
     /// What a barge-in cut off, sent once the caller event that caused it has been reported.
     private var pendingInterrupt: (text: String, ms: Int)?
+    /// The caller's turn as speech-to-text hears it (elevenlabs-stt.md §5.4): committed
+    /// segments, the open segment's partial, and whether the turn has ended and waits for its
+    /// last commit.
+    private var hearing = false
+    private var turnSegments: [String] = []
+    private var turnPartial = ""
+    private var turnLanguage: String?
+    private var turnEnded = false
+    private var lastPartialPrompt = ""
+    /// The turn began while the agent spoke and did not interrupt it.
+    private var turnDuringAgentSpeech = false
+    static let finalTranscriptTimer = "relay.final-transcript"
     /// Tokens of an interrupted cycle still arriving are dropped until the app closes that cycle
     /// (`last:true`) or the bridge reports a later key (doc §5.3, VoiceBridge's proposal).
     private var discardingStaleCycle = false
@@ -81,7 +94,7 @@ public final class RelayFlow: CallFlow {
         self.loadAudio = loadAudio
         self.logger = logger
         self.ttsLanguage = configuration.language
-        self.transcriptionLanguage = configuration.language
+        self.transcriptionLanguage = configuration.transcriptionLanguage ?? configuration.language
         self.sessionId = Self.makeSessionId()
     }
 
@@ -135,6 +148,7 @@ public final class RelayFlow: CallFlow {
             updateAgentSpeaking()
         case let .callerSpeechStarted(interrupted):
             callerInterruptedAgent = interrupted
+            if turnSegments.isEmpty && turnPartial.isEmpty { turnDuringAgentSpeech = agentSpeaking && !interrupted }
             sendInfo(.speakerEvents, "clientSpeaking", "on")
             flushInterrupt()
         case let .callerSpeechStopped(durationMs):
@@ -144,6 +158,14 @@ public final class RelayFlow: CallFlow {
                 send(.callerTurnEnded(durationMs: durationMs, interruptedAgent: callerInterruptedAgent))
             }
             callerInterruptedAgent = false
+            if hearing {
+                // The call committed the segment as the detector heard the turn end; its text
+                // closes the turn, or what is held goes after a while.
+                turnEnded = true
+                call.setTimer(Self.finalTranscriptTimer, afterMs: configuration.finalTranscriptWaitMs)
+            }
+        case let .transcript(transcript):
+            heard(transcript, call)
         case let .digit(digit, interrupted):
             flushInterrupt()
             guard configuration.dtmfDetection else { return }
@@ -157,9 +179,66 @@ public final class RelayFlow: CallFlow {
             flushInterrupt()
             closeApp(code: 1000, reason: "Closing websocket session")
             finish(.completed)
-        case .timer:
-            break
+        case let .timer(name):
+            if name == Self.finalTranscriptTimer, turnEnded { finishTurn(call) }
         }
+    }
+
+    // MARK: - Hearing the caller
+
+    private var listenRequest: ListenRequest {
+        ListenRequest(languageCode: ScribeSettings.languageCode(bcp47: transcriptionLanguage), keyterms: configuration.hints)
+    }
+
+    private func heard(_ transcript: Transcript, _ call: any CallControl) {
+        switch transcript {
+        case let .partial(text):
+            turnPartial = text
+            guard configuration.partialPrompts else { return }
+            let cumulative = (turnSegments + [text]).joined(separator: " ")
+            guard cumulative != lastPartialPrompt, reportsTurn else { return }
+            lastPartialPrompt = cumulative
+            send(.prompt(voicePrompt: cumulative, lang: promptLanguage, last: false))
+        case let .committed(commit):
+            if !commit.text.isEmpty { turnSegments.append(commit.text) }
+            if let code = commit.languageCode { turnLanguage = code }
+            turnPartial = ""
+            if turnEnded { finishTurn(call) }
+        case .commitIgnored:
+            if turnEnded { finishTurn(call) }
+        case let .unavailable(reason):
+            hearing = false
+            send(.error(description: "speech-to-text unavailable: \(reason)"))
+        }
+    }
+
+    /// Sends the turn's one `prompt{last:true}`: never an empty one (doc §7).
+    private func finishTurn(_ call: any CallControl) {
+        call.cancelTimer(Self.finalTranscriptTimer)
+        let text = (turnSegments + (turnPartial.isEmpty ? [] : [turnPartial])).joined(separator: " ")
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        if !text.isEmpty && reportsTurn {
+            send(.prompt(voicePrompt: text, lang: promptLanguage, last: true))
+        }
+        turnSegments = []
+        turnPartial = ""
+        turnEnded = false
+        lastPartialPrompt = ""
+        turnDuringAgentSpeech = false
+    }
+
+    /// Speech during agent speech that did not interrupt it is reported only if configured.
+    private var reportsTurn: Bool { !turnDuringAgentSpeech || configuration.reportInputDuringAgentSpeech.allowsSpeech }
+
+    /// The configured tag; under `multi`, the detected language's primary subtag (doc §1.2).
+    private var promptLanguage: String {
+        guard transcriptionLanguage == "multi" else { return transcriptionLanguage }
+        return turnLanguage.map { Self.iso639_1($0) } ?? "multi"
+    }
+
+    private static func iso639_1(_ code: String) -> String {
+        let common = ["eng": "en", "spa": "es", "fra": "fr", "deu": "de", "ita": "it", "por": "pt", "nld": "nl", "jpn": "ja", "zho": "zh", "hin": "hi"]
+        return code.count == 3 ? common[code] ?? code : code
     }
 
     // MARK: - The app's socket
@@ -175,8 +254,10 @@ public final class RelayFlow: CallFlow {
             phase = .open
             logger.info("relay session open", metadata: ["url": "\(configuration.url)"])
             transport.send(RelayCodec.encode(.setup(makeSetup())))
+            hearing = call?.listen(listenRequest) ?? false
             if configuration.events.contains(.voiceBridgeTurns) {
-                transport.send(RelayCodec.encode(.capabilities("stt=none;tts=\(configuration.ttsName);vad=on")))
+                let stt = hearing ? "elevenlabs" : "none"
+                transport.send(RelayCodec.encode(.capabilities("stt=\(stt);tts=\(configuration.ttsName);vad=on")))
             }
             let held = outbox
             outbox = []
@@ -268,9 +349,13 @@ public final class RelayFlow: CallFlow {
             }
         case let .language(tts, stt):
             // The call's voice is fixed when its speech socket opens: the TTS language is kept
-            // for the session (and reported in logs), the STT one only stored (there is no STT).
+            // for the session (and reported in logs); the STT one takes effect at once.
             if let tts { ttsLanguage = tts }
-            if let stt { transcriptionLanguage = stt }
+            if let stt, stt != transcriptionLanguage {
+                transcriptionLanguage = stt
+                // Settings are fixed per speech-to-text session: a new language is a new one.
+                if hearing { hearing = call.listen(listenRequest) }
+            }
             logger.info("relay language", metadata: ["tts": "\(ttsLanguage)", "transcription": "\(transcriptionLanguage)"])
         case let .end(handoffData):
             closeApp(code: 1000, reason: "Closing websocket session")

@@ -38,6 +38,8 @@ public struct RelaySetup: Sendable, Equatable {
 public enum RelayOutbound: Sendable, Equatable {
     case setup(RelaySetup)
     case dtmf(digit: String)
+    /// What the caller said (doc §3.2): cumulative for the turn; `last` ends it.
+    case prompt(voicePrompt: String, lang: String, last: Bool)
     case interrupt(utteranceUntilInterrupt: String, durationUntilInterruptMs: Int)
     /// `info` with a string value: `agentSpeaking`, `clientSpeaking` ("on"/"off"), `tokensPlayed`.
     case info(name: String, value: String)

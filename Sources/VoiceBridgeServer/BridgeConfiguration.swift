@@ -107,6 +107,9 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var elevenLabsInactivityTimeoutSeconds: Int?
     /// Keep-alive interval; under two thirds of the inactivity timeout.
     public var elevenLabsKeepAliveSeconds: Double = 10
+    /// Hear callers with ElevenLabs' realtime speech-to-text (relay `prompt`s) when a key is set.
+    public var elevenLabsSpeechToText = true
+    public var elevenLabsSpeechToTextModel = "scribe_v2_realtime"
     /// How long a call skips a source that failed on credentials, quota or connection.
     public var elevenLabsBreakerCooldownSeconds: Double = 30
     /// The speech cache's bound (`voice.cache_mb`): finished utterances of every voice, shared by
@@ -148,6 +151,12 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// The secret that signs the app connection (`X-Twilio-Signature`); nil: the Twilio auth token.
     public var relayAuthToken: String?
     public var relayConnectTimeoutMs = 5000
+    /// `partialPrompts`: interim `prompt{last:false}` while the caller talks.
+    public var relayPartialPrompts = false
+    /// `hints`: comma-separated words to listen for.
+    public var relayHints = ""
+    /// `transcriptionLanguage`; nil: `relay.language`.
+    public var relayTranscriptionLanguage: String?
 
     // MARK: control API (off unless a token is set)
     /// Bearer token for `/calls` (`VOICEBRIDGE_CONTROL_TOKEN`). Reported only as set/unset.
@@ -320,6 +329,8 @@ extension BridgeConfiguration {
             elevenLabsInactivityTimeoutSeconds = try reader.optionalDouble(key, value).map { Int($0) }
         case ("elevenlabs", "text_lead_ms"): elevenLabsTextLeadMs = try reader.nonNegativeInt(key, value)
         case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
+        case ("elevenlabs", "speech_to_text"): elevenLabsSpeechToText = try reader.optionalBool(key, value) ?? false
+        case ("elevenlabs", "speech_to_text_model"): elevenLabsSpeechToTextModel = try reader.string(key, value)
         case ("elevenlabs", "breaker_cooldown_seconds"): elevenLabsBreakerCooldownSeconds = try reader.nonNegativeDouble(key, value)
         case ("flows", "dir"): flowsDirectory = try reader.optionalString(key, value)
         case ("prompts", "catalog"): promptCatalogPath = try reader.optionalString(key, value)
@@ -338,6 +349,9 @@ extension BridgeConfiguration {
         case ("relay", "failure_message"): relayFailureMessage = try reader.string(key, value)
         case ("relay", "auth_token"): relayAuthToken = try reader.optionalString(key, value)
         case ("relay", "connect_timeout_ms"): relayConnectTimeoutMs = try reader.positiveInt(key, value)
+        case ("relay", "partial_prompts"): relayPartialPrompts = try reader.optionalBool(key, value) ?? false
+        case ("relay", "hints"): relayHints = try reader.optionalString(key, value) ?? ""
+        case ("relay", "transcription_language"): relayTranscriptionLanguage = try reader.optionalString(key, value)
         case ("control", "token"): controlToken = try reader.optionalString(key, value)
         default:
             // A carrier's own section (`telnyx:`, …), with the keys its registration declares.

@@ -60,7 +60,8 @@ public enum DemoCalls {
         sink: any CarrierSink,
         configuration: CallConfiguration,
         speech: any SpeechSource,
-        flow: any CallFlow
+        flow: any CallFlow,
+        transcription: (any TranscriberProvider)? = nil
     ) -> Call {
         context.observer.flowChosen(RecordedFlowName.name(of: flow))
         if let recorder = context.recorder {
@@ -71,7 +72,8 @@ public enum DemoCalls {
                 sink: sink, speech: speech, flow: flow, observer: context.observer)
             return Call(
                 eventLoop: context.eventLoop, configuration: configuration, sink: parts.sink, speech: parts.speech,
-                flow: parts.flow, parameters: context.parameters, observer: parts.observer, logger: context.logger)
+                flow: parts.flow, parameters: context.parameters, observer: parts.observer, transcription: transcription,
+                logger: context.logger)
         }
         return Call(
             eventLoop: context.eventLoop,
@@ -81,6 +83,7 @@ public enum DemoCalls {
             flow: flow,
             parameters: context.parameters,
             observer: context.observer,
+            transcription: transcription,
             logger: context.logger
         )
     }
@@ -91,13 +94,16 @@ public enum DemoCalls {
     public static func factory(
         configuration: BridgeConfiguration,
         flow: @escaping CallFlowProvider = demoFlow,
+        transcription: (any TranscriberProvider)? = nil,
         speechForCall: @escaping @Sendable (MediaCallContext) -> any ClosableSpeechSource
     ) -> MediaCallFactory {
         let callConfiguration = configuration.callConfiguration
         return { [callConfiguration] context, sink in
             let speech = speechForCall(context)
             speech.prepare()
-            let call = makeCall(context: context, sink: sink, configuration: callConfiguration, speech: speech, flow: flow(context))
+            let call = makeCall(
+                context: context, sink: sink, configuration: callConfiguration, speech: speech, flow: flow(context),
+                transcription: transcription)
             return CallWithOwnSpeech(call: call, speech: speech)
         }
     }

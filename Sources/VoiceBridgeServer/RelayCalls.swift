@@ -2,6 +2,7 @@ import Logging
 import VoiceBridgeCalls
 import VoiceBridgeFlows
 import VoiceBridgeRelay
+import VoiceBridgeSpeech
 
 extension BridgeConfiguration {
     /// The relay session every call runs when `relay.url` is set; nil otherwise.
@@ -25,6 +26,9 @@ extension BridgeConfiguration {
         c.failureMessage = relayFailureMessage.isEmpty ? nil : relayFailureMessage
         c.authToken = relayAuthToken ?? twilioAuthToken
         c.connectTimeoutMs = relayConnectTimeoutMs
+        c.partialPrompts = relayPartialPrompts
+        c.hints = ScribeSettings.keyterms(hints: relayHints)
+        c.transcriptionLanguage = relayTranscriptionLanguage
         c.ttsName = elevenLabsAPIKey == nil ? "offline" : "elevenlabs"
         return c
     }

@@ -4,6 +4,7 @@ import VoiceBridgeCalls
 import VoiceBridgeFlows
 import VoiceBridgePrompts
 import VoiceBridgeRelay
+import VoiceBridgeSpeech
 
 /// The declarative flows `serve` runs (config/flows), with what their steps need.
 public struct ServedFlows: Sendable {
@@ -67,6 +68,9 @@ extension ServedFlows {
         if let v = options["dtmfDetection"] { c.dtmfDetection = v == "true" }
         if let v = options["events"] { c.events = RelayConfiguration.parseEvents(v) }
         if let v = options["language"] { c.language = v }
+        if let v = options["partialPrompts"] { c.partialPrompts = v == "true" }
+        if let v = options["hints"] { c.hints = ScribeSettings.keyterms(hints: v) }
+        if let v = options["transcriptionLanguage"] { c.transcriptionLanguage = v }
         let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
         return RelayFlow(configuration: c, prompts: play, onEnd: { result, _ in
             request.finished([

@@ -297,7 +297,19 @@ public struct VoiceBridgeServer: Service {
             "baseURL": "\(webSocket.baseURL)", "voice": "\(webSocket.voiceID)", "model": "\(webSocket.modelID)",
             "schedule": "\(webSocket.schedule)",
         ])
-        return DemoCalls.factory(configuration: configuration, flow: flow) { [clients, httpSources, variants] context in
+        // Hearing the caller: the same client (key, base URL, TLS) opens the speech-to-text socket.
+        var transcription: ElevenLabsTranscription?
+        if configuration.elevenLabsSpeechToText {
+            var settings = ScribeSettings()
+            settings.modelID = configuration.elevenLabsSpeechToTextModel
+            do {
+                settings = try settings.validated()
+            } catch {
+                throw ConfigurationError("elevenlabs: \(error.description)")
+            }
+            transcription = ElevenLabsTranscription(client: clients[.ulaw8000]!, settings: settings)
+        }
+        return DemoCalls.factory(configuration: configuration, flow: flow, transcription: transcription) { [clients, httpSources, variants] context in
             // The call's logger: its lines carry the callSid.
             let logger = context.logger
             let format = ElevenLabsOutputFormat(for: context.mediaFormat)

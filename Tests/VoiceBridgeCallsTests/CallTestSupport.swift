@@ -38,9 +38,11 @@ final class CallHarness {
     var chunk = 0
     let ms: Int64 = 1_000_000
 
-    init(configuration: CallConfiguration = .init()) {
+    init(configuration: CallConfiguration = .init(), transcription: (any TranscriberProvider)? = nil) {
         sink = RecordingSink(loop: loop)
-        call = Call(eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow, observer: observer)
+        call = Call(
+            eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow, observer: observer,
+            transcription: transcription)
     }
 
     var now: Int64 { Int64(loop.now.uptimeNanoseconds) }

@@ -63,7 +63,8 @@ final class RelayHarness {
         configure: (inout RelayConfiguration) -> Void = { _ in },
         prompts: ((String) -> [UInt8]?)? = nil,
         onEnd: Bool = false,
-        holdConnection: Bool = false
+        holdConnection: Bool = false,
+        transcription: (any TranscriberProvider)? = nil
     ) throws {
         var configuration = RelayConfiguration(url: "wss://app.example.com/relay")
         configuration.events = [.speakerEvents, .tokensPlayed]
@@ -78,7 +79,8 @@ final class RelayHarness {
         flow = RelayFlow(configuration: configuration, prompts: prompts, onEnd: endHandler, connector: connector, logger: logger)
         call = Call(
             eventLoop: loop, sink: sink, speech: speech, flow: flow,
-            parameters: ["From": "+15550001111", "To": "+15550002222", "CallerName": "Ada"], logger: logger)
+            parameters: ["From": "+15550001111", "To": "+15550002222", "CallerName": "Ada"], transcription: transcription,
+            logger: logger)
     }
 
     var transport: FakeTransport { connector.transport }

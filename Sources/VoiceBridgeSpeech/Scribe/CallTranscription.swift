@@ -1,0 +1,59 @@
+import NIOCore
+
+/// What a flow asks for when it listens to the caller: the session's language and words to
+/// listen for. Settings are fixed per speech-to-text session, so a different request means a
+/// new one.
+public struct ListenRequest: Sendable, Equatable {
+    /// ISO 639-1/639-3; nil lets the service detect it.
+    public var languageCode: String?
+    public var keyterms: [String]
+
+    public init(languageCode: String? = nil, keyterms: [String] = []) {
+        self.languageCode = languageCode
+        self.keyterms = keyterms
+    }
+}
+
+/// A call's speech-to-text session as the call drives it (RealtimeTranscriber; test doubles).
+public protocol CallTranscriber: AnyObject {
+    func start()
+    /// One frame of caller audio in the session's format.
+    func append(_ bytes: UnsafeRawBufferPointer)
+    /// The caller's turn ended.
+    func commit()
+    func stop()
+}
+
+extension RealtimeTranscriber: CallTranscriber {}
+
+/// Makes calls' transcribers; nil in a call means nobody can hear the caller.
+public protocol TranscriberProvider: Sendable {
+    func makeTranscriber(
+        _ request: ListenRequest, format: ScribeSettings.AudioFormat, on eventLoop: any EventLoop,
+        onEvent: @escaping (RealtimeTranscriber.Event) -> Void
+    ) -> any CallTranscriber
+}
+
+/// ElevenLabs realtime speech-to-text over the speech side's own client (key, base URL, TLS).
+public struct ElevenLabsTranscription: TranscriberProvider {
+    public let client: ElevenLabsWebSocketClient
+    public var settings: ScribeSettings
+    public var tuning: RealtimeTranscriber.Tuning
+
+    public init(client: ElevenLabsWebSocketClient, settings: ScribeSettings = ScribeSettings(), tuning: RealtimeTranscriber.Tuning = .init()) {
+        self.client = client
+        self.settings = settings
+        self.tuning = tuning
+    }
+
+    public func makeTranscriber(
+        _ request: ListenRequest, format: ScribeSettings.AudioFormat, on eventLoop: any EventLoop,
+        onEvent: @escaping (RealtimeTranscriber.Event) -> Void
+    ) -> any CallTranscriber {
+        var settings = settings
+        settings.audioFormat = format
+        if let code = request.languageCode { settings.languageCode = code }
+        settings.keyterms = ScribeSettings.keyterms(settings.keyterms + request.keyterms)
+        return RealtimeTranscriber(client: client, settings: settings, eventLoop: eventLoop, tuning: tuning, onEvent: onEvent)
+    }
+}
