@@ -3,6 +3,7 @@ import NIOCore
 import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
+import VoiceBridgeSpeech
 
 /// Runs one flow file's steps for one call. Like the call, it lives on the call's event loop.
 ///
@@ -29,6 +30,9 @@ public final class DeclarativeFlow: CallFlow {
     static let stepBudget = 10_000
     static let noInputTimer = "flow.noinput"
     static let interDigitTimer = "flow.interdigit"
+    /// How long a finished spoken answer waits for its transcript before it counts as no input.
+    static let transcriptTimer = "flow.transcript"
+    static let transcriptWaitMs = 3_000
 
     private struct Frame {
         var steps: [FlowStep]
@@ -53,6 +57,18 @@ public final class DeclarativeFlow: CallFlow {
         var failures = 0
         var digits = ""
         var waitingForPrompt = true
+        /// Speech-to-text hears this input's answers (words, not only "speech").
+        var hearing = false
+        /// Committed segments of the current spoken answer, and whether the caller has finished it.
+        var heard: [String] = []
+        var answerEnded = false
+
+        var speechRequest: ListenRequest? {
+            switch kind {
+            case let .gather(g): g.acceptsSpeech ? ListenRequest(keyterms: g.hints) : nil
+            case let .menu(m): m.phrases.isEmpty ? nil : ListenRequest(keyterms: m.choices.flatMap { m.phrases[$0.key] ?? [] })
+            }
+        }
 
         var timeout: Int {
             switch kind {
@@ -99,16 +115,30 @@ public final class DeclarativeFlow: CallFlow {
         case let .digit(d, _):
             receiveDigit(d, call)
         case .callerSpeechStarted:
-            guard case let .input(input) = state, case let .gather(g) = input.kind, g.acceptsSpeech else { return }
+            guard case let .input(input) = state else { return }
+            if input.hearing {
+                // The caller is answering: the words decide, once heard.
+                call.cancelTimer(Self.noInputTimer)
+                call.cancelTimer(Self.transcriptTimer)
+                return
+            }
+            guard case let .gather(g) = input.kind, g.acceptsSpeech else { return }
             call.cancelTimer(Self.noInputTimer)
             call.cancelTimer(Self.interDigitTimer)
             completeGather(g, value: "speech", call)
+        case .callerSpeechStopped:
+            guard case var .input(input) = state, input.hearing else { return }
+            input.answerEnded = true
+            state = .input(input)
+            call.setTimer(Self.transcriptTimer, afterMs: Self.transcriptWaitMs)
+        case let .transcript(transcript):
+            heard(transcript, call)
         case let .timer(name):
             inputTimerFired(name, call)
         case .ended:
             state = .finished
             stack = []
-        case .promptStarted, .callerSpeechStopped, .transcript:
+        case .promptStarted:
             break
         }
     }
@@ -264,6 +294,8 @@ public final class DeclarativeFlow: CallFlow {
     // MARK: - Input: gather and menu
 
     private func beginInput(_ input: InputState, prompt: [FlowStep], _ call: any CallControl) {
+        var input = input
+        if let request = input.speechRequest { input.hearing = call.listen(request) }
         state = .input(input)
         for step in prompt { execute(step, call) }
         armInputTimerIfHeard(call)
@@ -290,7 +322,7 @@ public final class DeclarativeFlow: CallFlow {
         case let .menu(menu):
             if let choice = menu.choices.first(where: { $0.key == digit }) {
                 variables["choice"] = String(digit)
-                state = .running
+                leaveInput(call)
                 run(choice.target, from: input.location, call)
                 run(call)
             } else {
@@ -318,6 +350,9 @@ public final class DeclarativeFlow: CallFlow {
             retry(input, handler: gather.reprompt, call)
         case (Self.interDigitTimer, let .gather(gather)):
             completeGather(gather, value: input.digits, call)
+        case (Self.transcriptTimer, _) where input.answerEnded:
+            logger.info("no transcript for a spoken answer in time; treating it as no input", metadata: ["at": "\(input.location)"])
+            answered(with: input.heard.joined(separator: " "), input, call)
         default:
             break
         }
@@ -329,8 +364,71 @@ public final class DeclarativeFlow: CallFlow {
             return retry(input, handler: gather.reprompt, call)
         }
         variables[gather.into] = value
-        state = .running
+        leaveInput(call)
         run(call)
+    }
+
+    /// Input is over: back to running steps, and speech-to-text stops (nothing listens).
+    private func leaveInput(_ call: any CallControl) {
+        if case let .input(input) = state, input.hearing { call.stopListening() }
+        state = .running
+    }
+
+    // MARK: - Input by voice
+
+    private func heard(_ transcript: Transcript, _ call: any CallControl) {
+        guard case var .input(input) = state, input.hearing else { return }
+        switch transcript {
+        case .partial:
+            return
+        case let .committed(commit):
+            if !commit.text.isEmpty { input.heard.append(commit.text) }
+            if let confidence = commit.confidence { variables["confidence"] = String(format2(confidence)) }
+            state = .input(input)
+            if input.answerEnded { answered(with: input.heard.joined(separator: " "), input, call) }
+        case .commitIgnored:
+            if input.answerEnded { answered(with: input.heard.joined(separator: " "), input, call) }
+        case .unavailable:
+            // Keys still work; speech goes back to meaning only "speech".
+            input.hearing = false
+            state = .input(input)
+        }
+    }
+
+    /// A finished spoken answer: the gather's value, or the menu choice its words pick.
+    private func answered(with text: String, _ input: InputState, _ call: any CallControl) {
+        call.cancelTimer(Self.transcriptTimer)
+        var input = input
+        input.heard = []
+        input.answerEnded = false
+        state = .input(input)
+        let spoken = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        variables["speech"] = spoken
+        switch input.kind {
+        case let .gather(gather):
+            guard !spoken.isEmpty else { return retry(input, handler: gather.reprompt, call) }
+            // Words, not digits: `min`/`max` don't apply.
+            variables[gather.into] = spoken
+            leaveInput(call)
+            run(call)
+        case let .menu(menu):
+            guard !spoken.isEmpty else { return retry(input, handler: menu.noInput, call) }
+            guard let key = MenuSpeechMatcher.choice(for: spoken, keys: menu.choices.map(\.key), phrases: menu.phrases),
+                let choice = menu.choices.first(where: { $0.key == key })
+            else {
+                logger.info("spoken answer matched no choice", metadata: ["at": "\(input.location)"])
+                return retry(input, handler: menu.noMatch, call)
+            }
+            variables["choice"] = String(key)
+            leaveInput(call)
+            run(choice.target, from: input.location, call)
+            run(call)
+        }
+    }
+
+    private func format2(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
     }
 
     /// One more attempt: the handler's audio, then the prompt again; or, when the attempts are
@@ -346,7 +444,7 @@ public final class DeclarativeFlow: CallFlow {
             }
         guard input.failures <= retries else {
             logger.info("no valid input after every attempt", metadata: ["at": "\(input.location)"])
-            state = .running
+            leaveInput(call)
             if let exhausted {
                 run(exhausted, from: input.location, call)
             } else {

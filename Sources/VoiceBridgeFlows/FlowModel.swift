@@ -153,8 +153,11 @@ public struct GatherStep: Sendable, Equatable {
     public var retries: Int
     /// Said before each new attempt (on top of the prompt, which plays again).
     public var reprompt: [FlowStep]
-    /// Caller speech also answers: the variable is set to `speech`.
+    /// Caller speech also answers: the variable is set to what the caller said (speech-to-text),
+    /// or to `speech` when nobody can hear the words (no speech-to-text configured).
     public var acceptsSpeech: Bool
+    /// Words to listen for in the answer (speech-to-text key terms).
+    public var hints: [String] = []
     /// What runs when every attempt failed; nil hangs up.
     public var exhausted: FlowTarget?
 }
@@ -167,9 +170,12 @@ public struct MenuStep: Sendable, Equatable {
     public var noInput: [FlowStep]
     public var noMatch: [FlowStep]
     public var exhausted: FlowTarget?
+    /// Spoken phrases that choose a key (`"1": {goto: billing, say: ["billing", "pay my bill"]}`).
+    public var phrases: [Character: [String]] = [:]
 
     public static func == (a: MenuStep, b: MenuStep) -> Bool {
         a.prompt == b.prompt && a.choices.map(\.key) == b.choices.map(\.key) && a.choices.map(\.target) == b.choices.map(\.target)
+            && a.phrases == b.phrases
             && a.timeoutMs == b.timeoutMs && a.retries == b.retries && a.noInput == b.noInput && a.noMatch == b.noMatch
             && a.exhausted == b.exhausted
     }

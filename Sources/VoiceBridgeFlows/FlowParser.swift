@@ -320,9 +320,10 @@ public struct FlowParser {
             case "retries": step.retries = count(v, "gather.retries") ?? step.retries
             case "reprompt": step.reprompt = promptSteps(v, "gather.reprompt")
             case "speech": step.acceptsSpeech = bool(v, "gather.speech") ?? false
+            case "hints": step.hints = phrases(v, "gather.hints")
             case "exhausted": step.exhausted = target(v, "gather.exhausted")
             default:
-                error(k, "unknown option `\(key)` for `gather` (prompt, into, max, min, finishOnKey, timeout, interDigitTimeout, retries, reprompt, speech, exhausted)")
+                error(k, "unknown option `\(key)` for `gather` (prompt, into, max, min, finishOnKey, timeout, interDigitTimeout, retries, reprompt, speech, hints, exhausted)")
             }
         }
         if step.minDigits > step.maxDigits {
@@ -357,6 +358,19 @@ public struct FlowParser {
                     }
                     if step.choices.contains(where: { $0.key == c }) {
                         error(keyNode, "the key \(c) is used twice in this menu")
+                        continue
+                    }
+                    // `{goto: target, say: [phrases]}`: a key that may also be spoken.
+                    if case let .mapping(form) = targetNode, form.count == 2, let goto = form["goto"], let say = form["say"] {
+                        let spoken = phrases(say, "choice \(c).say")
+                        for phrase in spoken {
+                            let normal = MenuSpeechMatcher.normalized(phrase)
+                            if let other = step.phrases.first(where: { $0.value.contains { MenuSpeechMatcher.normalized($0) == normal } }) {
+                                error(say, "the phrase \"\(phrase)\" already chooses \(other.key)")
+                            }
+                        }
+                        step.phrases[c] = spoken
+                        if let t = target(goto, "choice \(c)") { step.choices.append((c, t)) }
                         continue
                     }
                     if let t = target(targetNode, "choice \(c)") { step.choices.append((c, t)) }
@@ -473,6 +487,27 @@ public struct FlowParser {
             diagnostics.append(FlowDiagnostic(at: step.location, "`\(what)` may only hold say, play, tone and pause (found `\(step.name)`)"))
         }
         return list.filter(\.isAudio)
+    }
+
+    /// A phrase or a list of them: non-empty, with a letter or digit in each.
+    private mutating func phrases(_ node: Node, _ what: String) -> [String] {
+        let items: [Node]
+        switch node {
+        case let .sequence(s): items = Array(s)
+        case .scalar: items = [node]
+        default:
+            error(node, "`\(what)` is a phrase or a list of phrases")
+            return []
+        }
+        var out: [String] = []
+        for item in items {
+            guard let text = scalarText(item), !MenuSpeechMatcher.normalized(text).isEmpty else {
+                error(item, "`\(what)`: each phrase needs words")
+                continue
+            }
+            out.append(text)
+        }
+        return out
     }
 
     private mutating func target(_ node: Node, _ what: String) -> FlowTarget? {

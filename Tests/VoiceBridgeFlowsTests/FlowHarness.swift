@@ -170,7 +170,8 @@ final class FlowHarness {
     private var sequence = 1
 
     init(yaml: String, prompts: [String] = [], built: [String: [UInt8]] = [:], parameters: [String: String] = ["From": "+15550001111", "To": "+15551230000"],
-         configuration: CallConfiguration = .init(), environment: (inout FlowEnvironment) -> Void = { _ in }) throws {
+         configuration: CallConfiguration = .init(), transcription: (any TranscriberProvider)? = nil,
+         environment: (inout FlowEnvironment) -> Void = { _ in }) throws {
         var parser = FlowParser(file: "test.yaml")
         guard let definition = parser.parseDocument(yaml), parser.diagnostics.isEmpty else {
             throw FlowLoadError(diagnostics: parser.diagnostics)
@@ -182,7 +183,9 @@ final class FlowHarness {
         environment(&env)
         flow = DeclarativeFlow(flow: LoadedFlow(definition: definition), environment: env)
         carrier = PlayingCarrier(loop: loop)
-        call = Call(eventLoop: loop, configuration: configuration, sink: carrier, speech: voice, flow: flow, parameters: parameters)
+        call = Call(
+            eventLoop: loop, configuration: configuration, sink: carrier, speech: voice, flow: flow, parameters: parameters,
+            transcription: transcription)
         carrier.call = call
     }
 
