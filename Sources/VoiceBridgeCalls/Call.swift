@@ -274,14 +274,25 @@ public final class Call: CallControl {
         listening = nil
     }
 
+    /// With words as the evidence, the caller's words (not the detector's onset) interrupt.
+    private func bargeInByWords(_ text: String) {
+        guard case .words = configuration.bargeIn.evidence, isPlaying else { return }
+        let words = SpokenWords.words(text)
+        guard !words.isEmpty else { return }
+        let interrupted = tryBargeIn(.words(words), onset: speechOnsetNanos ?? now)
+        if interrupted { logger.debug("barge-in by words", metadata: ["words": "\(words.count)"]) }
+    }
+
     private func transcriberEvent(_ event: RealtimeTranscriber.Event) {
         guard phase != .ended, transcriber != nil else { return }
         switch event {
         case .started:
             break
         case let .partial(text):
+            bargeInByWords(text)
             flow.handle(.transcript(.partial(text)), self)
         case let .committed(commit):
+            bargeInByWords(commit.text)
             flow.handle(.transcript(.committed(commit)), self)
         case .commitIgnored:
             flow.handle(.transcript(.commitIgnored), self)
@@ -354,7 +365,8 @@ public final class Call: CallControl {
             input,
             interruptible: audible?.interruptible ?? .none,
             playing: isPlaying,
-            utteranceStartNanos: utteranceStart
+            utteranceStartNanos: utteranceStart,
+            transcribing: transcriber != nil
         )
         switch verdict {
         case .accept:

@@ -1,41 +1,18 @@
+import VoiceBridgeCalls
+
 /// Which menu choice a caller's words pick (elevenlabs-stt.md §5.6): case, punctuation and
 /// number spelling don't matter ("Pay my bill." = "pay my bill"; "one" = "1"), a phrase may sit
 /// inside a longer answer ("I'd like to pay my bill, please"), and the longest phrase that fits
 /// wins, so "billing address" beats "billing". Saying a choice's key ("one", "option 1",
 /// "press one") picks it too. Nothing else is guessed: no match is a no-match.
 public enum MenuSpeechMatcher {
-    static let numberWords = [
-        "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-        "eight": "8", "nine": "9", "star": "*", "pound": "#", "hash": "#",
-    ]
     static let keyFillers: Set<String> = ["press", "option", "number", "key", "choice", "please", "the"]
 
     /// Lower case, letters and digits only (apostrophes dropped: "I'd" = "id"), words separated
     /// by one space, number words as digits.
     public static func normalized(_ text: String) -> String { words(text).joined(separator: " ") }
 
-    static func words(_ text: String) -> [String] {
-        var words: [String] = []
-        var current = ""
-        func flush() {
-            if !current.isEmpty { words.append(numberWords[current] ?? current) }
-            current = ""
-        }
-        for ch in text.lowercased() {
-            if ch.isLetter || ch.isNumber {
-                current.append(ch)
-            } else if ch == "'" || ch == "’" {
-                continue
-            } else if ch == "*" || ch == "#" {
-                flush()
-                words.append(String(ch))
-            } else {
-                flush()
-            }
-        }
-        flush()
-        return words
-    }
+    static func words(_ text: String) -> [String] { SpokenWords.words(text) }
 
     /// The key whose phrase (or the key itself, spoken) the transcript holds; nil for none.
     public static func choice(for transcript: String, keys: [Character], phrases: [Character: [String]]) -> Character? {

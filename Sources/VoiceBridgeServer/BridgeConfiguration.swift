@@ -69,6 +69,10 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var leadMs = 60
     public var bargeInMinSpeechMs = 200
     public var bargeInEchoGuardMs = 150
+    /// `energy` (the detector's onset) or `words` (speech-to-text must hear `barge_in.min_words`).
+    public var bargeInEvidence = "energy"
+    public var bargeInMinWords = 2
+    public var bargeInIgnoreBackchannel = false
     public var speechThresholdDBm0: Double = -35
     public var speechMinSpeechMs = 200
     public var speechHangoverMs = 400
@@ -298,6 +302,9 @@ extension BridgeConfiguration {
         case ("pacing", "lead_ms"): leadMs = try reader.nonNegativeInt(key, value)
         case ("barge_in", "min_speech_ms"): bargeInMinSpeechMs = try reader.nonNegativeInt(key, value)
         case ("barge_in", "echo_guard_ms"): bargeInEchoGuardMs = try reader.nonNegativeInt(key, value)
+        case ("barge_in", "evidence"): bargeInEvidence = try reader.oneOf(key, value, ["energy", "words"])
+        case ("barge_in", "min_words"): bargeInMinWords = try reader.positiveInt(key, value)
+        case ("barge_in", "ignore_backchannel"): bargeInIgnoreBackchannel = try reader.optionalBool(key, value) ?? false
         case ("speech_detector", "threshold_dbm0"): speechThresholdDBm0 = try reader.double(key, value)
         case ("speech_detector", "min_speech_ms"): speechMinSpeechMs = try reader.nonNegativeInt(key, value)
         case ("speech_detector", "hangover_ms"): speechHangoverMs = try reader.nonNegativeInt(key, value)
@@ -519,7 +526,7 @@ extension BridgeConfiguration {
                 : "ElevenLabs WebSocket → HTTP → offline voice (\(elevenLabsBaseURL), voice \(elevenLabsVoiceID), model \(elevenLabsModel), schedule \(elevenLabsSchedule))",
             "tokenTTLSeconds": String(tokenTTLSeconds),
             "leadMs": String(leadMs),
-            "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms",
+            "bargeIn": "minSpeech \(bargeInMinSpeechMs) ms, echoGuard \(bargeInEchoGuardMs) ms, evidence \(bargeInEvidence)",
             "drainSeconds": String(drainSeconds),
             "speechCache": speechCacheMB == 0 ? "off" : "\(speechCacheMB) MiB" + (speechCacheDirectory.map { ", on disk in \($0)" } ?? ""),
             "relay": relayURL ?? "off",

@@ -120,7 +120,10 @@ extension BridgeConfiguration {
         var c = CallConfiguration()
         c.frameMs = frameMs
         c.leadMs = leadMs
-        c.bargeIn = BargeInPolicy(minSpeechMs: bargeInMinSpeechMs, echoGuardMs: bargeInEchoGuardMs)
+        c.bargeIn = BargeInPolicy(
+            minSpeechMs: bargeInMinSpeechMs, echoGuardMs: bargeInEchoGuardMs,
+            evidence: bargeInEvidence == "words" ? .words(minimum: bargeInMinWords) : .energy,
+            ignoreBackchannel: bargeInIgnoreBackchannel)
         c.speechDetector = SpeechDetectorConfiguration(
             thresholdDBm0: speechThresholdDBm0,
             minSpeechMs: speechMinSpeechMs,

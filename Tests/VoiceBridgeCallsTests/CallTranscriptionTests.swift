@@ -110,3 +110,67 @@ import VoiceBridgeSpeech
         }
     }
 }
+
+/// Barge-in by words: with `evidence: .words`, a cough or line noise never interrupts a prompt;
+/// the caller's words do.
+@Suite struct BargeInByWordsTests {
+    func harness(_ policy: BargeInPolicy, stt: FakeTranscription?) -> CallHarness {
+        var configuration = CallConfiguration()
+        configuration.bargeIn = policy
+        let h = CallHarness(configuration: configuration, transcription: stt)
+        h.flow.onStart = {
+            $0.listen(ListenRequest())
+            $0.play(.text("A long prompt about many things."), id: "p", interruptible: .any)
+        }
+        h.start()
+        h.speak(turn: "1", ms: 5_000)
+        h.advance(ms: 400)
+        return h
+    }
+
+    @Test func energyAloneDoesNotInterruptButTwoWordsDo() throws {
+        let stt = FakeTranscription()
+        let h = harness(BargeInPolicy(evidence: .words(minimum: 2)), stt: stt)
+        h.caller(CallerSignal.speech(ms: 600))
+        #expect(h.sink.clears.isEmpty, "the detector's onset waits for words")
+        #expect(h.flow.events.contains(.callerSpeechStarted(interrupted: false)))
+        let t = try #require(stt.current)
+        t.emit(.partial("wait"))
+        #expect(h.sink.clears.isEmpty)
+        t.emit(.partial("wait a"))
+        #expect(h.sink.clears.count == 1)
+        #expect(h.flow.events.contains { if case .promptInterrupted("p", _) = $0 { true } else { false } })
+        #expect(h.observer.bargeIns.contains { $0.1 && $0.2 == "accepted" })
+    }
+
+    @Test func acknowledgementsNeverInterruptWhenIgnored() throws {
+        let stt = FakeTranscription()
+        let h = harness(BargeInPolicy(evidence: .words(minimum: 1), ignoreBackchannel: true), stt: stt)
+        let t = try #require(stt.current)
+        t.emit(.partial("uh-huh"))
+        t.emit(.committed(ScribeCommit(text: "Okay, right.")))
+        #expect(h.sink.clears.isEmpty)
+        #expect(h.observer.bargeIns.filter { $0.2 == BargeInPolicy.Reason.backchannel.rawValue }.count == 2)
+        t.emit(.partial("okay but what about my order"))
+        #expect(h.sink.clears.count == 1)
+    }
+
+    @Test func aCallNobodyTranscribesFallsBackToEnergy() {
+        let h = harness(BargeInPolicy(evidence: .words(minimum: 2)), stt: nil)
+        h.caller(CallerSignal.speech(ms: 600))
+        #expect(h.sink.clears.count == 1)
+    }
+
+    @Test func thePolicyIsPure() {
+        let p = BargeInPolicy(evidence: .words(minimum: 2), ignoreBackchannel: true)
+        #expect(p.evaluate(.words(["stop", "please"]), interruptible: .any, playing: true, utteranceStartNanos: nil) == .accept)
+        #expect(p.evaluate(.words(["stop"]), interruptible: .any, playing: true, utteranceStartNanos: nil) == .reject(.tooFewWords))
+        #expect(p.evaluate(.words(["uh", "huh"]), interruptible: .any, playing: true, utteranceStartNanos: nil) == .reject(.backchannel))
+        #expect(p.evaluate(.words(["stop", "please"]), interruptible: .dtmf, playing: true, utteranceStartNanos: nil) == .reject(.notInterruptible))
+        #expect(p.evaluate(.speech(onsetNanos: 0, durationMs: 500), interruptible: .any, playing: true, utteranceStartNanos: nil, transcribing: true)
+            == .reject(.awaitingWords))
+        #expect(p.evaluate(.speech(onsetNanos: 0, durationMs: 500), interruptible: .any, playing: true, utteranceStartNanos: nil) == .accept)
+        #expect(SpokenWords.words("Uh-huh, I'd say ONE") == ["uh", "huh", "id", "say", "1"])
+        #expect(SpokenWords.isBackchannel(SpokenWords.words("Mm-hmm.")) && !SpokenWords.isBackchannel(SpokenWords.words("yes stop")))
+    }
+}
