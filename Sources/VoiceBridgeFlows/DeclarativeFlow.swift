@@ -407,12 +407,18 @@ public final class DeclarativeFlow: CallFlow {
         switch input.kind {
         case let .gather(gather):
             guard !spoken.isEmpty else { return retry(input, handler: gather.reprompt, call) }
-            // Words, not digits: `min`/`max` don't apply.
-            variables[gather.into] = spoken
+            // Words, not digits: `min`/`max` don't apply; the sentence's final stop is dropped so
+            // the value reads well inside a prompt ("Thank you, {{name}}.").
+            variables[gather.into] = spoken.last.map { ".!?".contains($0) } == true ? String(spoken.dropLast()) : spoken
             leaveInput(call)
             run(call)
         case let .menu(menu):
             guard !spoken.isEmpty else { return retry(input, handler: menu.noInput, call) }
+            // "Uh-huh" while the menu talks is the caller listening, not an answer: keep waiting.
+            if SpokenWords.isBackchannel(SpokenWords.words(spoken)) {
+                if !input.waitingForPrompt { call.setTimer(Self.noInputTimer, afterMs: input.timeout) }
+                return
+            }
             guard let key = MenuSpeechMatcher.choice(for: spoken, keys: menu.choices.map(\.key), phrases: menu.phrases),
                 let choice = menu.choices.first(where: { $0.key == key })
             else {

@@ -46,13 +46,15 @@ public struct RecordedCallParts {
     public var speech: any SpeechSource
     public var flow: any CallFlow
     public var observer: any CallObserver
+    /// Speech-to-text, recorded; nil when the call has none.
+    public var transcription: (any TranscriberProvider)?
 
     /// Wraps the parts and writes the recording's header.
     public init(
         recorder: CallRecorder, loop: any EventLoop, flowName: String, dialect: String = TwilioDialect.name,
         callSid: String, accountSid: String?, parameters: [String: String],
         configuration: CallConfiguration, sink: any CarrierSink, speech: any SpeechSource, flow: any CallFlow,
-        observer: (any CallObserver)?, bridgeVersion: String? = nil
+        observer: (any CallObserver)?, transcription: (any TranscriberProvider)? = nil, bridgeVersion: String? = nil
     ) {
         recorder.begin(RecordingHeader(
             flow: flowName, carrier: .recorded, dialect: dialect, callSid: callSid, accountSid: accountSid, parameters: parameters,
@@ -63,5 +65,6 @@ public struct RecordedCallParts {
         self.speech = RecordingSpeechSource(speech, recorder: recorder, loop: loop)
         self.flow = RecordingCallFlow(flow, recorder: recorder)
         self.observer = RecordingCallObserver(observer, recorder: recorder)
+        self.transcription = transcription.map { RecordingTranscription($0, recorder: recorder) }
     }
 }

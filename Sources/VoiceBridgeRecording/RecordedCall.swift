@@ -11,6 +11,8 @@ public struct RecordedCall: Sendable {
     public var headerLine: String
     public var inputs: [TimedInput]
     public var turns: [RecordedTurn]
+    /// Speech-to-text events (`stt` lines), in time order.
+    public var transcripts: [RecordedTranscript]
     public var expected: [OutboundEvent]
     /// Where the recorded call anchored its playout grid (ms), from its `flow: start` line.
     public var gridOriginMs: Double?
@@ -103,6 +105,7 @@ extension RecordedCall {
         var headerLine = ""
         var inputs: [TimedInput] = []
         var turns: [RecordedTurn] = []
+        var transcripts: [RecordedTranscript] = []
         var turnIndex: [String: Int] = [:]
         var expected: [OutboundEvent] = []
         var lines: [Line] = []
@@ -183,6 +186,11 @@ extension RecordedCall {
                     throw RecordingError(line: lineNumber, "unknown tts kind \"\(kind)\" (request, start, text, finish, chunk, done, error, cancel)")
                 }
                 add(.speech)
+            } else if let kind = try r.string("stt") {
+                if let event = try RecordedTranscript.read(kind, r, line: lineNumber) {
+                    transcripts.append(RecordedTranscript(t: t, event: event))
+                }
+                add(.speech)
             } else if r.has("flow") || r.has("bargeIn") || r.has("cost") {
                 if try r.string("flow") == "start", gridOriginMs == nil { gridOriginMs = try r.double("gridMs") }
                 add(.information)
@@ -212,7 +220,7 @@ extension RecordedCall {
             } else {
                 throw RecordingError(
                     line: lineNumber,
-                    "unknown line: expected one of in, socket, out, tts, flow, bargeIn, cost, start, dtmf, speech, noise, hangup")
+                    "unknown line: expected one of in, socket, out, tts, stt, flow, bargeIn, cost, start, dtmf, speech, noise, hangup")
             }
         }
         guard let header else { throw RecordingError(line: 1, "empty file: the first line must be the header") }
@@ -224,6 +232,7 @@ extension RecordedCall {
         // Stable: lines at the same time keep their order in the file.
         self.inputs = inputs.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.turns = turns
+        self.transcripts = transcripts.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.expected = expected.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.lines = lines
         self.gridOriginMs = header.carrier == .recorded ? gridOriginMs : nil

@@ -93,6 +93,9 @@ public struct RecordingHeader: Sendable, Equatable {
         var bargeIn = JSONLine()
         bargeIn.int("minSpeechMs", c.bargeIn.minSpeechMs)
         bargeIn.int("echoGuardMs", c.bargeIn.echoGuardMs)
+        // Only when not the default, so recordings of energy barge-in keep their old header.
+        if case let .words(minimum) = c.bargeIn.evidence { bargeIn.int("minWords", minimum) }
+        if c.bargeIn.ignoreBackchannel { bargeIn.bool("ignoreBackchannel", true) }
         line.raw("bargeIn", bargeIn.json)
         var detector = JSONLine()
         detector.number("thresholdDBm0", c.speechDetector.thresholdDBm0)
@@ -148,6 +151,8 @@ public struct RecordingHeader: Sendable, Equatable {
                 let rb = FieldReader(object: b, line: 1, context: "header config.bargeIn")
                 if let v = try rb.int("minSpeechMs") { c.bargeIn.minSpeechMs = v }
                 if let v = try rb.int("echoGuardMs") { c.bargeIn.echoGuardMs = v }
+                if let v = try rb.int("minWords") { c.bargeIn.evidence = .words(minimum: max(1, v)) }
+                if let v = try rb.bool("ignoreBackchannel") { c.bargeIn.ignoreBackchannel = v }
             }
             if let d = try r.object("speechDetector") {
                 let rd = FieldReader(object: d, line: 1, context: "header config.speechDetector")

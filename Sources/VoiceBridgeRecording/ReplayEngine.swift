@@ -69,6 +69,7 @@ private final class ReplayRun {
     let recording: RecordedCall
     let sink: ReplaySink
     let speech: ReplaySpeechSource
+    let transcription: ReplayTranscription
     let info: CallRecorder
     let call: Call
     /// The server's decoder and gate in the recording's dialect, as `MediaStreamHandler` runs them.
@@ -86,6 +87,7 @@ private final class ReplayRun {
         let rules = CarrierDialects.named(recording.header.dialect)?.rules
         sink = ReplaySink(loop: loop, echoesMarksOnClear: rules?.echoesMarksOnClear ?? true, minimumMediaBytes: rules?.minimumMediaBytes ?? 0)
         speech = ReplaySpeechSource(loop: loop, turns: recording.turns, anchorMs: recording.header.effectiveToleranceMs)
+        transcription = ReplayTranscription(loop: loop, events: recording.transcripts)
         let clock = LoopClock(loop: loop)
         info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
         let flow = RecordingCallFlow(base, recorder: info)
@@ -94,7 +96,8 @@ private final class ReplayRun {
         logger.logLevel = .critical
         call = Call(
             eventLoop: loop, configuration: configuration, sink: sink, speech: speech, flow: flow,
-            parameters: recording.header.parameters, observer: observer, logger: logger)
+            parameters: recording.header.parameters, observer: observer,
+            transcription: recording.transcripts.isEmpty ? nil : transcription, logger: logger)
         speech.call = call
         guard let session = CarrierDialects.session(
             dialect: recording.header.dialect,

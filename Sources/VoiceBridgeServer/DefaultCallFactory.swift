@@ -69,10 +69,10 @@ public enum DemoCalls {
                 recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), dialect: context.dialect,
                 callSid: context.callSid,
                 accountSid: context.accountSid, parameters: context.parameters, configuration: configuration,
-                sink: sink, speech: speech, flow: flow, observer: context.observer)
+                sink: sink, speech: speech, flow: flow, observer: context.observer, transcription: transcription)
             return Call(
                 eventLoop: context.eventLoop, configuration: configuration, sink: parts.sink, speech: parts.speech,
-                flow: parts.flow, parameters: context.parameters, observer: parts.observer, transcription: transcription,
+                flow: parts.flow, parameters: context.parameters, observer: parts.observer, transcription: parts.transcription,
                 logger: context.logger)
         }
         return Call(
