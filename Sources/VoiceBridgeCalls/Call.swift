@@ -48,6 +48,10 @@ public final class Call: CallControl {
     private var heardCharacters: [String: Int] = [:]
     private var heardWhole: Set<String> = []
     private var droppedTurns: Set<String> = []
+    /// The cost of turns that can no longer change (heard whole, or cut and gone from the
+    /// queue): folded here so a call that talks for hours keeps no record per turn (the soak
+    /// benchmark's held calls grew by every turn they spoke).
+    private var settledCost = SpeechCost()
     private var turnCounter = 0
     /// The playout tick this call waits for on its loop's wheel; nil while idle.
     private var wheelDeadline: Int64?
@@ -424,6 +428,7 @@ public final class Call: CallControl {
         utteranceStart = nil
         var notified: Set<String> = []
         if let turn = interruptedTurn { heardCharacters[turn] = heard.text.count }
+        for prompt in dropped where heardCharacters[prompt.turnID] == nil { heardCharacters[prompt.turnID] = 0 }
         if let turn = interruptedTurn, let info = prompts[turn] {
             notified.insert(turn)
             flow.handle(.promptInterrupted(info.id, heard: heard), self)
@@ -437,6 +442,7 @@ public final class Call: CallControl {
         for prompt in dropped where !ledger.segments.contains(where: { $0.turnID == prompt.turnID }) {
             prompts[prompt.turnID] = nil
         }
+        settleTurns()
         // Where no echo is coming, an end waiting for the last mark can go now.
         if !sink.echoesMarksOnClear { checkPendingEnd() }
     }
@@ -448,6 +454,7 @@ public final class Call: CallControl {
         case let .played(segment):
             clock.recordMarkPlayed(position: segment.endNanos ?? clock.sentNanos, at: now)
             heardWhole.insert(segment.turnID)
+            settleTurns()
             if let info = prompts.removeValue(forKey: segment.turnID) {
                 flow.handle(.promptFinished(info.id), self)
             }
@@ -581,13 +588,32 @@ public final class Call: CallControl {
     /// What the call's speech cost so far, by voice: each turn's characters sent, and of them,
     /// those heard.
     public var speechCost: SpeechCost {
-        var cost = SpeechCost()
+        var cost = settledCost
         for (turnID, turn, voice) in billedTurns {
-            let sent = turn.charactersSent
-            let heard = heardWhole.contains(turnID) ? sent : min(sent, heardCharacters[turnID] ?? 0)
-            cost.byVoice[voice, default: SpeechCharacters()] += SpeechCharacters(sent: sent, heard: heard)
+            cost.byVoice[voice, default: SpeechCharacters()] += characters(turnID, turn)
         }
         return cost
+    }
+
+    private func characters(_ turnID: String, _ turn: any SpeechTurn) -> SpeechCharacters {
+        let sent = turn.charactersSent
+        let heard = heardWhole.contains(turnID) ? sent : min(sent, heardCharacters[turnID] ?? 0)
+        return SpeechCharacters(sent: sent, heard: heard)
+    }
+
+    /// Folds the turns whose cost is final into `settledCost` and forgets them: heard whole, or
+    /// cut with their heard part known, and out of the queue (nothing more is synthesised).
+    private func settleTurns() {
+        guard !billedTurns.isEmpty else { return }
+        billedTurns.removeAll { entry in
+            let id = entry.turnID
+            guard heardWhole.contains(id) || heardCharacters[id] != nil, !queue.contains(where: { $0.turnID == id }) else { return false }
+            settledCost.byVoice[entry.voice, default: SpeechCharacters()] += characters(id, entry.turn)
+            heardWhole.remove(id)
+            heardCharacters[id] = nil
+            droppedTurns.remove(id)
+            return true
+        }
     }
 
     /// The one place a call ends. Every end signal comes here; only the first counts.
