@@ -59,6 +59,11 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "SECONDS:FILE.wav mixed into the caller's media from that time (repeatable).")
     var speak: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "SECONDS:TEXT the caller says from that time, e.g. 3.0:\"pay my bill\" (repeatable): coded speech that the bridge hears as speech and `voicebridge emulate elevenlabs` transcribes exactly (letters, digits, spaces and ' . , ? ! - : @ + &; see docs/spoken-text-code.md).",
+        valueName: "seconds:text"))
+    var say: [String] = []
+
     @Option(help: "SECONDS:TEXT sent as one text message at that time, exactly as given, e.g. a malformed one (repeatable).")
     var send: [String] = []
 
@@ -117,7 +122,8 @@ struct CallCommand: AsyncParsableCommand {
             speak: try speak.map(CallScript.parseSpeak),
             hangupAtMs: hangupAt.map { Int(($0 * 1000).rounded()) },
             maxDurationMs: Int((maxDuration * 1000).rounded()),
-            raw: try send.map(CallScript.parseRaw)
+            raw: try send.map(CallScript.parseRaw),
+            say: try say.map(CallScript.parseSay)
         )
     }
 

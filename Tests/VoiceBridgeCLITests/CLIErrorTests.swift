@@ -48,6 +48,15 @@ import Testing
         #expect(output.contains("Usage: voicebridge call"))
     }
 
+    @Test func aBadSayCueIsOneClearLine() async throws {
+        let (status, output) = try await Self.run(["call", "http://127.0.0.1:9/twiml", "--say", "3.0:pay my bill", "--say", "4:price $5"])
+        #expect(status != 0)
+        #expect(output.contains("bad --say '4:price $5': '$' at position 6 cannot be spoken in the code"), "\(output)")
+        #expect(output.contains("Usage: voicebridge call"))
+        let (_, missing) = try await Self.run(["call", "http://127.0.0.1:9/twiml", "--say", "pay my bill"])
+        #expect(missing.contains("bad --say 'pay my bill': expected SECONDS:TEXT"), "\(missing)")
+    }
+
     @Test func everyUnknownConfigurationKeyIsReportedWithItsLine() async throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: config) }

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
+import VoiceBridgeAudio
 import VoiceBridgeSpeech
 
 /// A local stand-in for the ElevenLabs text-to-speech API that speaks the real protocol over real
@@ -64,7 +65,7 @@ public final class ElevenLabsEmulator: Sendable {
         self.speech = speech
         self.group = group
         self.logger = logger
-        recorder = ElevenLabsEmulatorRecorder(faults: configuration.faults)
+        recorder = ElevenLabsEmulatorRecorder(faults: configuration.faults, speechToTextFaults: configuration.speechToText.faults)
     }
 
     /// Runs `body` against this emulator on a free loopback port, and stops it afterwards
@@ -133,6 +134,10 @@ public final class ElevenLabsEmulator: Sendable {
     /// Totals so far.
     public var counters: ElevenLabsEmulatorCounters { recorder.counters }
 
+    /// Every realtime speech-to-text session so far, in order of arrival: the audio and commits
+    /// it received and what it answered.
+    public var transcriptions: [ElevenLabsEmulatorTranscriptionRecord] { recorder.transcriptions }
+
     // MARK: - Pipeline
 
     private func configure(_ channel: any Channel) throws {
@@ -149,21 +154,24 @@ public final class ElevenLabsEmulator: Sendable {
             maxFrameSize: configuration.maxFrameSize,
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
-                guard case .webSocket = ElevenLabsEmulatorRequestTarget(uri: head.uri).route else {
-                    return channel.eventLoop.makeSucceededFuture(nil)
+                switch ElevenLabsEmulatorRequestTarget(uri: head.uri).route {
+                case .webSocket, .realtimeSpeechToText: return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                default: return channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgradePipelineHandler: { [self] channel, head in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = makeWebSocketHandler(head, eventLoop: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOWebSocketFrameAggregator(
                         minNonFinalFragmentSize: 0,
                         maxAccumulatedFrameCount: 1 << 16,
                         maxAccumulatedFrameSize: configuration.maxFrameSize
                     ))
-                    try sync.addHandler(handler)
+                    if case .realtimeSpeechToText = ElevenLabsEmulatorRequestTarget(uri: head.uri).route {
+                        try sync.addHandler(makeTranscriptionHandler(head))
+                    } else {
+                        try sync.addHandler(makeWebSocketHandler(head, eventLoop: channel.eventLoop))
+                    }
                 }
             }
         )
@@ -239,6 +247,52 @@ public final class ElevenLabsEmulator: Sendable {
             language: target.query["language_code"],
             logger: logger
         ))
+    }
+
+    /// A realtime speech-to-text socket (shared/docs/elevenlabs-stt.md): credentials from the
+    /// `xi-api-key` header or a single-use `token`, settings from the query.
+    private func makeTranscriptionHandler(_ head: HTTPRequestHead) -> ElevenLabsEmulatorTranscriptionHandler {
+        let target = ElevenLabsEmulatorRequestTarget(uri: head.uri)
+        let recordID = recorder.begin(
+            kind: .webSocket, method: head.method.rawValue, uri: head.uri, path: target.path, query: target.query,
+            headers: head.headers.map { ($0.name, $0.value) }
+        )
+        let rateLimited = recorder.beginTranscription(recordID)
+        var logger = logger
+        logger[metadataKey: "socket"] = "\(recordID)"
+        logger.info("speech-to-text websocket", metadata: ["uri": "\(ElevenLabsEmulatorRedaction.redactURI(head.uri))"])
+        let credential: ElevenLabsEmulatorTranscriptionSession.Credential
+        if let key = head.headers["xi-api-key"].first {
+            credential = configuration.accepts(apiKey: key) ? .valid : .invalid
+        } else if let token = target.query["token"] {
+            credential = recorder.redeemToken(token) ? .valid : .invalid
+        } else {
+            credential = .missing
+        }
+        let session = ElevenLabsEmulatorTranscriptionSession(
+            .init(
+                settings: ElevenLabsEmulatorTranscriptionSettings.parse(target.queryItems, models: configuration.speechToText.models),
+                credential: credential,
+                configuration: configuration.speechToText,
+                sessionID: Self.sessionID(recordID),
+                rateLimited: rateLimited,
+                recorder: recorder,
+                recordID: recordID
+            ),
+            now: .now()
+        )
+        return ElevenLabsEmulatorTranscriptionHandler(session: session, logger: logger)
+    }
+
+    /// A session id that looks like the service's (32 hex digits) and is the same on every run.
+    static func sessionID(_ recordID: Int) -> String {
+        var generator = SplitMix64(seed: UInt64(recordID))
+        let high = generator.next(), low = generator.next()
+        func hex(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return hex(high) + hex(low)
     }
 
     /// Credentials in the handshake (§1.3): the `xi-api-key` header, an `authorization` Bearer

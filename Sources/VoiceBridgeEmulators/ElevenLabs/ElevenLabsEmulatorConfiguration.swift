@@ -34,6 +34,8 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
     public var maxFrameSize: Int
     /// Latency and fault injection.
     public var faults: Faults
+    /// The realtime speech-to-text socket: its limits, latency and faults.
+    public var speechToText: SpeechToText
 
     public init(
         apiKeys: Set<String> = [ElevenLabsEmulatorConfiguration.defaultAPIKey],
@@ -52,7 +54,8 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
         ],
         defaultCharacterLimit: Int = 10_000,
         maxFrameSize: Int = 16 << 20,
-        faults: Faults = Faults()
+        faults: Faults = Faults(),
+        speechToText: SpeechToText = SpeechToText()
     ) {
         self.apiKeys = apiKeys
         self.chunkMs = chunkMs
@@ -68,6 +71,7 @@ public struct ElevenLabsEmulatorConfiguration: Sendable, Equatable {
         self.defaultCharacterLimit = defaultCharacterLimit
         self.maxFrameSize = maxFrameSize
         self.faults = faults
+        self.speechToText = speechToText
     }
 
     /// Latency and faults. Counted faults (`http429Count`, `systemBusyCount`, `http500Count`,

@@ -101,7 +101,7 @@ final class ElevenLabsEmulatorHTTPHandler: ChannelInboundHandler, RemovableChann
             singleUseToken(head, type: type, recordID: recordID, keepAlive: keepAlive)
         case .textToSpeech, .singleUseToken:
             respond(405, "{\"detail\":\"Method Not Allowed\"}", recordID: recordID, keepAlive: keepAlive)
-        case .webSocket:
+        case .webSocket, .realtimeSpeechToText:
             // A WebSocket path without the upgrade headers.
             respond(426, "{\"detail\":\"Upgrade Required\"}", recordID: recordID, keepAlive: keepAlive)
         case .unknown:

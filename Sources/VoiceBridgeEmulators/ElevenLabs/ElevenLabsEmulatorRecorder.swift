@@ -52,6 +52,15 @@ public struct ElevenLabsEmulatorCounters: Sendable, Equatable {
     public var singleUseTokensIssued = 0
     /// WebSocket closes the emulator initiated, by code.
     public var closesByCode: [Int: Int] = [:]
+    /// Realtime speech-to-text sockets that got `session_started`.
+    public var transcriptionSessions = 0
+    /// Audio received on them, in seconds.
+    public var transcriptionAudioSeconds: Double = 0
+    public var partialTranscriptsSent = 0
+    /// `committed_transcript` messages (the timestamped twins not counted).
+    public var committedTranscriptsSent = 0
+    /// Speech-to-text error messages sent, by `message_type`.
+    public var transcriptionErrorsSent: [String: Int] = [:]
 
     public init() {}
 }
@@ -69,18 +78,24 @@ final class ElevenLabsEmulatorRecorder: Sendable {
         var disconnectUsed = false
         var inFlightHTTP = 0
         var tokens: [String: NIODeadline] = [:]
+        var transcriptions: [ElevenLabsEmulatorTranscriptionRecord] = []
+        /// Request id → index in `transcriptions`.
+        var transcriptionIndex: [Int: Int] = [:]
+        var rateLimitedLeft: Int
+        var transcriptionDisconnectUsed = false
     }
 
     private let state: Mutex<State>
     let faults: ElevenLabsEmulatorConfiguration.Faults
 
-    init(faults: ElevenLabsEmulatorConfiguration.Faults) {
+    init(faults: ElevenLabsEmulatorConfiguration.Faults, speechToTextFaults: ElevenLabsEmulatorConfiguration.SpeechToText.Faults = .init()) {
         self.faults = faults
         state = Mutex(State(
             http429Left: faults.http429Count,
             systemBusyLeft: faults.systemBusyCount,
             serverErrorsLeft: faults.http500Count,
-            webSocketErrorsLeft: faults.webSocketServerErrorCount
+            webSocketErrorsLeft: faults.webSocketServerErrorCount,
+            rateLimitedLeft: speechToTextFaults.rateLimitedCount
         ))
     }
 
@@ -261,4 +276,81 @@ final class ElevenLabsEmulatorRecorder: Sendable {
             return now < expiry
         }
     }
+}
+
+// MARK: - Speech-to-text sessions
+
+extension ElevenLabsEmulatorRecorder {
+    /// Starts the transcription record of WebSocket `id`; says whether this session is one of the
+    /// first N turned away with `rate_limited`.
+    func beginTranscription(_ id: Int) -> Bool {
+        state.withLock { state in
+            state.transcriptionIndex[id] = state.transcriptions.count
+            state.transcriptions.append(ElevenLabsEmulatorTranscriptionRecord(requestID: id))
+            guard state.rateLimitedLeft > 0 else { return false }
+            state.rateLimitedLeft -= 1
+            return true
+        }
+    }
+
+    private func updateTranscription(_ id: Int, _ body: (inout ElevenLabsEmulatorTranscriptionRecord, inout ElevenLabsEmulatorCounters) -> Void) {
+        state.withLock { state in
+            guard let index = state.transcriptionIndex[id] else { return }
+            body(&state.transcriptions[index], &state.counters)
+        }
+    }
+
+    func transcriptionStarted(_ id: Int, sessionID: String, audioFormat: String) {
+        updateTranscription(id) { record, counters in
+            record.sessionID = sessionID
+            record.audioFormat = audioFormat
+            counters.transcriptionSessions += 1
+        }
+    }
+
+    func transcriptionChunk(_ id: Int, _ chunk: ElevenLabsEmulatorTranscriptionRecord.Chunk, audio: [UInt8]?, seconds: Double) {
+        updateTranscription(id) { record, counters in
+            record.chunks.append(chunk)
+            if let audio { record.audio += audio }
+            record.audioSeconds += seconds
+            counters.transcriptionAudioSeconds += seconds
+            counters.messagesReceived += 1
+        }
+    }
+
+    func transcriptionCommit(_ id: Int, _ commit: ElevenLabsEmulatorTranscriptionRecord.Commit) {
+        updateTranscription(id) { record, _ in record.commits.append(commit) }
+    }
+
+    func transcriptionThrottled(_ id: Int) {
+        updateTranscription(id) { record, _ in record.throttledCommits += 1 }
+    }
+
+    /// A message went out; counted by its type (read from the start of the text, which the
+    /// emulator writes with `message_type` first).
+    func transcriptionSent(_ id: Int, _ text: String) {
+        updateTranscription(id) { record, counters in
+            record.sent.append(text)
+            let prefix = "{\"message_type\":\""
+            guard text.hasPrefix(prefix) else { return }
+            let type = text.dropFirst(prefix.count).prefix { $0 != "\"" }
+            switch type {
+            case "partial_transcript": counters.partialTranscriptsSent += 1
+            case "committed_transcript": counters.committedTranscriptsSent += 1
+            case "session_started", "committed_transcript_with_timestamps": break
+            default: counters.transcriptionErrorsSent[String(type), default: 0] += 1
+            }
+        }
+    }
+
+    /// Whether this session, which reached a disconnect fault's point, should be dropped.
+    func takeTranscriptionDisconnect(everyTime: Bool) -> Bool {
+        state.withLock { state in
+            if state.transcriptionDisconnectUsed, !everyTime { return false }
+            state.transcriptionDisconnectUsed = true
+            return true
+        }
+    }
+
+    var transcriptions: [ElevenLabsEmulatorTranscriptionRecord] { state.withLock { $0.transcriptions } }
 }

@@ -9,26 +9,39 @@ struct ElevenLabsEmulatorRequestTarget: Sendable, Equatable {
         case textToSpeech(voiceID: String, withTimestamps: Bool)
         /// `POST /v1/single-use-token/{token_type}`.
         case singleUseToken(type: String)
+        /// `GET /v1/speech-to-text/realtime`: the realtime speech-to-text WebSocket.
+        case realtimeSpeechToText
         case unknown
     }
 
     var path: String
     /// Percent-decoded query parameters; a repeated name keeps its last value.
     var query: [String: String]
+    /// Every query parameter in order, repeats included (speech-to-text's `keyterms=a&keyterms=b`).
+    var queryItems: [QueryItem]
     var route: Route
+
+    struct QueryItem: Sendable, Equatable {
+        var name: String
+        var value: String
+    }
 
     init(uri: String) {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = String(parts.first ?? "")
         var query: [String: String] = [:]
+        var items: [QueryItem] = []
         if parts.count > 1 {
             for pair in parts[1].split(separator: "&") {
                 let nameValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let name = Self.decode(nameValue[0])
-                query[name] = nameValue.count > 1 ? Self.decode(nameValue[1]) : ""
+                let value = nameValue.count > 1 ? Self.decode(nameValue[1]) : ""
+                query[name] = value
+                items.append(QueryItem(name: name, value: value))
             }
         }
         self.query = query
+        queryItems = items
         let segments = path.split(separator: "/").map { Self.decode($0) }
         switch segments.count {
         case 4 where segments[0] == "v1" && segments[1] == "text-to-speech":
@@ -42,6 +55,8 @@ struct ElevenLabsEmulatorRequestTarget: Sendable, Equatable {
             route = .textToSpeech(voiceID: segments[2], withTimestamps: true)
         case 3 where segments[0] == "v1" && segments[1] == "single-use-token":
             route = .singleUseToken(type: segments[2])
+        case 3 where segments[0] == "v1" && segments[1] == "speech-to-text" && segments[2] == "realtime":
+            route = .realtimeSpeechToText
         default:
             route = .unknown
         }

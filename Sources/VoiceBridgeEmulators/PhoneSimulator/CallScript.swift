@@ -1,3 +1,5 @@
+import VoiceBridgeAudio
+
 /// What the simulated caller does during a call, on the call's clock (ms since `start` was sent).
 public struct CallScript: Sendable, Equatable {
     /// A key press at `atMs`: a Twilio `dtmf` event, or a tone mixed into the caller's audio.
@@ -20,6 +22,19 @@ public struct CallScript: Sendable, Equatable {
         }
     }
 
+    /// Text the caller says at `atMs`, as `SpokenTextCode` audio mixed into the caller's media:
+    /// speech that sounds like speech to the bridge and that the ElevenLabs emulator's
+    /// speech-to-text transcribes exactly (docs/spoken-text-code.md).
+    public struct SayCue: Sendable, Equatable {
+        public var atMs: Int
+        /// The text as the code will say it (`SpokenTextCode.canonicalText`).
+        public var text: String
+        public init(atMs: Int, text: String) {
+            self.atMs = atMs
+            self.text = text
+        }
+    }
+
     /// A text message sent as is at `atMs` (a malformed or out-of-order one, to test the bridge's
     /// refusal).
     public struct RawCue: Sendable, Equatable {
@@ -36,18 +51,20 @@ public struct CallScript: Sendable, Equatable {
     /// Mix DTMF tones into the media instead of sending `dtmf` events.
     public var dtmfInBand: Bool
     public var speak: [SpeakCue]
+    public var say: [SayCue]
     /// Send `stop` and close at this time; nil runs until the server closes or `maxDurationMs`.
     public var hangupAtMs: Int?
     public var maxDurationMs: Int
 
     public init(
         dtmf: [DTMFCue] = [], dtmfInBand: Bool = false, speak: [SpeakCue] = [],
-        hangupAtMs: Int? = nil, maxDurationMs: Int = 60_000, raw: [RawCue] = []
+        hangupAtMs: Int? = nil, maxDurationMs: Int = 60_000, raw: [RawCue] = [], say: [SayCue] = []
     ) {
         self.dtmf = dtmf.sorted { $0.atMs < $1.atMs }
         self.raw = raw.sorted { $0.atMs < $1.atMs }
         self.dtmfInBand = dtmfInBand
         self.speak = speak
+        self.say = say.sorted { $0.atMs < $1.atMs }
         self.hangupAtMs = hangupAtMs
         self.maxDurationMs = maxDurationMs
     }
@@ -84,6 +101,22 @@ public struct CallScript: Sendable, Equatable {
         return SpeakCue(atMs: atMs, path: path)
     }
 
+    /// Parses `3.0:pay my bill` (seconds:text; the text may be in double quotes, as in
+    /// `--say '3.0:"pay my bill"'`, and may contain colons). The text must be speakable in
+    /// `SpokenTextCode`; it is kept in its canonical form (lower case, single spaces).
+    public static func parseSay(_ spec: String) throws(CallScriptError) -> SayCue {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .badSay(spec, "expected SECONDS:TEXT, e.g. 3.0:\"pay my bill\"") }
+        let atMs = try parseSeconds(parts[0], in: spec, as: CallScriptError.badSay)
+        var text = parts[1].trimmingSpaces
+        if text.count >= 2, text.first == "\"", text.last == "\"" { text = text.dropFirst().dropLast() }
+        do throws(SpokenTextCodeError) {
+            return SayCue(atMs: atMs, text: try SpokenTextCode.canonicalText(String(text)))
+        } catch {
+            throw .badSay(spec, error.description)
+        }
+    }
+
     /// Parses `2.5:{"event":...` (seconds:text; the text is sent exactly as given).
     public static func parseRaw(_ spec: String) throws(CallScriptError) -> RawCue {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
@@ -115,12 +148,14 @@ public enum CallScriptError: Error, Equatable, CustomStringConvertible {
     case badDTMF(String, String)
     case badSpeak(String, String)
     case badRaw(String, String)
+    case badSay(String, String)
 
     public var description: String {
         switch self {
         case .badDTMF(let item, let why): "bad --dtmf item '\(item)': \(why)"
         case .badSpeak(let item, let why): "bad --speak '\(item)': \(why)"
         case .badRaw(let item, let why): "bad --send '\(item)': \(why)"
+        case .badSay(let item, let why): "bad --say '\(item)': \(why)"
         }
     }
 }

@@ -69,7 +69,8 @@ public final class CallerTrack: Sendable {
     }
 
     /// Builds the caller's audio: `--caller-wav` from 0, each `--speak` file mixed in at its time,
-    /// and, with in-band DTMF, each key's tone (100 ms, -10 dBm0 per component) mixed in at its time.
+    /// each `--say` text as `SpokenTextCode` speech (-17 dBm0) from its time, and, with in-band
+    /// DTMF, each key's tone (100 ms, -10 dBm0 per component) mixed in at its time.
     public static func build(callerWAV: String?, script: CallScript) throws(SimulatorError) -> CallerTrack {
         var mix: [Int32] = []
         func add(_ pcm: [Int16], atMs: Int) {
@@ -80,6 +81,7 @@ public final class CallerTrack: Sendable {
         do {
             if let callerWAV { add(try loadPCM8k(callerWAV), atMs: 0) }
             for cue in script.speak { add(try loadPCM8k(cue.path), atMs: cue.atMs) }
+            for cue in script.say { add(try SpokenTextCode.encode(cue.text), atMs: cue.atMs) }
             if script.dtmfInBand {
                 for cue in script.dtmf {
                     add(try ToneGenerator.dtmf(String(cue.digit), toneMs: 100, gapMs: 0, levelDBm0: -10), atMs: cue.atMs)

@@ -1,4 +1,5 @@
 import Testing
+import VoiceBridgeAudio
 @testable import VoiceBridgeEmulators
 
 @Suite struct CallScriptTests {
@@ -30,6 +31,25 @@ import Testing
     @Test(arguments: ["hello.wav", "1.5:", "abc:x.wav", "-2:x.wav", ":x.wav"])
     func rejectsBadSpeak(_ spec: String) {
         #expect(throws: CallScriptError.self) { try CallScript.parseSpeak(spec) }
+    }
+
+    @Test func parsesSayCues() throws {
+        #expect(try CallScript.parseSay(#"3.0:"pay my bill""#) == .init(atMs: 3000, text: "pay my bill"))
+        #expect(try CallScript.parseSay("1: Pay  My: Bill ") == .init(atMs: 1000, text: "pay my: bill"))
+        let script = CallScript(say: [.init(atMs: 5000, text: "b"), .init(atMs: 1000, text: "a")])
+        #expect(script.say.map(\.atMs) == [1000, 5000])
+    }
+
+    @Test func sayErrorsNameTheItemAndTheProblem() {
+        #expect(throws: CallScriptError.badSay("pay my bill", #"expected SECONDS:TEXT, e.g. 3.0:"pay my bill""#)) {
+            try CallScript.parseSay("pay my bill")
+        }
+        #expect(throws: CallScriptError.badSay("x:hi", "'x' is not a time in seconds")) { try CallScript.parseSay("x:hi") }
+        #expect(throws: CallScriptError.badSay("2:", "the text is empty")) { try CallScript.parseSay("2:") }
+        #expect(throws: CallScriptError.badSay(#"2:"""#, "the text is empty")) { try CallScript.parseSay(#"2:"""#) }
+        let unsupported = CallScriptError.badSay("2:price $5", SpokenTextCodeError.unsupportedCharacter("$", position: 6).description)
+        #expect(throws: unsupported) { try CallScript.parseSay("2:price $5") }
+        #expect(unsupported.description.hasPrefix("bad --say '2:price $5': '$' at position 6 cannot be spoken"))
     }
 
     @Test func parsesRawCues() throws {

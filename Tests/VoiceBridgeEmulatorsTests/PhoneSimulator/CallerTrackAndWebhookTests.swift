@@ -40,6 +40,21 @@ import VoiceBridgeCarriers
         #expect(track.ulaw.count == 600 * 8)
     }
 
+    @Test func sayCuesAreCodedSpeechAtTheirTimes() throws {
+        let script = CallScript(maxDurationMs: 6000, say: [.init(atMs: 3000, text: "pay my bill"), .init(atMs: 1000, text: "hello")])
+        let track = try CallerTrack.build(callerWAV: nil, script: script)
+        // What a listener decodes from the caller's μ-law frames, one 20 ms frame at a time.
+        let decoder = SpokenTextDecoder()
+        var heard: [SpokenUtterance] = []
+        for frame in 0..<track.frameCount {
+            let pcm = track.withFrame(frame) { G711.decode(Array($0), law: .ulaw) }
+            for case .utteranceEnded(let utterance) in decoder.feed(pcm) { heard.append(utterance) }
+        }
+        #expect(heard.map(\.text) == ["hello", "pay my bill"])
+        #expect(heard.map(\.complete) == [true, true])
+        #expect(heard.map { $0.startSample / 8 } == [1000, 3000])
+    }
+
     @Test func unreadableAudioIsAnAudioError() {
         #expect(throws: SimulatorError.self) {
             try CallerTrack.build(callerWAV: "/nonexistent/caller.wav", script: CallScript())
