@@ -199,7 +199,8 @@ public final class RealtimeTranscriber {
             acknowledgeCommit()
             lastPartial = ""
             if !commit.text.isEmpty {
-                previousText = String((previousText + " " + commit.text).suffix(ScribeAudioChunk.maxPreviousTextCharacters))
+                let joined = previousText.isEmpty ? commit.text : previousText + " " + commit.text
+                previousText = String(joined.suffix(ScribeAudioChunk.maxPreviousTextCharacters))
             }
             onEvent(.committed(commit))
         case .error(let error):
