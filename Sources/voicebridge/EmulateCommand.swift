@@ -18,11 +18,16 @@ extension EmulateCommand {
     struct ElevenLabsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "elevenlabs",
-            abstract: "Emulate the ElevenLabs text-to-speech API (WebSocket stream-input and multi-stream-input, HTTP stream).",
+            abstract: "Emulate the ElevenLabs text-to-speech API (WebSocket stream-input and multi-stream-input, HTTP stream) and realtime speech-to-text.",
             discussion: """
                 Speaks the real protocol on one port with the offline espeak voice. Output formats: \
                 ulaw_8000 (byte-exact), alaw_8000, pcm_8000, pcm_16000; mp3, opus and PCM above 16 kHz \
                 are refused as unsupported in the emulator.
+
+                It also listens: ws://HOST:PORT/v1/speech-to-text/realtime?model_id=scribe_v2_realtime&audio_format=ulaw_8000 \
+                takes input_audio_chunk messages and answers with partial and committed transcripts. It \
+                transcribes exactly the coded speech of `voicebridge call --say SECONDS:TEXT` \
+                (docs/spoken-text-code.md); any other audio is heard as speech without words.
                 """
         )
 
@@ -86,6 +91,33 @@ extension EmulateCommand {
         @Option(help: "Milliseconds a closed context keeps counting against the limit after its isFinal.")
         var contextCloseDelayMs = 0
 
+        @Option(help: "Speech-to-text: milliseconds from the audio that completes a word to its partial_transcript.")
+        var sttPartialLatencyMs = 150
+
+        @Option(help: "Speech-to-text: milliseconds from a commit to its committed_transcript.")
+        var sttCommitLatencyMs = 150
+
+        @Option(help: "Speech-to-text: seconds without a client message before the socket is closed.")
+        var sttIdleTimeout = 15.0
+
+        @Flag(help: "Speech-to-text: every session gets quota_exceeded and a close at its first audio chunk.")
+        var sttQuotaExceeded = false
+
+        @Option(help: "Speech-to-text: the first N sessions get rate_limited and a close.")
+        var sttRateLimited = 0
+
+        @Option(help: "Speech-to-text: drop the connection (no close frame) once this many milliseconds of audio have arrived.")
+        var sttDisconnectAfterAudioMs: Int?
+
+        @Flag(help: "Speech-to-text: drop the connection instead of sending the first partial_transcript.")
+        var sttDisconnectAtFirstPartial = false
+
+        @Flag(help: "Speech-to-text: drop every session that reaches the point, not only the first.")
+        var sttDisconnectEveryTime = false
+
+        @Option(help: "Speech-to-text: extra milliseconds before every committed_transcript (slow commits).")
+        var sttCommitDelayMs = 0
+
         @Option(help: "espeak-ng voice for the audio, or 'known': a synthetic voice with predictable bytes that costs almost nothing (for load tests, where espeak's one thread would be the limit).")
         var voice = "en-us"
 
@@ -97,6 +129,14 @@ extension EmulateCommand {
             guard chunkMs > 0 else { throw ValidationError("--chunk-ms must be positive") }
             guard speed >= 0 else { throw ValidationError("--speed must be 0 or more") }
             guard inactivityTimeout > 0 else { throw ValidationError("--inactivity-timeout must be positive") }
+            guard sttPartialLatencyMs >= 0, sttCommitLatencyMs >= 0, sttCommitDelayMs >= 0 else {
+                throw ValidationError("--stt-partial-latency-ms, --stt-commit-latency-ms and --stt-commit-delay-ms must be 0 or more")
+            }
+            guard sttIdleTimeout > 0 else { throw ValidationError("--stt-idle-timeout must be positive") }
+            guard sttRateLimited >= 0 else { throw ValidationError("--stt-rate-limited must be 0 or more") }
+            if let sttDisconnectAfterAudioMs, sttDisconnectAfterAudioMs < 0 {
+                throw ValidationError("--stt-disconnect-after-audio-ms must be 0 or more")
+            }
         }
 
         var emulatorConfiguration: ElevenLabsEmulatorConfiguration {
@@ -125,6 +165,21 @@ extension EmulateCommand {
                     failTextContaining: failText,
                     webSocketServerErrorCount: wsServerError,
                     slow: slow
+                ),
+                speechToText: .init(
+                    partialLatencyMs: sttPartialLatencyMs,
+                    commitLatencyMs: sttCommitLatencyMs,
+                    idleTimeoutSeconds: sttIdleTimeout,
+                    // A long-running emulator keeps no audio: nothing reads it back.
+                    recordsAudio: false,
+                    faults: .init(
+                        quotaExceeded: sttQuotaExceeded,
+                        rateLimitedCount: sttRateLimited,
+                        disconnectAfterAudioMs: sttDisconnectAfterAudioMs,
+                        disconnectAtFirstPartial: sttDisconnectAtFirstPartial,
+                        disconnectEveryTime: sttDisconnectEveryTime,
+                        commitDelayMs: sttCommitDelayMs
+                    )
                 )
             )
         }
@@ -148,6 +203,7 @@ extension EmulateCommand {
                 : configuration.apiKeys.map { $0 == ElevenLabsEmulatorConfiguration.defaultAPIKey ? $0 : "<as given with --api-key>" }.sorted().joined(separator: ", ")
             let banner = """
                 ElevenLabs emulator on http://\(host):\(bound) (ws://\(host):\(bound)/v1/text-to-speech/{voice_id}/stream-input, multi-stream-input)
+                Speech-to-text on ws://\(host):\(bound)/v1/speech-to-text/realtime
                 API key: \(keys)
 
                 """

@@ -38,6 +38,16 @@ import VoiceBridgeSpeech
 ///   and `ElevenLabsEmulatorSession` (the reason texts for a bad key, a bad first message, an
 ///   invalid message; what an idle context gets: an `isFinal`).
 ///
+/// It also listens: `GET /v1/speech-to-text/realtime` is the realtime speech-to-text socket
+/// (shared/docs/elevenlabs-stt.md; `SpeechToText/`). It transcribes exactly the coded speech the
+/// phone simulator makes with `--say` (docs/spoken-text-code.md) and hears anything else as
+/// speech without words. Not emulated there: `final_transcript`, entity detection
+/// (`committed_transcript_entities`), the ~2 s warm-up, `unaccepted_terms`,
+/// `session_time_limit_exceeded`, `insufficient_audio_activity`, keyterm limits and
+/// `no_verbatim` (accepted and echoed; the text is what was coded). Close codes and error texts
+/// other than `commit_throttled`'s are unpublished and marked [EMULATOR] or [UNVERIFIED] in
+/// `ElevenLabsEmulatorTranscriptionProtocol`.
+///
 /// ```swift
 /// let emulator = ElevenLabsEmulator()
 /// let port = try await emulator.start()          // port 0: any free port

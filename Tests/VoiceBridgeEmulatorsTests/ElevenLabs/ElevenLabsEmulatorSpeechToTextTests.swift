@@ -63,6 +63,26 @@ struct ElevenLabsEmulatorSpeechToTextTests {
         }
     }
 
+    /// The bridge's job in miniature: the phone simulator's caller says two things (`--say`), its
+    /// 20 ms μ-law frames go up in 100 ms chunks, and server VAD commits each utterance.
+    @Test func aSimulatedCallersSayCuesAreTranscribedOneCommitEach() async throws {
+        let script = CallScript(maxDurationMs: 5000, say: [.init(atMs: 500, text: "pay my bill"), .init(atMs: 2500, text: "yes, please")])
+        let caller = try CallerTrack.build(callerWAV: nil, script: script)
+        try await withEmulator(SpeechToText.configuration()) { emulator, port in
+            let (socket, _) = try await SpeechToText.start(port: port, query: "\(Self.ulaw)&commit_strategy=vad&vad_silence_threshold_secs=0.8")
+            // The track ends with the last cue; a call goes on streaming silence after it.
+            let audio = caller.ulaw + [UInt8](repeating: 0xFF, count: 8000)
+            for chunk in SpeechToText.chunks(audio) { try await socket.send(SpeechToText.message(chunk)) }
+            let first = await SpeechToText.messages(from: socket, through: "committed_transcript")
+            let second = await SpeechToText.messages(from: socket, through: "committed_transcript")
+            #expect(first.map { SpeechToText.fields($0)["text"] as? String ?? "?" } == ["pay", "pay my", "pay my bill", "pay my bill"])
+            #expect(second.map { SpeechToText.fields($0)["text"] as? String ?? "?" } == ["yes,", "yes, please", "yes, please"])
+            #expect(emulator.transcriptions.first?.commits.map(\.trigger) == [.vad, .vad])
+        }
+    }
+
+    static let ulaw = "model_id=scribe_v2_realtime&audio_format=ulaw_8000"
+
     @Test func timestampsCountFromTheSessionsFirstAudio() async throws {
         try await withEmulator(SpeechToText.configuration()) { _, port in
             let query = "model_id=scribe_v2_realtime&audio_format=ulaw_8000&include_timestamps=true&include_language_detection=true&language_code=en"

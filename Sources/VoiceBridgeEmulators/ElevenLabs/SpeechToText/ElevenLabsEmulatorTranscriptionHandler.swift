@@ -94,6 +94,12 @@ final class ElevenLabsEmulatorTranscriptionHandler: ChannelInboundHandler, Remov
             guard !done else { break }
             switch output {
             case .send(let text):
+                // What the emulated model heard, for whoever watches the log; partials only in debug.
+                if text.hasPrefix(#"{"message_type":"partial_transcript""#) {
+                    logger.debug("sent", metadata: ["message": "\(text)"])
+                } else {
+                    logger.info("sent", metadata: ["message": "\(text)"])
+                }
                 var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
                 buffer.writeString(text)
                 context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
