@@ -225,6 +225,11 @@ final class RelayAppSession: ChannelInboundHandler, RemovableChannelHandler {
             guard case let .string(d)? = o["digit"], let digit = d.first else { return }
             stopReply()
             act(app.configuration.keys[digit] ?? .reply(app.configuration.defaultReply.replacingOccurrences(of: "{digit}", with: d)))
+        case "prompt":
+            // A final prompt is the caller's turn: answer it as an LLM app would, echoing it.
+            guard case .bool(true)? = o["last"], case let .string(words)? = o["voicePrompt"] else { return }
+            stopReply()
+            act(.reply("You said: \(words)"))
         case "interrupt":
             // A real app stops generating and closes the cut cycle.
             if streaming {

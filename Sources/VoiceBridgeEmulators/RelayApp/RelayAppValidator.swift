@@ -71,7 +71,13 @@ struct RelayAppValidator {
             allowed(["type", "description"])
             _ = string("description")
         case "prompt":
-            problems.append("prompt: a bridge without speech-to-text must never send one")
+            // The caller's words (conversation-relay.md §3.2): never empty, never a placeholder.
+            allowed(["type", "voicePrompt", "lang", "last"])
+            if let text = string("voicePrompt"), text.allSatisfy(\.isWhitespace) {
+                problems.append("prompt: voicePrompt is empty")
+            }
+            _ = string("lang")
+            if case .bool? = o["last"] {} else { problems.append("prompt: last must be a boolean") }
         default:
             problems.append("unknown type \(type)")
         }
