@@ -121,8 +121,8 @@ import VoiceBridgeSpeech
         h.wait(ms: 800)
         t.emit(.committed(ScribeCommit(text: "Corporation.")))
         h.wait(ms: 100)
-        #expect(h.flow.variables["account"] == "Acme Corporation.")
-        #expect(h.spoken.last == "Thanks, Acme Corporation..")
+        #expect(h.flow.variables["account"] == "Acme Corporation", "the final stop is dropped")
+        #expect(h.spoken.last == "Thanks, Acme Corporation.")
         #expect(t.stopped)
     }
 
