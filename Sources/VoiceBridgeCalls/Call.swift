@@ -52,6 +52,9 @@ public final class Call: CallControl {
     /// queue): folded here so a call that talks for hours keeps no record per turn (the soak
     /// benchmark's held calls grew by every turn they spoke).
     private var settledCost = SpeechCost()
+    /// The configured barge-in policy, or what the flow set for this call (a relay session's
+    /// `interruptSensitivity` and `ignoreBackchannel`).
+    public private(set) lazy var bargeIn: BargeInPolicy = configuration.bargeIn
     private var turnCounter = 0
     /// The playout tick this call waits for on its loop's wheel; nil while idle.
     private var wheelDeadline: Int64?
@@ -168,7 +171,7 @@ public final class Call: CallControl {
         }
         if let transcriber { tap?.forward(payload, to: transcriber) }
         if let onset = speechAwaitingMinimum, let voicedMs = listener.voicedMs,
-            voicedMs >= configuration.bargeIn.minSpeechMs || !isPlaying
+            voicedMs >= bargeIn.minSpeechMs || !isPlaying
         {
             speechAwaitingMinimum = nil
             announceSpeech(onset: onset, heardForMs: voicedMs)
@@ -272,6 +275,11 @@ public final class Call: CallControl {
         return true
     }
 
+    public func setSpeechInterruption(_ evidence: BargeInPolicy.Evidence, ignoreBackchannel: Bool) {
+        bargeIn.evidence = evidence
+        bargeIn.ignoreBackchannel = ignoreBackchannel
+    }
+
     public func stopListening() {
         transcriber?.stop()
         transcriber = nil
@@ -280,7 +288,7 @@ public final class Call: CallControl {
 
     /// With words as the evidence, the caller's words (not the detector's onset) interrupt.
     private func bargeInByWords(_ text: String) {
-        guard case .words = configuration.bargeIn.evidence, isPlaying else { return }
+        guard case .words = bargeIn.evidence, isPlaying else { return }
         let words = SpokenWords.words(text)
         guard !words.isEmpty else { return }
         let interrupted = tryBargeIn(.words(words), onset: speechOnsetNanos ?? now)
@@ -348,7 +356,7 @@ public final class Call: CallControl {
     private func receiveSpeechStart(heardForMs: Int) {
         let onset = now - Int64(heardForMs) * 1_000_000
         speechOnsetNanos = onset
-        if heardForMs < configuration.bargeIn.minSpeechMs, isPlaying {
+        if heardForMs < bargeIn.minSpeechMs, isPlaying {
             speechAwaitingMinimum = onset
             return
         }
@@ -365,7 +373,7 @@ public final class Call: CallControl {
     private func tryBargeIn(_ input: BargeInPolicy.Input, onset: Int64) -> Bool {
         let t = now
         let audible = audiblePrompt(at: t)
-        let verdict = configuration.bargeIn.evaluate(
+        let verdict = bargeIn.evaluate(
             input,
             interruptible: audible?.interruptible ?? .none,
             playing: isPlaying,

@@ -116,6 +116,8 @@ public protocol CallControl: AnyObject {
     @discardableResult func listen(_ request: ListenRequest) -> Bool
     /// Stops speech-to-text: a flow that no longer listens costs nothing.
     func stopListening()
+    /// What speech must show to interrupt from now on (energy, or words from speech-to-text).
+    func setSpeechInterruption(_ evidence: BargeInPolicy.Evidence, ignoreBackchannel: Bool)
 }
 
 extension CallControl {
@@ -124,6 +126,7 @@ extension CallControl {
     public func resumeInput() {}
     @discardableResult public func listen(_ request: ListenRequest) -> Bool { false }
     public func stopListening() {}
+    public func setSpeechInterruption(_ evidence: BargeInPolicy.Evidence, ignoreBackchannel: Bool) {}
 }
 
 extension CallControl {

@@ -16,6 +16,7 @@ public struct FlowParser {
     public static let relayOptions = [
         "welcomeGreeting", "welcomeGreetingInterruptible", "interruptible", "preemptible", "reportInputDuringAgentSpeech",
         "dtmfDetection", "events", "language", "partialPrompts", "hints", "transcriptionLanguage",
+        "interruptSensitivity", "ignoreBackchannel",
     ]
 
     public static let stepNames = ["say", "play", "tone", "pause", "gather", "menu", "set", "goto", "webhook", "redirect", "relay", "hangup"]

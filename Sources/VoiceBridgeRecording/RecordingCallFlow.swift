@@ -124,6 +124,9 @@ final class RecordingCallControl: CallControl {
     func resumeInput() { base?.resumeInput() }
     @discardableResult func listen(_ request: ListenRequest) -> Bool { base?.listen(request) ?? false }
     func stopListening() { base?.stopListening() }
+    func setSpeechInterruption(_ evidence: BargeInPolicy.Evidence, ignoreBackchannel: Bool) {
+        base?.setSpeechInterruption(evidence, ignoreBackchannel: ignoreBackchannel)
+    }
 
     func play(_ content: PromptContent, id: PromptID, interruptible: Interruptible, voice: String?) {
         let text: String

@@ -46,6 +46,11 @@ public struct RelayConfiguration: Sendable, Equatable {
     /// The STT language when it differs from `language` (`transcriptionLanguage`); `multi`
     /// lets the service detect it.
     public var transcriptionLanguage: String?
+    /// `interruptSensitivity` (elevenlabs-stt.md §5.3): `high` interrupts on the detector's onset;
+    /// `medium` on the first word; `low` on two words. Nil keeps the server's `barge_in`.
+    public var interruptSensitivity: String?
+    /// `ignoreBackchannel`: "uh-huh", "okay" never interrupt (needs words, so `high` becomes `medium`).
+    public var ignoreBackchannel = false
     /// How long the end of a turn waits for its final transcript before it sends what it has.
     public var finalTranscriptWaitMs = 1_500
     /// Largest app message accepted (larger ones close the socket, 1009).

@@ -186,6 +186,16 @@ public final class RelayFlow: CallFlow {
 
     // MARK: - Hearing the caller
 
+    /// `interruptSensitivity`/`ignoreBackchannel` as barge-in evidence; nil keeps the server's.
+    private var speechEvidence: BargeInPolicy.Evidence? {
+        switch configuration.interruptSensitivity?.lowercased() {
+        case "low": .words(minimum: 2)
+        case "medium": .words(minimum: 1)
+        case "high": configuration.ignoreBackchannel ? .words(minimum: 1) : .energy
+        default: configuration.ignoreBackchannel ? .words(minimum: 1) : nil
+        }
+    }
+
     private var listenRequest: ListenRequest {
         ListenRequest(languageCode: ScribeSettings.languageCode(bcp47: transcriptionLanguage), keyterms: configuration.hints)
     }
@@ -255,6 +265,9 @@ public final class RelayFlow: CallFlow {
             logger.info("relay session open", metadata: ["url": "\(configuration.url)"])
             transport.send(RelayCodec.encode(.setup(makeSetup())))
             hearing = call?.listen(listenRequest) ?? false
+            if hearing, let evidence = speechEvidence {
+                call?.setSpeechInterruption(evidence, ignoreBackchannel: configuration.ignoreBackchannel)
+            }
             if configuration.events.contains(.voiceBridgeTurns) {
                 let stt = hearing ? "elevenlabs" : "none"
                 transport.send(RelayCodec.encode(.capabilities("stt=\(stt);tts=\(configuration.ttsName);vad=on")))

@@ -161,6 +161,9 @@ public struct BridgeConfiguration: Sendable, Equatable {
     public var relayHints = ""
     /// `transcriptionLanguage`; nil: `relay.language`.
     public var relayTranscriptionLanguage: String?
+    /// `interruptSensitivity`: high (the detector), medium (a word), low (two words); "" keeps barge_in.
+    public var relayInterruptSensitivity = ""
+    public var relayIgnoreBackchannel = false
 
     // MARK: control API (off unless a token is set)
     /// Bearer token for `/calls` (`VOICEBRIDGE_CONTROL_TOKEN`). Reported only as set/unset.
@@ -359,6 +362,9 @@ extension BridgeConfiguration {
         case ("relay", "partial_prompts"): relayPartialPrompts = try reader.optionalBool(key, value) ?? false
         case ("relay", "hints"): relayHints = try reader.optionalString(key, value) ?? ""
         case ("relay", "transcription_language"): relayTranscriptionLanguage = try reader.optionalString(key, value)
+        case ("relay", "interrupt_sensitivity"):
+            relayInterruptSensitivity = try reader.oneOf(key, value, ["", "high", "medium", "low"])
+        case ("relay", "ignore_backchannel"): relayIgnoreBackchannel = try reader.optionalBool(key, value) ?? false
         case ("control", "token"): controlToken = try reader.optionalString(key, value)
         default:
             // A carrier's own section (`telnyx:`, …), with the keys its registration declares.

@@ -29,6 +29,8 @@ extension BridgeConfiguration {
         c.partialPrompts = relayPartialPrompts
         c.hints = ScribeSettings.keyterms(hints: relayHints)
         c.transcriptionLanguage = relayTranscriptionLanguage
+        c.interruptSensitivity = relayInterruptSensitivity.isEmpty ? nil : relayInterruptSensitivity
+        c.ignoreBackchannel = relayIgnoreBackchannel
         c.ttsName = elevenLabsAPIKey == nil ? "offline" : "elevenlabs"
         return c
     }

@@ -71,6 +71,8 @@ extension ServedFlows {
         if let v = options["partialPrompts"] { c.partialPrompts = v == "true" }
         if let v = options["hints"] { c.hints = ScribeSettings.keyterms(hints: v) }
         if let v = options["transcriptionLanguage"] { c.transcriptionLanguage = v }
+        if let v = options["interruptSensitivity"] { c.interruptSensitivity = v }
+        if let v = options["ignoreBackchannel"] { c.ignoreBackchannel = v == "true" }
         let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
         return RelayFlow(configuration: c, prompts: play, onEnd: { result, _ in
             request.finished([

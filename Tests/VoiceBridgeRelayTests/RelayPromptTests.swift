@@ -135,3 +135,25 @@ import VoiceBridgeSpeech
         #expect(prompts(h).isEmpty)
     }
 }
+
+@Suite struct RelayInterruptSensitivityTests {
+    @Test(arguments: [
+        ("low", false, BargeInPolicy.Evidence.words(minimum: 2)), ("medium", false, .words(minimum: 1)), ("high", false, .energy),
+        ("high", true, .words(minimum: 1)),
+    ])
+    func sensitivityAndBackchannelSetTheCallsEvidence(sensitivity: String, ignore: Bool, expected: BargeInPolicy.Evidence) throws {
+        let h = try RelayHarness(configure: {
+            $0.interruptSensitivity = sensitivity
+            $0.ignoreBackchannel = ignore
+        }, transcription: FakeTranscription())
+        h.start()
+        #expect(h.call.bargeIn.evidence == expected)
+        #expect(h.call.bargeIn.ignoreBackchannel == ignore)
+    }
+
+    @Test func withoutSpeechToTextTheServersPolicyStays() throws {
+        let h = try RelayHarness(configure: { $0.interruptSensitivity = "low" })
+        h.start()
+        #expect(h.call.bargeIn.evidence == .energy)
+    }
+}
