@@ -99,14 +99,9 @@ final class ElevenLabsEmulatorWebSocketHandler: ChannelInboundHandler, Removable
                 return
             }
             // The client closes first: answer with its code and stop.
-            var data = frame.unmaskedData
-            let code = data.readWebSocketErrorCode() ?? .normalClosure
             sentClose = true
             stopEverything()
-            var reply = context.channel.allocator.buffer(capacity: 2)
-            reply.write(webSocketErrorCode: code)
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            EmulatorCloseEcho.answer(frame, context: context)
         default:
             break
         }

@@ -71,15 +71,10 @@ final class ElevenLabsEmulatorTranscriptionHandler: ChannelInboundHandler, Remov
                 return
             }
             // The client closes first: answer with its code and stop.
-            var data = frame.unmaskedData
-            let code = data.readWebSocketErrorCode() ?? .normalClosure
             done = true
             session.clientGone()
             stopTimers()
-            var reply = context.channel.allocator.buffer(capacity: 2)
-            reply.write(webSocketErrorCode: code)
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            EmulatorCloseEcho.answer(frame, context: context)
         default:
             break
         }
