@@ -259,7 +259,7 @@ public final class Call: CallControl {
         eventLoop.preconditionInEventLoop()
         guard phase != .ended, let transcription else { return false }
         if listening == request, transcriber != nil { return true }
-        if tap == nil || tap?.format != TranscriptionTap(mediaFormat)?.format { tap = TranscriptionTap(mediaFormat) }
+        if tap?.source != mediaFormat { tap = TranscriptionTap(mediaFormat) }
         guard let tap else {
             logger.warning("speech-to-text can't take this stream's audio", metadata: ["format": "\(mediaFormat)"])
             return false

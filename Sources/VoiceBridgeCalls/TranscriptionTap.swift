@@ -8,7 +8,7 @@ import VoiceBridgeSpeech
 /// buffer, sized once: nothing is allocated per frame.
 struct TranscriptionTap {
     let format: ScribeSettings.AudioFormat
-    private let source: MediaFormat
+    let source: MediaFormat
     private var scratch: [UInt8]
 
     private static let alawToMulaw: [UInt8] = (0...255).map { G711.encode(G711.decode(UInt8($0), law: .alaw), law: .ulaw) }
