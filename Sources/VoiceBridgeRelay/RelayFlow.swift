@@ -519,6 +519,11 @@ public final class RelayFlow: CallFlow {
     ) {
         guard result == nil, let call else { return }
         phase = .over
+        // Nobody listens once the session is over (a flow's relay step goes on without it).
+        if hearing {
+            hearing = false
+            call.stopListening()
+        }
         if let transport {
             self.transport = nil
             transport.close(code: 1000, reason: "Closing websocket session")

@@ -157,3 +157,13 @@ import VoiceBridgeSpeech
         #expect(h.call.bargeIn.evidence == .energy)
     }
 }
+
+@Suite struct RelaySessionEndTests {
+    @Test func anEndedSessionStopsListening() throws {
+        let stt = FakeTranscription()
+        let h = try RelayHarness(onEnd: true, transcription: stt)
+        h.start()
+        h.transport.app(#"{"type":"end","handoffData":"{}"}"#)
+        #expect(stt.current?.stopped == true)
+    }
+}
