@@ -293,7 +293,7 @@ let package = Package(
         .testTarget(
             name: "VoiceBridgeFlowsTests",
             dependencies: [
-                "VoiceBridgeFlows",
+                "VoiceBridgeFlows", "VoiceBridgeCallTesting",
                 "VoiceBridgeEmulators", "VoiceBridgeCalls", "VoiceBridgeCarriers", "VoiceBridgeAudio", "VoiceBridgeSpeech",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
