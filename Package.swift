@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "VoiceBridgeRecording",
             dependencies: [
-                "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech",
+                "VoiceBridgeCalls", "VoiceBridgeAudio", "VoiceBridgeCarriers", "VoiceBridgeSpeech", "VoiceBridgeRelay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceBridgeRelay
 import NIOCore
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
@@ -59,7 +60,8 @@ public struct RecordedCallParts {
         recorder.begin(RecordingHeader(
             flow: flowName, carrier: .recorded, dialect: dialect, callSid: callSid, accountSid: accountSid, parameters: parameters,
             configuration: configuration, bridgeVersion: bridgeVersion,
-            recordedAt: ISO8601DateFormatter().string(from: Date())
+            recordedAt: ISO8601DateFormatter().string(from: Date()),
+            relay: (flow as? RelayFlow)?.recordedAttributes
         ))
         self.sink = RecordingCarrierSink(sink, recorder: recorder)
         self.speech = RecordingSpeechSource(speech, recorder: recorder, loop: loop)

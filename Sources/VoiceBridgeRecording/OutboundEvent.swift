@@ -12,6 +12,8 @@ public struct OutboundEvent: Sendable, Equatable {
         case end(String)
         /// The server refused an inbound message and closed the socket with this code.
         case close(code: Int, reason: String)
+        /// A message the bridge sent to a ConversationRelay app, verbatim.
+        case relay(String)
     }
 
     public var t: Double
@@ -24,6 +26,11 @@ public struct OutboundEvent: Sendable, Equatable {
 
     public var isMedia: Bool {
         if case .media = kind { true } else { false }
+    }
+
+    /// Sent to the relay app, not the carrier: compared as a stream of its own.
+    public var isRelay: Bool {
+        if case .relay = kind { true } else { false }
     }
 
     /// The line a recording holds for this event.
@@ -45,6 +52,9 @@ public struct OutboundEvent: Sendable, Equatable {
             line.string("out", "close")
             line.int("code", code)
             line.string("reason", reason)
+        case let .relay(text):
+            line.string("out", "relay")
+            line.string("text", text)
         }
         return line.json
     }
@@ -59,6 +69,7 @@ public struct OutboundEvent: Sendable, Equatable {
         case .clear: return "clear"
         case let .end(reason): return "end (\(reason))"
         case let .close(code, reason): return "close \(code) \"\(reason)\""
+        case let .relay(text): return "to the relay app \(text.count > 120 ? text.prefix(120) + " …" : text)"
         }
     }
 
@@ -70,6 +81,7 @@ public struct OutboundEvent: Sendable, Equatable {
         case .clear: "clear"
         case .end: "end"
         case .close: "close"
+        case .relay: "relay"
         }
     }
 }

@@ -13,6 +13,8 @@ public struct RecordedCall: Sendable {
     public var turns: [RecordedTurn]
     /// Speech-to-text events (`stt` lines), in time order.
     public var transcripts: [RecordedTranscript]
+    /// Why the relay app could not be reached (`relay: refused`); a replay fails its connect too.
+    public var relayRefusal: String?
     public var expected: [OutboundEvent]
     /// Where the recorded call anchored its playout grid (ms), from its `flow: start` line.
     public var gridOriginMs: Double?
@@ -50,6 +52,10 @@ public struct RecordedCall: Sendable {
         case noise(ms: Int, levelDBm0: Double)
         /// The caller hangs up: `stop`, then the socket closes.
         case hangup
+        /// A message from the ConversationRelay app (`relay: app`), verbatim.
+        case relayApp(String)
+        /// The app closed its socket.
+        case relayClosed(code: Int, reason: String)
     }
 
     /// One speech turn as recorded: requested at `t`, with its chunks at offsets from the request.
@@ -110,6 +116,7 @@ extension RecordedCall {
         var expected: [OutboundEvent] = []
         var lines: [Line] = []
         var gridOriginMs: Double?
+        var relayRefusal: String?
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
@@ -186,6 +193,21 @@ extension RecordedCall {
                     throw RecordingError(line: lineNumber, "unknown tts kind \"\(kind)\" (request, start, text, finish, chunk, done, error, cancel)")
                 }
                 add(.speech)
+            } else if let kind = try r.string("relay") {
+                switch kind {
+                case "app":
+                    guard let text = try r.string("text") else { throw RecordingError(line: lineNumber, "relay app needs \"text\": the app's message") }
+                    input(.relayApp(text))
+                case "closed":
+                    input(.relayClosed(code: try r.int("code") ?? 1006, reason: try r.string("reason") ?? ""))
+                case "refused":
+                    relayRefusal = try r.string("error") ?? "refused"
+                    add(.speech)
+                case "connect":
+                    add(.speech)  // what the bridge did; it connects again in the replay
+                default:
+                    throw RecordingError(line: lineNumber, "unknown relay kind \"\(kind)\" (connect, app, closed, refused)")
+                }
             } else if let kind = try r.string("stt") {
                 if let event = try RecordedTranscript.read(kind, r, line: lineNumber) {
                     transcripts.append(RecordedTranscript(t: t, event: event))
@@ -220,7 +242,7 @@ extension RecordedCall {
             } else {
                 throw RecordingError(
                     line: lineNumber,
-                    "unknown line: expected one of in, socket, out, tts, stt, flow, bargeIn, cost, start, dtmf, speech, noise, hangup")
+                    "unknown line: expected one of in, socket, out, tts, stt, relay, flow, bargeIn, cost, start, dtmf, speech, noise, hangup")
             }
         }
         guard let header else { throw RecordingError(line: 1, "empty file: the first line must be the header") }
@@ -232,6 +254,7 @@ extension RecordedCall {
         // Stable: lines at the same time keep their order in the file.
         self.inputs = inputs.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.turns = turns
+        self.relayRefusal = relayRefusal
         self.transcripts = transcripts.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.expected = expected.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
         self.lines = lines
@@ -260,8 +283,11 @@ extension RecordedCall {
         case "close":
             guard let code = try r.int("code") else { throw RecordingError(line: r.line, "out close needs \"code\"") }
             return OutboundEvent(t: t, kind: .close(code: code, reason: try r.string("reason") ?? ""))
+        case "relay":
+            guard let text = try r.string("text") else { throw RecordingError(line: r.line, "out relay needs \"text\": the message to the app") }
+            return OutboundEvent(t: t, kind: .relay(text))
         default:
-            throw RecordingError(line: r.line, "unknown out kind \"\(kind)\" (media, mark, clear, end, close)")
+            throw RecordingError(line: r.line, "unknown out kind \"\(kind)\" (media, mark, clear, end, close, relay)")
         }
     }
 
@@ -300,7 +326,7 @@ extension RecordedCall.Input {
     /// What a recording holds; the rest are the hand-written shorthands.
     var isRecordedKind: Bool {
         switch self {
-        case .message, .binary, .socketClosed: true
+        case .message, .binary, .socketClosed, .relayApp, .relayClosed: true
         default: false
         }
     }

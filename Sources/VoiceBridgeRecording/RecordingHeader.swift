@@ -39,11 +39,15 @@ public struct RecordingHeader: Sendable, Equatable {
     /// Informational: the bridge version that made the file, and when (wall clock, UTC).
     public var bridgeVersion: String?
     public var recordedAt: String?
+    /// A relay session's settings as ConversationRelay attributes (`RelayConfiguration.attributes`)
+    /// plus its `sessionId`, when the flow is `relay`: a replay sets up the same session.
+    public var relay: [String: String]?
 
     public init(
         flow: String, carrier: Carrier, dialect: String = TwilioDialect.name, callSid: String? = nil, accountSid: String? = nil,
         parameters: [String: String] = [:], configuration: CallConfiguration = .init(),
-        toleranceMs: Double? = nil, durationMs: Double? = nil, bridgeVersion: String? = nil, recordedAt: String? = nil
+        toleranceMs: Double? = nil, durationMs: Double? = nil, bridgeVersion: String? = nil, recordedAt: String? = nil,
+        relay: [String: String]? = nil
     ) {
         self.version = Self.currentVersion
         self.flow = flow
@@ -57,6 +61,7 @@ public struct RecordingHeader: Sendable, Equatable {
         self.durationMs = durationMs
         self.bridgeVersion = bridgeVersion
         self.recordedAt = recordedAt
+        self.relay = relay
     }
 
     /// The tolerance in force: the header's, else one frame.
@@ -79,6 +84,11 @@ public struct RecordingHeader: Sendable, Equatable {
             line.raw("parameters", p.json)
         }
         line.raw("config", Self.encode(configuration))
+        if let relay {
+            var r = JSONLine()
+            for key in relay.keys.sorted() { r.string(key, relay[key]!) }
+            line.raw("relay", r.json)
+        }
         if let toleranceMs { line.number("toleranceMs", toleranceMs) }
         if let durationMs { line.number("durationMs", durationMs) }
         line.optionalString("bridge", bridgeVersion)
@@ -142,6 +152,7 @@ public struct RecordingHeader: Sendable, Equatable {
         self.durationMs = try reader.double("durationMs")
         self.bridgeVersion = try reader.string("bridge")
         self.recordedAt = try reader.string("recordedAt")
+        self.relay = try reader.stringMap("relay")
         var c = CallConfiguration()
         if let config = try reader.object("config") {
             let r = FieldReader(object: config, line: 1, context: "header config")

@@ -4,6 +4,7 @@ import NIOEmbedded
 import VoiceBridgeCalls
 import VoiceBridgeCarriers
 import VoiceBridgeAudio
+import VoiceBridgeRelay
 
 /// Names a flow: the header's `flow` → a fresh flow object. The CLI maps `demo` to the demo menu;
 /// others can be added as flows are (the resolver is the caller's).
@@ -49,7 +50,7 @@ public struct ReplayEngine {
 
     public func replay(_ recording: RecordedCall, path: String? = nil) throws -> ReplayResult {
         let started = NIODeadline.now()
-        let run = try ReplayRun(recording: recording, flow: try resolveFlow(recording), options: options)
+        let run = try ReplayRun(recording: recording, resolveFlow: resolveFlow, options: options)
         run.execute()
         let expected = recording.expected
         let actual = recording.checksMedia || !recording.hasExpectations ? run.sink.sent : run.sink.sent.filter { !$0.isMedia }
@@ -80,7 +81,10 @@ private final class ReplayRun {
     let endMs: Double
     var notes: [String] = []
 
-    init(recording: RecordedCall, flow base: any CallFlow, options: ReplayEngine.Options) throws {
+    /// The recorded relay app, when the call is a relay session.
+    var relay: ReplayRelayLink?
+
+    init(recording: RecordedCall, resolveFlow: (RecordedCall) throws -> any CallFlow, options: ReplayEngine.Options) throws {
         self.recording = recording
         var configuration = recording.header.configuration
         options.configure(&configuration)
@@ -90,6 +94,14 @@ private final class ReplayRun {
         transcription = ReplayTranscription(loop: loop, events: recording.transcripts)
         let clock = LoopClock(loop: loop)
         info = CallRecorder(inMemoryWithClock: { clock.nanoseconds })
+        let base: any CallFlow
+        if recording.header.flow == RelayFlow.recordedName {
+            let link = ReplayRelayLink(refusal: recording.relayRefusal) { [sink] text in sink.relaySent(text) }
+            relay = link
+            base = try Self.relayFlow(recording, link: link)
+        } else {
+            base = try resolveFlow(recording)
+        }
         let flow = RecordingCallFlow(base, recorder: info)
         let observer = RecordingCallObserver(nil, recorder: info)
         var logger = Logger(label: "voicebridge.replay", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -131,6 +143,25 @@ private final class ReplayRun {
     }
 
     var information: [String] { info.lines }
+
+    /// The recorded session again: its settings and id from the header, the recorded app as its
+    /// peer. A `play` URL is not fetched: the replay has no network and the file no audio for it.
+    static func relayFlow(_ recording: RecordedCall, link: ReplayRelayLink) throws -> any CallFlow {
+        var attributes = recording.header.relay ?? [:]
+        let sessionId = attributes.removeValue(forKey: "sessionId")
+        let configuration: RelayConfiguration
+        do {
+            configuration = try RelayConfiguration(url: "ws://replay.invalid/", attributes: attributes)
+        } catch {
+            throw RecordingError(line: 1, "header relay: \(error)")
+        }
+        var logger = Logger(label: "voicebridge.replay.relay", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger.logLevel = .critical
+        return RelayFlow(
+            configuration: configuration, connector: link,
+            loadAudio: { url in throw RecordingError(line: 0, "a replay does not fetch \(url)") },
+            sessionId: sessionId, logger: logger)
+    }
 
     private func at(_ ms: Double) -> NIODeadline { .uptimeNanoseconds(UInt64((max(0, ms) * 1_000_000).rounded())) }
 
@@ -186,6 +217,10 @@ private final class ReplayRun {
             guard let carrier else { return }
             receive(carrier.stop())
             closeSocket()
+        case let .relayApp(text):
+            relay?.deliver(text == "<binary>" ? .binary : .text(text))
+        case let .relayClosed(code, reason):
+            relay?.deliver(.closed(code: code, reason: reason))
         }
     }
 
@@ -313,5 +348,10 @@ final class ReplaySink: CarrierSink {
     func refused(code: Int, reason: String) {
         record(.close(code: code, reason: reason))
         wireClosed = true
+    }
+
+    /// A message to the relay app: its own socket, so the carrier's closing does not stop it.
+    func relaySent(_ text: String) {
+        sent.append(OutboundEvent(t: nowMs, kind: .relay(text)))
     }
 }

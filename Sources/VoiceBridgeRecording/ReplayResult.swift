@@ -17,7 +17,22 @@ public struct Divergence: Sendable, Equatable {
 /// order — frame bytes exactly, mark names, clears, the end reason, close code and reason — and
 /// each within `toleranceMs` (one frame by default) of its expected time.
 public enum ReplayComparison {
+    /// The carrier's messages and the relay app's are two streams, each in its own order: when
+    /// the app hears of a key relative to the next frame is not something a call promises.
     public static func firstDivergence(expected: [OutboundEvent], actual: [OutboundEvent], toleranceMs: Double) -> Divergence? {
+        if let carrier = firstDivergence(
+            inStream: expected.filter { !$0.isRelay }, actual: actual.filter { !$0.isRelay }, toleranceMs: toleranceMs)
+        {
+            return carrier
+        }
+        guard var relay = firstDivergence(
+            inStream: expected.filter(\.isRelay), actual: actual.filter(\.isRelay), toleranceMs: toleranceMs)
+        else { return nil }
+        relay.reason = "in the messages to the relay app (#\(relay.index + 1) of them): " + relay.reason
+        return relay
+    }
+
+    private static func firstDivergence(inStream expected: [OutboundEvent], actual: [OutboundEvent], toleranceMs: Double) -> Divergence? {
         let n = max(expected.count, actual.count)
         for i in 0..<n {
             let e = i < expected.count ? expected[i] : nil
@@ -57,6 +72,8 @@ public enum ReplayComparison {
             return x == y ? nil : "end reasons differ"
         case let (.close(c1, r1), .close(c2, r2)):
             return c1 == c2 && r1 == r2 ? nil : "close codes or reasons differ"
+        case let (.relay(x), .relay(y)):
+            return x == y ? nil : "messages to the relay app differ"
         default:
             return "a \(a.kindName) where the recording has a \(e.kindName)"
         }

@@ -108,7 +108,7 @@ final class SimulatedCarrier {
             playout.receiveMark(name: name, at: nanos)
         case .clear:
             playout.receiveClear(at: nanos)
-        case .end, .close:
+        case .end, .close, .relay:
             break
         }
     }

@@ -51,6 +51,9 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var interruptSensitivity: String?
     /// `ignoreBackchannel`: "uh-huh", "okay" never interrupt (needs words, so `high` becomes `medium`).
     public var ignoreBackchannel = false
+    /// `speechTimeout`: the caller's silence (ms) that ends their turn and commits it; nil keeps
+    /// the server's speech detector hangover.
+    public var speechTimeoutMs: Int?
     /// How long the end of a turn waits for its final transcript before it sends what it has.
     public var finalTranscriptWaitMs = 1_500
     /// Largest app message accepted (larger ones close the socket, 1009).

@@ -14,11 +14,14 @@ import VoiceBridgeSpeech
 /// Speech: each talk cycle (the `text` tokens up to `last:true`) is one streamed prompt, chunked
 /// by the speech source as tokens arrive, so `tokensPlayed` reports a cycle, and
 /// `utteranceUntilInterrupt` what the caller heard of it, from marks and alignment. `play` and
-/// `sendDigits` join the same FIFO queue. No `prompt` is ever sent: there is no speech-to-text.
+/// `sendDigits` join the same FIFO queue. The caller's words go to the app as `prompt` while the call listens (speech-to-text).
 public final class RelayFlow: CallFlow {
     public typealias EndHandler = (RelaySessionResult, any CallControl) -> Void
     /// Loads a `play` URL as μ-law 8 kHz. Runs off the loop.
     public typealias AudioLoader = @Sendable (String) async throws -> [UInt8]
+
+    /// What a recording's header calls a call whose whole flow is a relay session.
+    public static let recordedName = "relay"
 
     public let configuration: RelayConfiguration
     public let sessionId: String
@@ -85,6 +88,7 @@ public final class RelayFlow: CallFlow {
         onEnd: EndHandler? = nil,
         connector: (any RelayConnector)? = nil,
         loadAudio: @escaping AudioLoader = RelayAudio.fetch,
+        sessionId: String? = nil,
         logger: Logger = Logger(label: "voicebridge.relay")
     ) {
         self.configuration = configuration
@@ -95,7 +99,8 @@ public final class RelayFlow: CallFlow {
         self.logger = logger
         self.ttsLanguage = configuration.language
         self.transcriptionLanguage = configuration.transcriptionLanguage ?? configuration.language
-        self.sessionId = Self.makeSessionId()
+        // A replay gives the recorded session its id again, so its `setup` matches.
+        self.sessionId = sessionId ?? Self.makeSessionId()
     }
 
     static func makeSessionId() -> String {

@@ -1,6 +1,7 @@
 import Logging
 import VoiceBridgeCalls
 import VoiceBridgeFlows
+import VoiceBridgeRecording
 import VoiceBridgeRelay
 import VoiceBridgeSpeech
 
@@ -42,6 +43,10 @@ extension DemoCalls {
         _ relay: RelayConfiguration, prompts: (any FlowPromptSource)? = nil, connector: any RelayConnector = RelayWebSocketClient.shared
     ) -> CallFlowProvider {
         let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
-        return { context in RelayFlow(configuration: relay, prompts: play, connector: connector, logger: context.logger) }
+        return { context in
+            // A recorded call keeps the app's side too, so `replay` can run the session again.
+            let connector = context.recorder.map { RecordingRelayConnector(connector, recorder: $0) } ?? connector
+            return RelayFlow(configuration: relay, prompts: play, connector: connector, logger: context.logger)
+        }
     }
 }

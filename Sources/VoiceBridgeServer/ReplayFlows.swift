@@ -10,8 +10,9 @@ import VoiceBridgeRelay
 /// any other name a declarative flow of `flowsDirectory`.
 ///
 /// A replay plays prompts as the recording heard them: `play:` steps speak the catalogue's text,
-/// and the recorded speech stands in for the voice. Webhook replies and relay apps are outside
-/// the call and not recorded, so flows that use them replay only up to that step.
+/// and the recorded speech stands in for the voice. A call whose whole flow is a relay session
+/// replays with the recorded app (`ReplayEngine`); webhook replies and a flow's `relay` step are
+/// outside the call and not recorded, so flows that use them replay only up to that step.
 public struct ReplayFlows: Sendable {
     public let library: FlowLibrary?
     public let prompts: PromptLibrary
@@ -71,7 +72,7 @@ extension RecordedFlowName {
         switch flow {
         case is DemoMenuFlow: "demo"
         case let declarative as DeclarativeFlow: declarative.flow.definition.name
-        case is RelayFlow: "relay"
+        case is RelayFlow: RelayFlow.recordedName
         default: String(describing: type(of: flow))
         }
     }

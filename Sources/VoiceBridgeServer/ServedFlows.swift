@@ -56,23 +56,12 @@ extension ServedFlows {
         var c = base
         // Mid-call the call is already answered, as in a second ConversationRelay session.
         c.callStatus = "IN_PROGRESS"
-        let options = request.step.options
-        func mode(_ key: String) -> Interruptible? {
-            options[key].flatMap { Interruptible(rawValue: $0) ?? ($0 == "true" ? .any : $0 == "false" ? Interruptible.none : nil) }
+        do {
+            try c.apply(attributes: request.step.options)
+        } catch {
+            // `flows check` refuses these; a flow loaded some other way keeps the server's value.
+            logger.warning("relay step attribute ignored", metadata: ["error": "\(error)"])
         }
-        if let v = options["welcomeGreeting"] { c.welcomeGreeting = v }
-        if let v = mode("welcomeGreetingInterruptible") { c.welcomeGreetingInterruptible = v }
-        if let v = mode("interruptible") { c.interruptible = v }
-        if let v = mode("reportInputDuringAgentSpeech") { c.reportInputDuringAgentSpeech = v }
-        if let v = options["preemptible"] { c.preemptible = v == "true" }
-        if let v = options["dtmfDetection"] { c.dtmfDetection = v == "true" }
-        if let v = options["events"] { c.events = RelayConfiguration.parseEvents(v) }
-        if let v = options["language"] { c.language = v }
-        if let v = options["partialPrompts"] { c.partialPrompts = v == "true" }
-        if let v = options["hints"] { c.hints = ScribeSettings.keyterms(hints: v) }
-        if let v = options["transcriptionLanguage"] { c.transcriptionLanguage = v }
-        if let v = options["interruptSensitivity"] { c.interruptSensitivity = v }
-        if let v = options["ignoreBackchannel"] { c.ignoreBackchannel = v == "true" }
         let play = prompts.map { p in { @Sendable (id: String) in p.audio(forPrompt: id) } }
         return RelayFlow(configuration: c, prompts: play, onEnd: { result, _ in
             request.finished([

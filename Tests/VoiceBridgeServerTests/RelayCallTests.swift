@@ -6,6 +6,7 @@ import Testing
 import VoiceBridgeAudio
 import VoiceBridgeCarriers
 import VoiceBridgeEmulators
+import VoiceBridgeRecording
 import VoiceBridgeRelay
 import VoiceBridgeSpeech
 @testable import VoiceBridgeServer
@@ -207,6 +208,51 @@ struct RelayCallTests {
                 RelayCodec.encode(.info(name: "tokensPlayed", value: "Those were the digits.")),
             ])
         }
+    }
+
+    /// `serve --record` keeps the app's side of a relay call, so `replay` runs the session again
+    /// with the recorded app: the same messages to the app, the same clears and end.
+    @Test func aRecordedRelayCallReplaysWithTheAppsSide() async throws {
+        var app = RelayAppConfiguration()
+        app.greeting = .reply((1...40).map { "word\($0)" }.joined(separator: " ") + ".")
+        app.keys = ["5": .goodbye("Okay. Goodbye.", handoffData: nil)]
+        var result: ReplayResult!
+        // As the other live recordings: a loaded machine can stall the live call by more than the
+        // tolerance; the replay itself is deterministic.
+        for attempt in 1...3 {
+            let directory = NSTemporaryDirectory() + "voicebridge-relay-rec-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try await Self.withRig(app: app, configure: { $0.recordDirectory = directory }) { rig in
+                let call = await rig.simulate(CallScript(dtmf: [.init(atMs: 1200, digit: "5")], maxDurationMs: 8000))
+                #expect(call.timeline.passed)
+                try await rig.server.waitForActiveCalls(0)
+            }
+            let recording = try await Self.recordingFile(in: directory)
+            var recorded = try RecordedCall(contentsOf: recording)
+            #expect(recorded.header.flow == "relay")
+            #expect(recorded.header.relay?["sessionId"]?.hasPrefix("VX") == true)
+            #expect(recorded.header.relay?["events"] == "speaker-events tokens-played x-voicebridge-turns")
+            #expect(recorded.inputs.contains { if case .relayApp = $0.input { true } else { false } })
+            let toApp = recorded.expected.filter(\.isRelay)
+            #expect(toApp.first.map { if case let .relay(text) = $0.kind { text.hasPrefix(#"{"type":"setup""#) } else { false } } == true)
+            #expect(toApp.contains { if case let .relay(text) = $0.kind { text.hasPrefix(#"{"type":"interrupt""#) } else { false } })
+            recorded.expected.removeAll { $0.isMedia }
+            recorded.header.toleranceMs = 200
+            result = try ReplayEngine(flows: { _ in throw UnknownFlowError(name: "not a relay") }).replay(recorded)
+            if result.passed { break }
+            print("live relay recording \(attempt) does not replay within tolerance: \(result.report.prefix(400))")
+        }
+        #expect(result.passed, "\(result.report)")
+    }
+
+    static func recordingFile(in directory: String) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(10)
+        func names() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] }
+        while !names().contains(where: { $0.hasSuffix(".bridge.wav") }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        return directory + "/" + (try #require(names().first { $0.hasSuffix(".jsonl") }))
     }
 
     @Test func endClosesTheCarrierSocketOnlyAfterTheLastMarkReturns() async throws {
