@@ -52,7 +52,7 @@ public final class SpeechDetector {
     private let meter: UnsafeMutablePointer<power_meter_t>
     private let thresholdReading: Int32
     private let minSpeechSamples: Int
-    private let hangoverSamples: Int
+    private var hangoverSamples: Int
     private let maxGapSamples: Int
 
     private var phase = Phase.silence
@@ -78,6 +78,12 @@ public final class SpeechDetector {
         hangoverSamples = max(1, configuration.hangoverMs * 8)
         maxGapSamples = max(0, configuration.maxGapMs * 8)
         maxVoicedCrossings = Int(configuration.maxVoicedCrossingRate * Double(Self.blockSamples))
+    }
+
+    /// The silence that ends speech, from now on (ConversationRelay's `speechTimeout` for a
+    /// listening session); nil goes back to the configuration's.
+    public func setHangover(ms: Int?) {
+        hangoverSamples = max(1, (ms ?? configuration.hangoverMs) * 8)
     }
 
     /// Whether the onset so far sounds voiced enough to be speech.

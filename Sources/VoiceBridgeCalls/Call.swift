@@ -266,6 +266,7 @@ public final class Call: CallControl {
         }
         transcriber?.stop()
         listening = request
+        listener.setEndOfSpeechSilence(ms: request.endOfSpeechSilenceMs)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let made = transcription.makeTranscriber(request, format: tap.format, on: eventLoop) { event in
             bound.value.transcriberEvent(event)
@@ -284,6 +285,7 @@ public final class Call: CallControl {
         transcriber?.stop()
         transcriber = nil
         listening = nil
+        listener.setEndOfSpeechSilence(ms: nil)
     }
 
     /// With words as the evidence, the caller's words (not the detector's onset) interrupt.

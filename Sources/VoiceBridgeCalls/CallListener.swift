@@ -45,6 +45,8 @@ public final class CallListener {
     }
 
     public var isCallerSpeaking: Bool { speech.isSpeaking }
+    /// The silence that ends the caller's speech (nil: the configured hangover).
+    public func setEndOfSpeechSilence(ms: Int?) { speech.setHangover(ms: ms) }
     /// How long the caller's current speech has been voiced (see `SpeechDetector.voicedMs`).
     public var voicedMs: Int? { speech.voicedMs }
 

@@ -202,7 +202,9 @@ public final class RelayFlow: CallFlow {
     }
 
     private var listenRequest: ListenRequest {
-        ListenRequest(languageCode: ScribeSettings.languageCode(bcp47: transcriptionLanguage), keyterms: configuration.hints)
+        ListenRequest(
+            languageCode: ScribeSettings.languageCode(bcp47: transcriptionLanguage), keyterms: configuration.hints,
+            endOfSpeechSilenceMs: configuration.speechTimeoutMs)
     }
 
     private func heard(_ transcript: Transcript, _ call: any CallControl) {

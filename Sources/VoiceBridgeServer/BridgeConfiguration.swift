@@ -114,6 +114,11 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// Hear callers with ElevenLabs' realtime speech-to-text (relay `prompt`s) when a key is set.
     public var elevenLabsSpeechToText = true
     public var elevenLabsSpeechToTextModel = "scribe_v2_realtime"
+    /// Who ends the caller's segments: `manual` (the bridge's speech detector commits) or `vad`
+    /// (the service's voice-activity detection, with the two thresholds below; nil: its defaults).
+    public var elevenLabsSpeechToTextCommit = "manual"
+    public var elevenLabsSpeechToTextVADSilenceSeconds: Double?
+    public var elevenLabsSpeechToTextVADThreshold: Double?
     /// How long a call skips a source that failed on credentials, quota or connection.
     public var elevenLabsBreakerCooldownSeconds: Double = 30
     /// The speech cache's bound (`voice.cache_mb`): finished utterances of every voice, shared by
@@ -164,6 +169,8 @@ public struct BridgeConfiguration: Sendable, Equatable {
     /// `interruptSensitivity`: high (the detector), medium (a word), low (two words); "" keeps barge_in.
     public var relayInterruptSensitivity = ""
     public var relayIgnoreBackchannel = false
+    /// `speechTimeout`: the caller's silence (ms) that ends a turn; 0 keeps the speech detector's.
+    public var relaySpeechTimeoutMs = 0
 
     // MARK: control API (off unless a token is set)
     /// Bearer token for `/calls` (`VOICEBRIDGE_CONTROL_TOKEN`). Reported only as set/unset.
@@ -341,6 +348,17 @@ extension BridgeConfiguration {
         case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
         case ("elevenlabs", "speech_to_text"): elevenLabsSpeechToText = try reader.optionalBool(key, value) ?? false
         case ("elevenlabs", "speech_to_text_model"): elevenLabsSpeechToTextModel = try reader.string(key, value)
+        case ("elevenlabs", "speech_to_text_commit"): elevenLabsSpeechToTextCommit = try reader.oneOf(key, value, ["manual", "vad"])
+        case ("elevenlabs", "speech_to_text_vad_silence_seconds"):
+            elevenLabsSpeechToTextVADSilenceSeconds = try reader.optionalDouble(key, value)
+            if let v = elevenLabsSpeechToTextVADSilenceSeconds, !(0.3...3.0).contains(v) {
+                throw ConfigurationError("elevenlabs.speech_to_text_vad_silence_seconds: \(v) is outside 0.3...3.0")
+            }
+        case ("elevenlabs", "speech_to_text_vad_threshold"):
+            elevenLabsSpeechToTextVADThreshold = try reader.optionalDouble(key, value)
+            if let v = elevenLabsSpeechToTextVADThreshold, !(0.1...0.9).contains(v) {
+                throw ConfigurationError("elevenlabs.speech_to_text_vad_threshold: \(v) is outside 0.1...0.9")
+            }
         case ("elevenlabs", "breaker_cooldown_seconds"): elevenLabsBreakerCooldownSeconds = try reader.nonNegativeDouble(key, value)
         case ("flows", "dir"): flowsDirectory = try reader.optionalString(key, value)
         case ("prompts", "catalog"): promptCatalogPath = try reader.optionalString(key, value)
@@ -365,6 +383,11 @@ extension BridgeConfiguration {
         case ("relay", "interrupt_sensitivity"):
             relayInterruptSensitivity = try reader.oneOf(key, value, ["", "high", "medium", "low"])
         case ("relay", "ignore_backchannel"): relayIgnoreBackchannel = try reader.optionalBool(key, value) ?? false
+        case ("relay", "speech_timeout_ms"):
+            relaySpeechTimeoutMs = try reader.nonNegativeInt(key, value)
+            guard relaySpeechTimeoutMs == 0 || (100...10_000).contains(relaySpeechTimeoutMs) else {
+                throw ConfigurationError("relay.speech_timeout_ms: \(relaySpeechTimeoutMs) is outside 100...10000 (0 keeps speech_detector.hangover_ms)")
+            }
         case ("control", "token"): controlToken = try reader.optionalString(key, value)
         default:
             // A carrier's own section (`telnyx:`, …), with the keys its registration declares.

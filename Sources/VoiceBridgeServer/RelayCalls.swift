@@ -32,6 +32,7 @@ extension BridgeConfiguration {
         c.transcriptionLanguage = relayTranscriptionLanguage
         c.interruptSensitivity = relayInterruptSensitivity.isEmpty ? nil : relayInterruptSensitivity
         c.ignoreBackchannel = relayIgnoreBackchannel
+        c.speechTimeoutMs = relaySpeechTimeoutMs > 0 ? relaySpeechTimeoutMs : nil
         c.ttsName = elevenLabsAPIKey == nil ? "offline" : "elevenlabs"
         return c
     }

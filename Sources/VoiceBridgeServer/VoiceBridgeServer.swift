@@ -302,6 +302,9 @@ public struct VoiceBridgeServer: Service {
         if configuration.elevenLabsSpeechToText {
             var settings = ScribeSettings()
             settings.modelID = configuration.elevenLabsSpeechToTextModel
+            settings.commitStrategy = ScribeSettings.CommitStrategy(rawValue: configuration.elevenLabsSpeechToTextCommit) ?? .manual
+            settings.vadSilenceThresholdSeconds = configuration.elevenLabsSpeechToTextVADSilenceSeconds
+            settings.vadThreshold = configuration.elevenLabsSpeechToTextVADThreshold
             do {
                 settings = try settings.validated()
             } catch {

@@ -52,6 +52,27 @@ import VoiceBridgeSpeech
         #expect(stopped < partial)
     }
 
+    /// ConversationRelay's `speechTimeout`: the silence that ends a turn, while the call listens.
+    @Test func aListenersSpeechTimeoutSetsTheSilenceThatEndsTheTurn() throws {
+        let stt = FakeTranscription()
+        let h = CallHarness(transcription: stt)
+        h.flow.onStart = { $0.listen(ListenRequest(endOfSpeechSilenceMs: 1_200)) }
+        h.start()
+        let t = try #require(stt.current)
+        h.caller(CallerSignal.speech(ms: 600))
+        h.silence(ms: 800)
+        #expect(t.commits.isEmpty, "800 ms of silence is not yet the 1.2 s that ends the turn")
+        h.silence(ms: 600)
+        #expect(t.commits.count == 1)
+        // Not listening any more: the configured hangover (400 ms) ends speech again.
+        h.call.stopListening()
+        let stops = { h.flow.events.filter { if case .callerSpeechStopped = $0 { true } else { false } }.count }
+        let before = stops()
+        h.caller(CallerSignal.speech(ms: 600))
+        h.silence(ms: 600)
+        #expect(stops() == before + 1)
+    }
+
     @Test func aFailedServiceIsReportedOnceAndTheCallGoesOnDeaf() throws {
         let stt = FakeTranscription()
         let h = CallHarness(transcription: stt)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VoiceBridgeRelay
 import VoiceBridgeSpeech
 @testable import VoiceBridgeServer
 
@@ -77,6 +78,29 @@ import VoiceBridgeSpeech
         #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  stability: 2\n") }
         #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  speed: 2\n") }
         #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  voice: x\n") }
+    }
+
+    @Test func speechToTextCommitsAndTheRelaysSpeechTimeout() throws {
+        var c = BridgeConfiguration()
+        #expect(c.elevenLabsSpeechToTextCommit == "manual")
+        try c.apply(yaml: """
+            elevenlabs:
+              speech_to_text_commit: vad
+              speech_to_text_vad_silence_seconds: 0.8
+              speech_to_text_vad_threshold: 0.5
+            relay:
+              speech_timeout_ms: 1200
+            """)
+        #expect(c.elevenLabsSpeechToTextCommit == "vad")
+        #expect(c.elevenLabsSpeechToTextVADSilenceSeconds == 0.8)
+        #expect(c.elevenLabsSpeechToTextVADThreshold == 0.5)
+        #expect(c.relayConfiguration(url: "ws://app").speechTimeoutMs == 1200)
+        #expect(BridgeConfiguration().relayConfiguration(url: "ws://app").speechTimeoutMs == nil)
+        var d = BridgeConfiguration()
+        #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  speech_to_text_commit: auto\n") }
+        #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  speech_to_text_vad_silence_seconds: 5\n") }
+        #expect(throws: ConfigurationError.self) { try d.apply(yaml: "elevenlabs:\n  speech_to_text_vad_threshold: 0.95\n") }
+        #expect(throws: ConfigurationError.self) { try d.apply(yaml: "relay:\n  speech_timeout_ms: 50\n") }
     }
 
     @Test func theShippedConfigFileParses() throws {

@@ -7,10 +7,14 @@ public struct ListenRequest: Sendable, Equatable {
     /// ISO 639-1/639-3; nil lets the service detect it.
     public var languageCode: String?
     public var keyterms: [String]
+    /// How long the caller must be silent before their turn counts as ended and is committed
+    /// (ConversationRelay's `speechTimeout`); nil keeps the speech detector's hangover.
+    public var endOfSpeechSilenceMs: Int?
 
-    public init(languageCode: String? = nil, keyterms: [String] = []) {
+    public init(languageCode: String? = nil, keyterms: [String] = [], endOfSpeechSilenceMs: Int? = nil) {
         self.languageCode = languageCode
         self.keyterms = keyterms
+        self.endOfSpeechSilenceMs = endOfSpeechSilenceMs
     }
 }
 

@@ -121,7 +121,9 @@ public final class RealtimeTranscriber {
     /// Commits the open segment: the caller's turn ended (the bridge's own detector, or the
     /// flow knows). The text comes as `.committed`, or `.commitIgnored` when there is too little.
     public func commit() {
-        guard isStarted else { return }
+        // In VAD mode the service ends segments on its own silence threshold; a commit of ours
+        // on top would cut a segment the service is still hearing.
+        guard isStarted, settings.commitStrategy == .manual else { return }
         let uncommitted = audio.readableBytes - (commitMark ?? 0)
         guard uncommitted >= bytesPerMs * tuning.minCommitMilliseconds else {
             onEvent(.commitIgnored)
