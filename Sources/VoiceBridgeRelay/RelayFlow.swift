@@ -475,6 +475,9 @@ public final class RelayFlow: CallFlow {
         }
         if wasOpenCycle { discardingStaleCycle = true }
         guard item.started else { return }
+        // The caller's turn cut the agent off (by words, after an onset that did not): it is no
+        // longer input during agent speech, and its prompt goes to the app.
+        turnDuringAgentSpeech = false
         pendingInterrupt = (heard.text, heard.interruptedMs)
         // The caller event that caused it follows at once and flushes it; this is for a stop
         // with no caller event.
