@@ -80,6 +80,18 @@ struct AllocationTests {
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))\n\(m.summary)\n\(m.stacks)")
     }
 
+    /// A call that listens (speech-to-text on) forwards every caller frame to its transcriber
+    /// through `TranscriptionTap`: still nothing per frame. The transcriber here keeps the bytes
+    /// in storage it reserved, as `RealtimeTranscriber` does; its 100 ms chunks to the service are
+    /// on the socket's side and not per frame.
+    @Test func aListeningCallAllocatesNothingPerFrame() throws {
+        let m = try MediaPathRig.measure(putAllocationBack: false, listening: true)
+        print("listening: \(m.summary); \(m.transcribedBytes) bytes to the transcriber")
+        #expect(m.inboundFrames == MediaPathRig.windowFrames)
+        #expect(m.transcribedBytes == MediaPathRig.windowFrames * 160, "every caller frame reached the transcriber")
+        #expect(m.failures.isEmpty, "\(m.failures.joined(separator: "\n"))\n\(m.summary)\n\(m.stacks)")
+    }
+
     /// The check can fail: with one allocation put back on each path (a `MediaCall` wrapper that
     /// allocates per inbound `media` message, an observer that allocates per frame sent), the
     /// counter finds exactly one more per frame on each path, and both paths fail the zero check.
@@ -112,6 +124,8 @@ struct MediaPathAllocations {
     var outboundChannel = 0
     var speechStarts = 0
     var speechStops = 0
+    /// Caller audio the listening call's transcriber took in the window.
+    var transcribedBytes = 0
     /// Where NIO's first inbound allocation came from (for reports; not asserted).
     var nioStacks = ""
     /// Where the first allocations of each path came from (a few frames' worth).
@@ -161,12 +175,13 @@ final class MediaPathRig {
     private(set) var outboundStacks = ""
     private var outboundCountsSeen: [Int] = []
 
-    init(putAllocationBack: Bool) throws {
+    init(putAllocationBack: Bool, listening: Bool = false) throws {
         callLoop = ManualTimerLoop(base: loop)
         slot = CallSlot(
             callLoop: callLoop,
-            flow: LongPromptFlow(prompt: CallerSignal.speech(ms: Self.promptMs, levelDBm0: -16)),
-            putAllocationBack: putAllocationBack
+            flow: LongPromptFlow(prompt: CallerSignal.speech(ms: Self.promptMs, levelDBm0: -16), listening: listening),
+            putAllocationBack: putAllocationBack,
+            transcription: listening ? ReservedBufferTranscription() : nil
         )
         var logger = Logger(label: "test.allocations")
         logger.logLevel = .critical
@@ -212,8 +227,8 @@ final class MediaPathRig {
         try handlers.addHandler(handlerProbe, position: .before(media.handler))
     }
 
-    static func measure(putAllocationBack: Bool) throws -> MediaPathAllocations {
-        let rig = try MediaPathRig(putAllocationBack: putAllocationBack)
+    static func measure(putAllocationBack: Bool, listening: Bool = false) throws -> MediaPathAllocations {
+        let rig = try MediaPathRig(putAllocationBack: putAllocationBack, listening: listening)
         defer { rig.close() }
         // The caller: silence with a burst of speech, in warm-up (0.3–1.1 s, over by 1.5 s with
         // the detector's hangover) and in the window (0.5–1.5 s into it, over by 1.9 s).
@@ -244,6 +259,7 @@ final class MediaPathRig {
         rig.handlerProbe.reset()
         rig.resetOutboundStacks()
         rig.slot.flow.resetCounts()
+        let transcribedBefore = rig.slot.transcription?.transcriber?.received ?? 0
         AllocationCounter.resetRecords()
         for n in warmUpFrames..<(warmUpFrames + windowFrames) {
             let step = try rig.step(messages[n])
@@ -260,6 +276,7 @@ final class MediaPathRig {
         m.outboundOurs -= rig.head.outboundAllocations
         m.speechStarts = rig.slot.flow.speechStarts
         m.speechStops = rig.slot.flow.speechStops
+        m.transcribedBytes = (rig.slot.transcription?.transcriber?.received ?? 0) - transcribedBefore
         return m
     }
 
@@ -318,11 +335,13 @@ final class CallSlot: @unchecked Sendable {
     let callLoop: ManualTimerLoop
     let flow: LongPromptFlow
     let putAllocationBack: Bool
+    let transcription: ReservedBufferTranscription?
 
-    init(callLoop: ManualTimerLoop, flow: LongPromptFlow, putAllocationBack: Bool) {
+    init(callLoop: ManualTimerLoop, flow: LongPromptFlow, putAllocationBack: Bool, transcription: ReservedBufferTranscription? = nil) {
         self.callLoop = callLoop
         self.flow = flow
         self.putAllocationBack = putAllocationBack
+        self.transcription = transcription
     }
 
     /// The production call (`DemoCalls.makeCall`, as `serve` makes it) with the server's metrics
@@ -339,7 +358,7 @@ final class CallSlot: @unchecked Sendable {
         )
         let call = DemoCalls.makeCall(
             context: callContext, sink: sink, configuration: configuration.callConfiguration,
-            speech: ScriptedSpeech(), flow: flow
+            speech: ScriptedSpeech(), flow: flow, transcription: transcription
         )
         return putAllocationBack ? AllocatingCall(call) : call
     }
@@ -349,13 +368,18 @@ final class CallSlot: @unchecked Sendable {
 /// (integers only: it runs inside the counted region).
 final class LongPromptFlow: CallFlow {
     let prompt: [UInt8]
+    let listening: Bool
     private(set) var speechStarts = 0
     private(set) var speechStops = 0
 
-    init(prompt: [UInt8]) { self.prompt = prompt }
+    init(prompt: [UInt8], listening: Bool = false) {
+        self.prompt = prompt
+        self.listening = listening
+    }
 
     func start(_ call: any CallControl) {
         call.play(.audio(prompt, text: "a prompt long enough for the whole test"), id: "long", interruptible: .none)
+        if listening { _ = call.listen(ListenRequest(languageCode: "en")) }
     }
 
     func handle(_ event: FlowEvent, _ call: any CallControl) {
@@ -622,4 +646,39 @@ final class SelectableLoopTimer: @unchecked Sendable {  // used on its loop only
         let tick: Int64
         func handleScheduledCallback(eventLoop: some EventLoop) { timer.takeUnretainedValue().fire() }
     }
+}
+
+/// Speech-to-text for the allocation test: a transcriber that keeps caller audio in storage it
+/// reserved up front (as `RealtimeTranscriber` keeps its replay buffer) and counts it.
+final class ReservedBufferTranscription: TranscriberProvider, @unchecked Sendable {
+    private(set) var transcriber: ReservedBufferTranscriber?
+
+    func makeTranscriber(
+        _ request: ListenRequest, format: ScribeSettings.AudioFormat, on eventLoop: any EventLoop,
+        onEvent: @escaping (RealtimeTranscriber.Event) -> Void
+    ) -> any CallTranscriber {
+        let made = ReservedBufferTranscriber()
+        transcriber = made
+        return made
+    }
+}
+
+final class ReservedBufferTranscriber: CallTranscriber {
+    private var storage = [UInt8](repeating: 0, count: 64 * 1024)
+    private var end = 0
+    private(set) var received = 0
+
+    func start() {}
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        while i < bytes.count {
+            if end == storage.count { end = 0 }
+            storage[end] = bytes[i]
+            end += 1
+            i += 1
+        }
+        received += bytes.count
+    }
+    func commit() {}
+    func stop() {}
 }
