@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VoiceBridgeCalls
 import VoiceBridgeCallTesting
@@ -52,6 +53,26 @@ import VoiceBridgeSpeech
         #expect(h.spoken.last == "Billing.")
         #expect(h.flow.variables["choice"] == "1" && h.flow.variables["speech"] == "I'd like to Pay my bill, please.")
         #expect(t.stopped, "nothing listens once the menu is answered")
+    }
+
+    /// The shipped support line (config/flows/main.yaml): "billing" spoken does what key 1 does.
+    @Test func theSupportLineTakesBillingSpokenAsWellAsKeyOne() throws {
+        let yaml = try String(contentsOfFile: FlowParserTests.repoRoot + "/config/flows/main.yaml", encoding: .utf8)
+        let prompts = Array(FlowParserTests.examplePrompts)
+        let stt = FakeTranscription()
+        let spoken = try FlowHarness(yaml: yaml, prompts: prompts, transcription: stt)
+        spoken.start()
+        spoken.wait(ms: 2_000)
+        #expect(spoken.spoken.last == "[main-menu]")
+        try answer(spoken, stt, "Billing.")
+        #expect(spoken.spoken.last == "[account-entry]")
+
+        let keyed = try FlowHarness(yaml: yaml, prompts: prompts, transcription: FakeTranscription())
+        keyed.start()
+        keyed.wait(ms: 2_000)
+        keyed.press("1")
+        keyed.wait(ms: 100)
+        #expect(keyed.spoken.last == "[account-entry]")
     }
 
     @Test func keysStillWorkAndTheKeySpokenPicksItToo() throws {

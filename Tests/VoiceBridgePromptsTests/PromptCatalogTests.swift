@@ -11,7 +11,7 @@ import VoiceBridgeSpeech
         ])
         #expect(catalog["welcome"]?.text == "Thank you for calling Acme support.")
         #expect(catalog["no-input"]?.text == "Sorry, I didn't hear a selection.")
-        #expect(catalog["main-menu"]?.text == "For billing, press 1. For technical support, press 2. For our opening hours, press 3. To hear these options again, press star. To end this call, press 9.")
+        #expect(catalog["main-menu"]?.text == "For billing, say billing or press 1. For technical support, say technical support or press 2. For our opening hours, say opening hours or press 3. To hear these options again, press star. To end this call, press 9.")
         #expect(catalog["hours"]?.text == "Our support line is open Monday to Friday, from eight in the morning until six in the evening.")
         for prompt in catalog.prompts {
             #expect(prompt.voice == "JBFqnCBsd6RMkjVDRZzb")

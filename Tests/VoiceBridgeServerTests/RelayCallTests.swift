@@ -25,6 +25,7 @@ struct RelayCallTests {
         let app: RelayAppEmulator
         let voice: ElevenLabsCallTests.EmulatorVoice
         let relayURL: String
+        let elevenLabs: ElevenLabsEmulator
 
         /// One call through the phone simulator, the carrier side of a real call.
         func simulate(_ script: CallScript) async -> PhoneSimulator.CallResult {
@@ -55,7 +56,7 @@ struct RelayCallTests {
     ) async throws {
         var appConfiguration = appConfiguration
         let voice = ElevenLabsCallTests.EmulatorVoice(msPerCharacter: msPerCharacter)
-        try await ElevenLabsCallTests.withEmulator(elevenLabs, voice: voice) { _, elevenLabsPort in
+        try await ElevenLabsCallTests.withEmulator(elevenLabs, voice: voice) { emulator, elevenLabsPort in
             // The app checks the signature over its own URL, whose port it learns when it binds.
             appConfiguration.authToken = relaySecret
             appConfiguration.signedURL = "ws://127.0.0.1:{port}/relay"
@@ -79,7 +80,7 @@ struct RelayCallTests {
                     },
                     demoCalls: true, speech: ScriptedSpeech()
                 ) { server in
-                    try await body(Rig(server: server, app: app, voice: voice, relayURL: relayURL))
+                    try await body(Rig(server: server, app: app, voice: voice, relayURL: relayURL, elevenLabs: emulator))
                 }
             } catch {
                 try? await app.stop()
@@ -207,6 +208,39 @@ struct RelayCallTests {
                 RelayCodec.encode(.info(name: "tokensPlayed", value: "1w23#")),
                 RelayCodec.encode(.info(name: "tokensPlayed", value: "Those were the digits.")),
             ])
+        }
+    }
+
+    /// Speech-to-text end to end: the caller says two things through the phone simulator (the
+    /// spoken-text code the ElevenLabs emulator transcribes exactly), each reaches the app as one
+    /// `prompt`, the app answers each, and each prompt leaves the bridge within 50 ms of the
+    /// emulator's commit.
+    @Test func aTwoTurnSpokenConversationReachesTheAppAsPromptsRightAfterEachCommit() async throws {
+        var app = RelayAppConfiguration()
+        app.greeting = .reply("Hello. How can I help?")
+        try await Self.withRig(app: app) { rig in
+            let result = await rig.simulate(CallScript(
+                hangupAtMs: 9_000, say: [.init(atMs: 2_000, text: "pay my bill"), .init(atMs: 5_500, text: "tomorrow please")]))
+            #expect(result.timeline.passed, "\(result.timeline.violations) \(result.timeline.error ?? "")")
+            let prompts = rig.app.records.filter { $0.direction == .received && $0.text.hasPrefix(#"{"type":"prompt""#) }
+            #expect(prompts.map(\.text) == [
+                #"{"type":"prompt","voicePrompt":"pay my bill","lang":"en-US","last":true}"#,
+                #"{"type":"prompt","voicePrompt":"tomorrow please","lang":"en-US","last":true}"#,
+            ], "\(rig.app.received)")
+            // The app answered each turn, and the caller heard both answers.
+            for prompt in prompts {
+                #expect(rig.app.records.contains { $0.direction == .sent && $0.atNanos > prompt.atNanos && $0.text.contains(#""type":"text""#) })
+            }
+            let transcription = try #require(rig.elevenLabs.transcriptions.first, "a speech-to-text session was opened")
+            let commits = zip(transcription.sent, transcription.sentAtNanos).filter { $0.0.hasPrefix(#"{"message_type":"committed_transcript"#) }
+            var latenciesMs: [Double] = []
+            for prompt in prompts {
+                guard let commit = commits.last(where: { $0.1 <= prompt.atNanos }) else { continue }
+                latenciesMs.append(Double(prompt.atNanos - commit.1) / 1e6)
+            }
+            print("prompt after the emulator's commit: \(latenciesMs.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
+            #expect(latenciesMs.count == 2)
+            #expect(latenciesMs.allSatisfy { $0 <= 50 }, "\(latenciesMs)")
         }
     }
 

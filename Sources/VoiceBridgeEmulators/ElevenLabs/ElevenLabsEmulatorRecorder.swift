@@ -329,8 +329,10 @@ extension ElevenLabsEmulatorRecorder {
     /// A message went out; counted by its type (read from the start of the text, which the
     /// emulator writes with `message_type` first).
     func transcriptionSent(_ id: Int, _ text: String) {
+        let now = NIODeadline.now().uptimeNanoseconds
         updateTranscription(id) { record, counters in
             record.sent.append(text)
+            record.sentAtNanos.append(now)
             let prefix = "{\"message_type\":\""
             guard text.hasPrefix(prefix) else { return }
             let type = text.dropFirst(prefix.count).prefix { $0 != "\"" }

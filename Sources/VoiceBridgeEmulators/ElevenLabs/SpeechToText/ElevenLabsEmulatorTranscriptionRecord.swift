@@ -59,6 +59,8 @@ public struct ElevenLabsEmulatorTranscriptionRecord: Sendable, Equatable {
     public var throttledCommits = 0
     /// Every message the emulator sent, in order.
     public var sent: [String] = []
+    /// When each of `sent` went out (monotonic nanoseconds), for latency checks downstream.
+    public var sentAtNanos: [UInt64] = []
     /// Audio received, in seconds.
     public var audioSeconds: Double = 0
 
