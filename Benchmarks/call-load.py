@@ -32,7 +32,12 @@ Workloads (`--workload`):
               The emulator synthesises with espeak-ng on ONE thread (espeak is not
               thread-safe): about 0.5 cores per 60 talking calls, so one emulator tops out
               near 100 such calls, and far fewer while every call wants its greeting at once.
-  `--dtmf` replaces either key schedule (simulator syntax, e.g. 2:3,14:3).
+  listening   a menu that waits a minute for a spoken answer (Benchmarks/listening-flows), with
+              ELEVENLABS_* pointing at the emulator, whose realtime speech-to-text takes every
+              caller frame (100 ms chunks) while the menu waits. `--stt off` runs the same calls
+              with speech-to-text off (they wait without listening): the difference between the
+              two runs is what listening costs per call.
+  `--dtmf` replaces a workload's key schedule (simulator syntax, e.g. 2:3,14:3).
 
 Truth checks, printed above the table and kept in --json: SHARED (server and load generator on
 the same CPUs), LOAD-BOUND (a simulator or emulator thread, or the load CPUs, were saturated
@@ -444,12 +449,20 @@ def run(a, plan, n, seconds, ramp, prompts_dir):
     log = f"/tmp/call-load-server-{n}.log"
     emu = server = sim = None
     try:
-        if a.workload == "elevenlabs":
+        if a.workload in ("elevenlabs", "listening"):
             emu, key = start_emulator(a.binary, a.emulator_port, plan["load"], a.tts_speed, n, a.tts_voice)
             env["ELEVENLABS_API_KEY"] = key
             env["ELEVENLABS_BASE_URL"] = f"http://127.0.0.1:{a.emulator_port}"
+        if a.workload == "elevenlabs":
             serve += ["--flows", ""]
             dtmf = a.dtmf or key_schedule(2, 12, seconds, "3")
+        elif a.workload == "listening":
+            # The same calls with speech-to-text on or off: the difference is what listening costs.
+            config = f"/tmp/call-load-listening-{a.stt}.yaml"
+            with open(config, "w") as f:
+                f.write(f"elevenlabs:\n  speech_to_text: {'true' if a.stt == 'on' else 'false'}\n")
+            serve += ["--config", config, "--flows", os.path.join(REPO, "Benchmarks", "listening-flows")]
+            dtmf = a.dtmf
         else:
             if prompts_dir:
                 env["VOICEBRIDGE_PROMPTS_DIR"] = prompts_dir
@@ -465,8 +478,8 @@ def run(a, plan, n, seconds, ramp, prompts_dir):
         base_rss = rss_bytes(server.pid)
         timeline = f"/tmp/call-load-{n}.json"
         call = [a.binary, "call", f"http://127.0.0.1:{a.port}/twiml", "--calls", str(n),
-                "--ramp", f"{ramp:g}", "--max-duration", f"{seconds:g}", "--dtmf", dtmf,
-                "--timeline", timeline, "--log-level", "warning"]
+                "--ramp", f"{ramp:g}", "--max-duration", f"{seconds:g}",
+                "--timeline", timeline, "--log-level", "warning"] + (["--dtmf", dtmf] if dtmf else [])
         sim_loops = a.sim_loops or (len(plan["load"]) if plan["load"] else None)
         if sim_loops:
             call += ["--threads", str(sim_loops)]
@@ -697,7 +710,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", default=".build/release/voicebridge")
     p.add_argument("--counts", default="1,100,500,1000,2000")
-    p.add_argument("--workload", choices=("prompts", "elevenlabs"), default="prompts")
+    p.add_argument("--workload", choices=("prompts", "elevenlabs", "listening"), default="prompts")
+    p.add_argument("--stt", choices=("on", "off"), default="on",
+                   help="listening: speech-to-text on (every caller frame goes up) or off (the same calls, not listening)")
     p.add_argument("--seconds", type=float, default=None,
                    help="length of each call (default: max(20, ramp + warm + 10))")
     p.add_argument("--ramp", type=float, default=None, help="spread call starts over this many seconds (default: N/200, at least 1)")
@@ -728,6 +743,9 @@ def main():
         prompts_dir = build_prompts(binary, "/tmp/call-load-prompts", env)
         what = ("support line, prompts built with the offline voice" if prompts_dir
                 else "support line, prompts NOT built: spoken live by the offline voice")
+    elif a.workload == "listening":
+        what = (f"a menu waiting for a spoken answer, speech-to-text {a.stt} "
+                "(the ElevenLabs emulator transcribes; the caller is silent)")
     else:
         what = "demo menu, every turn streamed from the ElevenLabs emulator"
     header = describe_cpus(plan) + [f"workload: {a.workload} ({what}); binary: {binary}"]
@@ -750,7 +768,7 @@ def main():
 
     cols = [("calls", "N"), ("server_cpu_pct_per_call", "server CPU %/call"), ("server_cpu_cores", "server cores"),
             ("sim_cpu_cores", "sim cores"), ("sim_cpu_pct_per_call", "sim CPU %/call")]
-    if a.workload == "elevenlabs":
+    if a.workload in ("elevenlabs", "listening"):
         cols.append(("emulator_cpu_cores", "emulator cores"))
     cols += [("rss_kib_per_call", "RSS KiB/call"), ("talk_pct", "talk %"), ("gap_p50_ms", "gap p50"),
              ("gap_p99_ms", "gap p99"), ("gap_max_ms", "gap max"), ("first_media_p50_ms", "first p50"),
