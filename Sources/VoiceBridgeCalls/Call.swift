@@ -31,6 +31,9 @@ public final class Call: CallControl {
     private let transcription: (any TranscriberProvider)?
     private var transcriber: (any CallTranscriber)?
     private var listening: ListenRequest?
+    /// Speech-to-text failed for good (key, quota, refused settings): the rest of the call goes
+    /// without it, so the failure is reported and counted once, not at every menu that listens.
+    private var hearingFailed = false
     private var tap: TranscriptionTap?
     // Strong: observers never point back at the call, and a weak load per frame shows in profiles.
     private let observer: (any CallObserver)?
@@ -257,7 +260,7 @@ public final class Call: CallControl {
     @discardableResult
     public func listen(_ request: ListenRequest) -> Bool {
         eventLoop.preconditionInEventLoop()
-        guard phase != .ended, let transcription else { return false }
+        guard phase != .ended, !hearingFailed, let transcription else { return false }
         if listening == request, transcriber != nil { return true }
         if tap?.source != mediaFormat { tap = TranscriptionTap(mediaFormat) }
         guard let tap else {
@@ -318,6 +321,7 @@ public final class Call: CallControl {
             logger.error("speech-to-text stopped for this call", metadata: ["error": "\(error)"])
             transcriber = nil
             listening = nil
+            hearingFailed = true
             flow.handle(.transcript(.unavailable(error.description)), self)
         }
     }

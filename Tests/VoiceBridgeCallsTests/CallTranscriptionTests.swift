@@ -86,6 +86,9 @@ import VoiceBridgeSpeech
         #expect(heard == [.unavailable("auth: bad key")])
         h.silence(ms: 100)
         #expect(t.audio.isEmpty)
+        // The next menu that listens does not try again: one failure per call.
+        #expect(!h.call.listen(ListenRequest(languageCode: "en")))
+        #expect(stt.made.count == 1)
         // A DTMF key still works.
         h.dtmf("5")
         #expect(h.flow.events.contains(.digit("5", interrupted: false)))

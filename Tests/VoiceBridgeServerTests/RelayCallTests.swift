@@ -244,6 +244,29 @@ struct RelayCallTests {
         }
     }
 
+    /// Speech-to-text refused (quota): the app hears of it once, the failure is counted once for
+    /// the call, the caller's keys still reach the app, and the call carries on.
+    @Test func withSpeechToTextRefusedTheCallGoesOnWithKeysAndTheFailureCountsOnce() async throws {
+        var app = RelayAppConfiguration()
+        app.greeting = .reply("Hello. How can I help?")
+        app.keys = ["5": .goodbye("Okay. Goodbye.", handoffData: nil)]
+        var elevenLabs = ElevenLabsEmulatorConfiguration()
+        elevenLabs.speechToText.faults.quotaExceeded = true
+        try await Self.withRig(app: app, elevenLabs: elevenLabs) { rig in
+            let result = await rig.simulate(CallScript(
+                dtmf: [.init(atMs: 4_000, digit: "5")], maxDurationMs: 9_000,
+                say: [.init(atMs: 1_500, text: "pay my bill"), .init(atMs: 2_800, text: "hello")]))
+            #expect(result.timeline.passed, "\(result.timeline.violations) \(result.timeline.error ?? "")")
+            #expect(Self.messages(rig.app, type: "prompt").isEmpty)
+            let errors = Self.messages(rig.app, type: "error")
+            #expect(errors.count == 1 && errors.first?.contains("speech-to-text unavailable") == true, "\(errors)")
+            #expect(Self.messages(rig.app, type: "dtmf").count == 1)
+            #expect(result.timeline.endReason == .serverClosed, "the app's goodbye ended the call")
+            let metrics = try await rig.server.http("GET", "/metrics").body
+            #expect(metrics.contains(#"voicebridge_errors_total{kind="stt_quota"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("errors_total") })")
+        }
+    }
+
     /// `serve --record` keeps the app's side of a relay call, so `replay` runs the session again
     /// with the recorded app: the same messages to the app, the same clears and end.
     @Test func aRecordedRelayCallReplaysWithTheAppsSide() async throws {
