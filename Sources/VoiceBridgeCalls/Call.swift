@@ -172,7 +172,10 @@ public final class Call: CallControl {
                 }
             }
         }
-        if let transcriber { tap?.forward(payload, to: transcriber) }
+        if let transcriber {
+            tap?.forward(payload, to: transcriber)
+            if !listener.isCallerSpeaking { transcriber.callerIsQuiet() }
+        }
         if let onset = speechAwaitingMinimum, let voicedMs = listener.voicedMs,
             voicedMs >= bargeIn.minSpeechMs || !isPlaying
         {

@@ -25,7 +25,14 @@ public protocol CallTranscriber: AnyObject {
     func append(_ bytes: UnsafeRawBufferPointer)
     /// The caller's turn ended.
     func commit()
+    /// The caller is not speaking now (every frame while so): a transcriber may let go of audio
+    /// it no longer needs.
+    func callerIsQuiet()
     func stop()
+}
+
+extension CallTranscriber {
+    public func callerIsQuiet() {}
 }
 
 extension RealtimeTranscriber: CallTranscriber {}

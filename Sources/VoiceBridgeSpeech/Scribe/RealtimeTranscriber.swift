@@ -41,6 +41,9 @@ public final class RealtimeTranscriber {
         /// After a commit the bridge didn't ask for (VAD, or the service's automatic commit), how
         /// much of the latest audio is kept in case it starts the next segment.
         public var keepAfterUnaskedCommitMilliseconds = 1_000
+        /// While the caller is quiet, how much of the latest audio is kept for a reconnect: a
+        /// word too short for the speech detector may still be in it.
+        public var keepWhileQuietMilliseconds = 2_000
         public var backoff: [TimeAmount] = [.milliseconds(200), .milliseconds(500), .seconds(1), .seconds(2)]
         /// Consecutive failed sockets (no session started) before giving up on the call.
         public var maxAttempts = 6
@@ -117,6 +120,18 @@ public final class RealtimeTranscriber {
         if audio.readableBytes > cap { drop(audio.readableBytes - cap) }
         sendReady()
     }
+
+    /// The caller is not speaking. Audio the service already has, but for the latest
+    /// `keepWhileQuietMilliseconds`, is silence that no reconnect needs to send again: it is let
+    /// go, so a call waiting in a menu holds two seconds of audio rather than ten.
+    public func callerIsQuiet() {
+        guard isStarted, commitMark == nil else { return }
+        let excess = min(sent, audio.readableBytes - bytesPerMs * tuning.keepWhileQuietMilliseconds)
+        if excess > 0 { drop(excess) }
+    }
+
+    /// Caller audio held for a reconnect (tests and the benchmark's memory figures).
+    public var heldAudioBytes: Int { audio.readableBytes }
 
     /// Commits the open segment: the caller's turn ended (the bridge's own detector, or the
     /// flow knows). The text comes as `.committed`, or `.commitIgnored` when there is too little.

@@ -102,6 +102,29 @@ struct RealtimeTranscriberTests {
         }
     }
 
+    /// A caller who stays quiet (a menu waiting) costs two seconds of held audio, not ten; what
+    /// they say next still reaches the service whole.
+    @Test func aQuietCallerHoldsOnlyTheLatestTwoSecondsAndSpeechStillArrivesWhole() async throws {
+        try await withElevenLabsEmulator(Self.configuration()) { emulator, port in
+            let events = Events()
+            let (t, loop) = try await Self.transcriber(port: port, events: events)
+            try await eventually("session") { events.all.contains { if case .started = $0 { true } else { false } } }
+            let silence = [UInt8](repeating: 0xFF, count: 160)
+            for _ in 0..<400 {  // 8 s of silence, quiet all the while
+                try await loop.submit { silence.withUnsafeBytes { t.value.append($0) }; t.value.callerIsQuiet() }.get()
+            }
+            let held = try await loop.submit { t.value.heldAudioBytes }.get()
+            #expect(held <= 2_000 * 8 + 800, "held \(held) bytes")
+            #expect(held >= 2_000 * 8 - 160)
+            try await Self.say(try Self.coded("pay my bill"), to: t, on: loop)
+            try await Self.on(loop, t) { $0.commit() }
+            try await eventually("commit") { !events.committed.isEmpty }
+            #expect(events.committed == ["pay my bill"])
+            #expect(emulator.transcriptions.first?.audioSeconds ?? 0 >= 8)
+            try await Self.on(loop, t) { $0.stop() }
+        }
+    }
+
     @Test func anExhaustedQuotaStopsTheCallsSpeechToTextForGood() async throws {
         try await withElevenLabsEmulator(Self.configuration { $0.faults.quotaExceeded = true }) { emulator, port in
             let events = Events()
