@@ -233,6 +233,8 @@ public final class CallRecorder: @unchecked Sendable {
     }
 
     func redact(_ text: String) -> String { redactor.redact(text) }
+    /// A ConversationRelay message: its `token` member is speech, kept.
+    func redactRelayMessage(_ text: String) -> String { redactor.redact(text, keepingMembers: ["token"]) }
 
     // MARK: flow and barge-in
 

@@ -58,7 +58,7 @@ final class RecordingRelayTransport: RelayTransport {
                 switch event {
                 case let .text(text):
                     line.string("relay", "app")
-                    line.string("text", recorder.redact(text))
+                    line.string("text", recorder.redactRelayMessage(text))
                 case .binary:
                     // The protocol has no binary frames; the flow refuses one whatever it held.
                     line.string("relay", "app")
@@ -76,7 +76,7 @@ final class RecordingRelayTransport: RelayTransport {
     func send(_ text: String) {
         recorder.speech { line in
             line.string("out", "relay")
-            line.string("text", recorder.redact(text))
+            line.string("text", recorder.redactRelayMessage(text))
         }
         base.send(text)
     }

@@ -20,12 +20,18 @@ public struct SecretRedactor: Sendable {
     }
 
     public func redact(_ text: String) -> String {
+        redact(text, keepingMembers: [])
+    }
+
+    /// As `redact(_:)`, but members named in `keep` are not judged by their name: in a
+    /// ConversationRelay message `token` is the text the app speaks, not a credential.
+    public func redact(_ text: String, keepingMembers keep: Set<String>) -> String {
         var out = text
         for secret in secrets where out.contains(secret) {
             out = out.replacingOccurrences(of: secret, with: Self.placeholder)
         }
         if out.contains("/media/") { out = Self.redactMediaPaths(out) }
-        if out.contains("\"") { out = Self.redactSecretMembers(out) }
+        if out.contains("\"") { out = Self.redactSecretMembers(out, keeping: keep) }
         return out
     }
 
@@ -57,7 +63,7 @@ public struct SecretRedactor: Sendable {
 
     /// Scans `"name":"value"` pairs (escape-aware) and replaces values of secret-named members.
     /// Text that is not JSON passes through unchanged apart from matching pairs.
-    private static func redactSecretMembers(_ text: String) -> String {
+    private static func redactSecretMembers(_ text: String, keeping keep: Set<String>) -> String {
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -79,7 +85,7 @@ public struct SecretRedactor: Sendable {
             var k = out.count - 1
             while k >= 0, out[k] == UInt8(ascii: " ") { k -= 1 }
             if k >= 0, out[k] == UInt8(ascii: ":"), let key = lastString,
-                let name = String(bytes: bytes[(key.start + 1)..<key.end], encoding: .utf8), isSecretName(name), end > i + 1
+                let name = String(bytes: bytes[(key.start + 1)..<key.end], encoding: .utf8), isSecretName(name), !keep.contains(name), end > i + 1
             {
                 out.append(UInt8(ascii: "\""))
                 out.append(contentsOf: Array(placeholder.utf8))

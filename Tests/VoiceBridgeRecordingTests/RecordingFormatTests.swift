@@ -174,6 +174,9 @@ private func temporaryDirectory() throws -> String {
         let start = #"{"customParameters":{"token":"t0k3n","X-Twilio-Signature":"c2ln","apiKey":"k","name":"Ann"}}"#
         #expect(redactor.redact(start) == #"{"customParameters":{"token":"[redacted]","X-Twilio-Signature":"[redacted]","apiKey":"[redacted]","name":"Ann"}}"#)
         #expect(redactor.redact(["AuthToken": "a", "From": "+1"]) == ["AuthToken": "[redacted]", "From": "+1"])
+        // A relay app's `token` is the text it speaks; a known secret in it still goes.
+        let text = #"{"type":"text","token":"Your balance is 42. \#(Self.apiKey)","last":true}"#
+        #expect(redactor.redact(text, keepingMembers: ["token"]) == #"{"type":"text","token":"Your balance is 42. [redacted]","last":true}"#)
     }
 
     /// Secrets given to the recorder, or named as secrets, never reach the file, wherever they

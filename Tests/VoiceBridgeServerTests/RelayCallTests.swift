@@ -290,6 +290,9 @@ struct RelayCallTests {
             #expect(recorded.header.relay?["sessionId"]?.hasPrefix("VX") == true)
             #expect(recorded.header.relay?["events"] == "speaker-events tokens-played x-voicebridge-turns")
             #expect(recorded.inputs.contains { if case .relayApp = $0.input { true } else { false } })
+            // The app's words are speech, not a credential: kept, though the member is `token`.
+            #expect(recorded.inputs.contains { if case let .relayApp(text) = $0.input { text.contains(#""token":"word1"#) } else { false } })
+            #expect(!recorded.inputs.contains { if case let .relayApp(text) = $0.input { text.contains("[redacted]") } else { false } })
             let toApp = recorded.expected.filter(\.isRelay)
             #expect(toApp.first.map { if case let .relay(text) = $0.kind { text.hasPrefix(#"{"type":"setup""#) } else { false } } == true)
             #expect(toApp.contains { if case let .relay(text) = $0.kind { text.hasPrefix(#"{"type":"interrupt""#) } else { false } })
