@@ -105,6 +105,26 @@ import VoiceBridgeRecording
         #expect(!heard.contains("test tone"))
     }
 
+    /// A streamed answer runs dry while it waits for text; its words follow the frames that
+    /// actually played, not the clock from its first one.
+    @Test func aStreamedAnswersWordsFollowItsFrames() throws {
+        let t = try Self.timeline("05-long-streamed-answer.jsonl")
+        let streamed = try #require(t.prompts.first { $0.streamed })
+        #expect(streamed.text.hasPrefix("Here is a long answer"))
+        #expect(streamed.outcome == .finished)
+        let words = streamed.words
+        #expect(words.first?.text == "Here")
+        #expect(words.count > 20)
+        #expect(zip(words, words.dropFirst()).allSatisfy { $0.startMs <= $1.startMs })
+        #expect(words.allSatisfy { $0.startMs >= streamed.startMs && $0.endMs <= streamed.endMs })
+        // Every word starts where the bridge was sounding, give or take a syllable.
+        let loud = words.filter { word in
+            let from = Int(word.startMs * 8)
+            return t.bridge.samples[from..<min(t.bridge.samples.count, from + 1600)].contains { abs($0) > 500 }
+        }
+        #expect(loud.count >= words.count * 9 / 10)
+    }
+
     /// Also: lines at t = 0 count (JSON's 0 is not false).
     @Test func aHandWrittenCallShowsTheCallersSpeechAndTheStandInVoicesWords() throws {
         let recording = try HandWritten.updated(HandWritten.speechBargeIn)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import VoiceBridgeAudio
 import VoiceBridgeCalls
-import VoiceBridgeRecording
+@testable import VoiceBridgeRecording
 
 /// The timeline page: self-contained, every item findable by its data attributes, and every
 /// text from a caller or an app escaped. The browser tests (Tests/browser) check it rendered.
@@ -75,6 +75,16 @@ import VoiceBridgeRecording
         #expect(html.contains(#"data-expected="clear""#))
         #expect(html.contains(#"data-verdict="failed""#))
         #expect(html.contains("First divergence at outbound event #\(d.number)"))
+    }
+
+    @Test func aStreamedAnswersPacingTimerIsFoldedIntoOneItem() throws {
+        let (t, html) = try Self.page("05-long-streamed-answer.jsonl")
+        let timers = t.flowSteps.filter { $0.step == "setTimer" && $0.detail.contains("name=stream") }
+        #expect(timers.count > 10)
+        let runs = TimelineHTML.repeats(t.flowSteps).filter { $0.first.step == "setTimer" && $0.first.detail.contains("name=stream") }
+        #expect(runs.count == 1)
+        #expect(runs.first?.count == timers.count)
+        #expect(html.contains(#"data-repeats="\#(timers.count)""#))
     }
 
     @Test func theServerCanRenderARecordingFileByPath() throws {

@@ -161,6 +161,9 @@ extension CallTimeline {
         let format = readCaller(recording)
         let frames = placeBridge(result.actual, format: format)
         readInformation(result.information)
+        if let recorded = recording.lines.last(where: { $0.role == .information && $0.text.contains(#""cost":"#) }) {
+            cost = Self.cost(recorded.text)
+        }
         readSpeech(recording)
         alignWords(recording: recording, frames: frames, actual: result.actual)
         transcripts = recording.transcripts.map(Self.transcript)
@@ -285,6 +288,7 @@ extension CallTimeline {
         var index: Int
         var sentMs: Double
         var playMs: Double
+        var durationMs: Double
     }
 
     private mutating func placeBridge(_ actual: [OutboundEvent], format: MediaFormat) -> [PlacedFrame] {
@@ -304,7 +308,7 @@ extension CallTimeline {
                 let start = max(event.t, cursor)
                 bridge.write(pcm, atSample: Int((start * Double(TimelineAudio.samplesPerMs)).rounded()))
                 cursor = start + Double(pcm.count) / Double(TimelineAudio.samplesPerMs)
-                placed.append(PlacedFrame(index: index, sentMs: event.t, playMs: start))
+                placed.append(PlacedFrame(index: index, sentMs: event.t, playMs: start, durationMs: cursor - start))
             case let .mark(name):
                 pending.append((name, event.t, max(event.t, cursor)))
             case .clear:
@@ -343,9 +347,8 @@ extension CallTimeline {
                 bargeIns.append(BargeIn(
                     t: t, accepted: verdict == "accepted", reason: object["reason"] as? String ?? verdict,
                     latencyMs: Self.number(object["latencyMs"])))
-            } else if let cost = object["cost"] as? [String: Any] {
-                let parts = ["sent", "heard", "wasted"].map { "\(Self.number(cost[$0]).map { Int($0) } ?? 0) \($0)" }
-                self.cost = "characters: " + parts.joined(separator: ", ")
+            } else if object["cost"] != nil {
+                continue  // the replay's voice bills nothing: the recording's own cost line is shown
             } else if let step = object["flow"] as? String {
                 readFlow(step, object, t: t, pending: &pending)
             }
@@ -392,6 +395,15 @@ extension CallTimeline {
             break
         }
         flowSteps.append(FlowStep(t: t, step: "event:" + event, detail: Self.detail(object, skipping: ["t", "flow", "event"])))
+    }
+
+    /// "speech characters: 397 sent, 197 heard, 200 wasted", from a `cost` line.
+    static func cost(_ line: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let cost = object["cost"] as? [String: Any]
+        else { return nil }
+        let parts = ["sent", "heard", "wasted"].map { "\(number(cost[$0]).map { Int($0) } ?? 0) \($0)" }
+        return "speech characters: " + parts.joined(separator: ", ")
     }
 
     /// `key=value` pairs of a line's other fields, in a stable order.
@@ -469,13 +481,13 @@ extension CallTimeline {
                 chunks = StandInVoice.chunks(for: prompt.text, turnID: prompt.id).map { ($0.alignment, $0.durationMs) }
             }
             guard !chunks.isEmpty else { continue }
-            let origin = Self.audioStart(of: prompts[i], frames: frames, actual: actual)
+            let first = Self.firstFrame(of: prompts[i], frames: frames, actual: actual)
             var letters: [(text: String, startMs: Double, endMs: Double)] = []
             var offset = 0.0
             for chunk in chunks {
                 if let a = chunk.alignment {
                     for k in a.chars.indices {
-                        let start = origin + offset + Double(a.charStartTimesMs[k])
+                        let start = Self.playTime(ofAudioMs: offset + Double(a.charStartTimesMs[k]), from: first, frames: frames, fallback: prompt.startMs)
                         letters.append((a.chars[k], start, start + Double(a.charDurationsMs[k])))
                     }
                 }
@@ -487,22 +499,36 @@ extension CallTimeline {
         }
     }
 
-    /// Where a prompt's first frame played. The frames of one tick go out together, so a prompt
-    /// that follows another in the same tick starts after the other's closing mark.
-    static func audioStart(of prompt: Prompt, frames: [PlacedFrame], actual: [OutboundEvent]) -> Double {
-        guard let first = frames.firstIndex(where: { $0.sentMs >= prompt.startMs - 0.5 }) else { return prompt.startMs }
+    /// When the caller heard the audio `ms` into a prompt: a streamed answer can run dry and
+    /// resume, so its audio is found frame by frame rather than from where it started.
+    static func playTime(ofAudioMs ms: Double, from first: Int?, frames: [PlacedFrame], fallback: Double) -> Double {
+        guard let first else { return fallback + ms }
+        var index = first
+        var remaining = ms
+        while index + 1 < frames.count, remaining >= frames[index].durationMs, frames[index].durationMs > 0 {
+            remaining -= frames[index].durationMs
+            index += 1
+        }
+        return frames[index].playMs + remaining
+    }
+
+    /// The prompt's first frame, as an index into `frames`. The frames of one tick go out
+    /// together, so a prompt that follows another in the same tick starts after the other's
+    /// closing mark.
+    static func firstFrame(of prompt: Prompt, frames: [PlacedFrame], actual: [OutboundEvent]) -> Int? {
+        guard let first = frames.firstIndex(where: { $0.sentMs >= prompt.startMs - 0.5 }) else { return nil }
         let tick = frames[first].sentMs
-        var start = frames[first]
+        var start = first
         var index = frames[first].index
         while index < actual.count, abs(actual[index].t - tick) < 0.5 {
             if case let .mark(name) = actual[index].kind, name.split(separator: ".").first.map(String.init) != prompt.turn,
-                let next = frames.first(where: { $0.index > index })
+                let next = frames.firstIndex(where: { $0.index > index })
             {
                 start = next
             }
             index += 1
         }
-        return start.playMs
+        return start
     }
 
     /// Letters to words: whitespace separates them.

@@ -55,7 +55,7 @@ public enum TimelineHTML {
         out += #"<p class="summary"><span class="verdict \#(t.verdict.rawValue)" data-kind="verdict" data-verdict="\#(t.verdict.rawValue)">\#(verdictText)</span>"#
         out += " · flow <b>\(escape(t.flow))</b> · \(escape(t.dialect)) (\(escape(t.carrier)))"
         out += " · \(ms(t.durationMs / 1000)) s"
-        out += " · \(t.prompts.count) prompts, \(t.clears.count) clears, \(t.keys.count) keys, \(t.bargeIns.count) barge-in verdicts"
+        out += " · prompts: \(t.prompts.count) · clears: \(t.clears.count) · keys: \(t.keys.count) · barge-in verdicts: \(t.bargeIns.count)"
         if let cost = t.cost { out += " · \(escape(cost))" }
         out += "</p></header>\n"
     }
@@ -183,9 +183,16 @@ public enum TimelineHTML {
         }
         out += lane("Flow", packed: true) {
             var s = ""
-            for step in t.flowSteps {
-                let label = step.detail.isEmpty ? step.step : "\(step.step) \(step.detail)"
-                s += pointItem(kind: "flow", t: step.t, label: label, attributes: ["step": step.step, "detail": step.detail])
+            for run in repeats(t.flowSteps) {
+                let step = run.first
+                var label = step.detail.isEmpty ? step.step : "\(step.step) \(step.detail)"
+                var attributes = ["step": step.step, "detail": step.detail]
+                if run.count > 1 {
+                    attributes["repeats"] = String(run.count)
+                    attributes["last-ms"] = ms(run.lastMs)
+                    label += " ×\(run.count) until \(ms(run.lastMs)) ms"
+                }
+                s += pointItem(kind: "flow", t: step.t, label: shortened(label), attributes: attributes, title: label)
             }
             return s
         }
@@ -259,13 +266,42 @@ public enum TimelineHTML {
         return out
     }
 
+    /// `title`: the tooltip's text, when the label is a shortened form of it.
     private static func pointItem(
-        kind: String, t: Double, label: String, attributes: [String: String], extraClass: String = ""
+        kind: String, t: Double, label: String, attributes: [String: String], extraClass: String = "", title: String? = nil
     ) -> String {
         var s = #"<div class="event point \#(kind) \#(extraClass)" data-kind="\#(kind)" data-t-ms="\#(ms(t))""#
         s += dataAttributes(attributes)
-        s += #" style="--t:\#(ms(t))" title="\#(escape("\(ms(t)) ms · \(label)"))"><span>\#(escape(label))</span></div>"#
+        s += #" style="--t:\#(ms(t))" title="\#(escape("\(ms(t)) ms · \(title ?? label)"))"><span>\#(escape(label))</span></div>"#
         return s
+    }
+
+    /// A streamed answer sets its pacing timer every 30 ms: each step that comes back within a
+    /// second of its last time is folded into its first, so the lane shows what the flow did.
+    static func repeats(_ steps: [CallTimeline.FlowStep]) -> [(first: CallTimeline.FlowStep, count: Int, lastMs: Double)] {
+        var runs: [(first: CallTimeline.FlowStep, count: Int, lastMs: Double)] = []
+        struct Kind: Hashable {
+            var step: String
+            var detail: String
+        }
+        var open: [Kind: Int] = [:]
+        for step in steps {
+            let key = Kind(step: step.step, detail: step.detail)
+            if let i = open[key], step.t - runs[i].lastMs <= 1000 {
+                runs[i].count += 1
+                runs[i].lastMs = step.t
+            } else {
+                open[key] = runs.count
+                runs.append((step, 1, step.t))
+            }
+        }
+        return runs
+    }
+
+    /// A flow step's whole prompt text would run across the timeline; the tooltip and the event
+    /// table keep it whole.
+    private static func shortened(_ text: String, to limit: Int = 72) -> String {
+        text.count <= limit ? text : text.prefix(limit - 1) + "…"
     }
 
     private static func spanItem(
