@@ -54,7 +54,9 @@ extension TimelineHTML {
         .event.barge-in.accepted { border-left-color: #d12b2b; }
         .event.barge-in.rejected { border-left-color: #9aa3b2; color: #6a7282; }
         .event.flow { border-left-color: #9aa3b2; color: #3d4556; }
-        .event.tts-request { background: #eee6fb; border-color: #b7a1df; }
+        /* A request answered in milliseconds is a sliver: its label runs on past the bar. */
+        .event.tts-request { background: #eee6fb; border-color: #b7a1df; overflow: visible; }
+        .event.tts-request > span { background: rgba(255,255,255,.8); }
         .event.divergence.overlay { margin-left: 4px; top: 0; bottom: 0; height: auto; border-left: 3px solid #d12b2b; z-index: 3; pointer-events: none; }
         .event.divergence.overlay > span { background: #d12b2b; color: #fff; font-weight: 600; pointer-events: auto; }
         .playhead { margin-left: 4px; position: absolute; top: 0; bottom: 0; left: calc(var(--t) * var(--px) * 1px); border-left: 1px solid #1d2330; z-index: 4; pointer-events: none; }

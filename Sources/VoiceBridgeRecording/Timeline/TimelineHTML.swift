@@ -125,7 +125,8 @@ public enum TimelineHTML {
                 if let h = p.heard { attributes["heard"] = h }
                 if let turn = p.turn { attributes["turn"] = turn }
                 s += spanItem(
-                    kind: "prompt", start: p.startMs, end: p.endMs, label: "\(p.id) (\(p.outcome.rawValue)): \(p.text)",
+                    kind: "prompt", start: p.startMs, end: p.endMs,
+                    label: "\(p.id) (\(p.outcome.rawValue)): \(p.text.isEmpty ? "(audio, no text)" : p.text)",
                     attributes: attributes, extraClass: p.outcome.rawValue)
             }
             return s
@@ -208,7 +209,7 @@ public enum TimelineHTML {
                 if let e = r.error { attributes["error"] = e }
                 let ttfb = r.ttfbMs.map { "TTFB \(ms($0)) ms" } ?? "no audio"
                 let label = "turn \(r.turn)\(r.streamed ? " (streamed)" : "") · \(ttfb)\(r.error.map { " · error: \($0)" } ?? ""): \(r.text)"
-                s += spanItem(kind: "tts-request", start: r.t, end: r.endMs, label: label, attributes: attributes)
+                s += spanItem(kind: "tts-request", start: r.t, end: r.endMs, label: shortened(label, to: 60), attributes: attributes, title: label)
             }
             return s
         }
@@ -305,12 +306,13 @@ public enum TimelineHTML {
     }
 
     private static func spanItem(
-        kind: String, start: Double, end: Double, label: String, attributes: [String: String], extraClass: String = ""
+        kind: String, start: Double, end: Double, label: String, attributes: [String: String], extraClass: String = "",
+        title: String? = nil
     ) -> String {
         let d = max(0, end - start)
         var s = #"<div class="event span \#(kind) \#(extraClass)" data-kind="\#(kind)" data-t-ms="\#(ms(start))" data-start-ms="\#(ms(start))" data-end-ms="\#(ms(end))""#
         s += dataAttributes(attributes)
-        s += #" style="--t:\#(ms(start));--d:\#(ms(d))" title="\#(escape("\(ms(start))–\(ms(end)) ms · \(label)"))"><span>\#(escape(label))</span></div>"#
+        s += #" style="--t:\#(ms(start));--d:\#(ms(d))" title="\#(escape("\(ms(start))–\(ms(end)) ms · \(title ?? label)"))"><span>\#(escape(label))</span></div>"#
         return s
     }
 
