@@ -347,6 +347,8 @@ extension CallTimeline {
                 bargeIns.append(BargeIn(
                     t: t, accepted: verdict == "accepted", reason: object["reason"] as? String ?? verdict,
                     latencyMs: Self.number(object["latencyMs"])))
+                // An accepted barge-in drops the call's queue: what was waiting will never start.
+                if verdict == "accepted" { pending.removeAll() }
             } else if object["cost"] != nil {
                 continue  // the replay's voice bills nothing: the recording's own cost line is shown
             } else if let step = object["flow"] as? String {
@@ -363,6 +365,7 @@ extension CallTimeline {
     private mutating func readFlow(_ step: String, _ object: [String: Any], t: Double, pending: inout [Prompt]) {
         let id = object["id"] as? String
         guard step == "event", let event = object["event"] as? String else {
+            if step == "stopSpeaking" { pending.removeAll() }
             if step == "play" || step == "stream" {
                 // Not on the timeline until its first frame goes out (`promptStarted`).
                 pending.append(Prompt(
