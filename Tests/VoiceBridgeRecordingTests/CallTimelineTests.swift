@@ -190,6 +190,32 @@ import VoiceBridgeRecording
         #expect(t.durationMs < 22_000, "a hand-written call's timeline ends with the call, not 10 s later")
     }
 
+    /// A backchannel ("uh-huh") and speech still waiting for words are rejected, each with its
+    /// reason, before the words that do interrupt.
+    @Test func rejectedBargeInsKeepTheirReasons() throws {
+        let name = "32-backchannel-then-barge-in-by-words.jsonl"
+        let t = try Self.timeline(name)
+        let rejected = t.bargeIns.filter { !$0.accepted }
+        #expect(rejected.map(\.reason).contains("an acknowledgement, not an interruption"))
+        #expect(rejected.map(\.reason).contains("speech waits for words"))
+        let first = try #require(rejected.first)
+        #expect(abs(first.t - (try Self.recordedTime(name, containing: #""bargeIn":"rejected""#))) <= Self.frameMs)
+        let accepted = try #require(t.bargeIns.first { $0.accepted })
+        #expect(t.clears.contains { abs($0 - accepted.t) <= Self.frameMs })
+        #expect(t.transcripts.contains { $0.kind == "committed" })
+    }
+
+    /// A message the server refused ends the timeline with the close code and reason.
+    @Test func aRefusedMessageShowsTheClose() throws {
+        let t = try Self.timeline("12-malformed-message.jsonl")
+        let end = try #require(t.ends.first)
+        #expect(end.closeCode == 1007)
+        #expect(end.reason.hasPrefix("malformed JSON"))
+        // The caller's audio stops where the socket closed.
+        let after = Int(end.t * 8) + 8
+        #expect(!t.caller.samples[after...].contains { $0 != 0 })
+    }
+
     @Test func everyFixtureBuildsATimeline() throws {
         for file in Fixtures.callFiles {
             let recording = try RecordedCall(contentsOf: file.path)
