@@ -15,7 +15,9 @@ struct ReplayCommand: ParsableCommand {
             (docs/recording-format.md); a DIR replays every .jsonl in it. Frames must match byte \
             for byte; frames, marks, clears and the hang-up must be in the same order and each \
             within the tolerance (one frame, 20 ms, unless the header sets toleranceMs). \
-            Exits 1 on any divergence, or for a file with no expectations yet.
+            Exits 1 on any divergence, or for a file with no expectations yet. \
+            --html PATH also writes the call as a timeline page (waveforms, prompts, clears, keys, \
+            barge-in verdicts, the first divergence) that opens offline in any browser.
             """
     )
 
@@ -34,8 +36,16 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The prompt catalogue: `play:` steps speak its texts (replays use the recorded speech).")
     var prompts = "config/prompts.yaml"
 
+    @Option(help: ArgumentHelp("Also write the call's timeline as a self-contained HTML page (one FILE only).", valueName: "path"))
+    var html: String?
+
     func validate() throws {
-        guard try !Self.recordings(in: paths).isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
+        let files = try Self.recordings(in: paths)
+        guard !files.isEmpty else { throw ValidationError("no .jsonl recordings in \(paths.joined(separator: ", "))") }
+        if html != nil {
+            guard paths.count == 1, files == paths else { throw ValidationError("--html takes one FILE (a .jsonl recording), not a directory or several files") }
+            guard !update else { throw ValidationError("--html and --update do not go together: update first, then draw the timeline") }
+        }
     }
 
     func run() throws {
@@ -60,6 +70,10 @@ struct ReplayCommand: ParsableCommand {
             }
             if !result.passed { failed += 1 }
             if !result.passed || !quiet { print(result.report, terminator: "") }
+            if let html {
+                try TimelineHTML.page(CallTimeline(result)).write(toFile: html, atomically: true, encoding: .utf8)
+                if !quiet { print("timeline: \(html)") }
+            }
         }
         if !update {
             print("\(files.count - failed) of \(files.count) replayed as recorded")
