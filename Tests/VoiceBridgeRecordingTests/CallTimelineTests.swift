@@ -192,6 +192,22 @@ import VoiceBridgeRecording
 
     /// A backchannel ("uh-huh") and speech still waiting for words are rejected, each with its
     /// reason, before the words that do interrupt.
+    /// A relay call's lane: the app's messages as recorded, the bridge's as the replay sent them.
+    @Test func aRelayCallShowsWhatTheAppSaidAndWhatItWasSent() throws {
+        let t = try Self.timeline("33-relay-conversation-spoken-turns.jsonl")
+        let toApp = t.relayMessages.filter(\.toApp)
+        let fromApp = t.relayMessages.filter { !$0.toApp }
+        #expect(toApp.first?.type == "setup")
+        #expect(toApp.filter { $0.type == "prompt" }.map(\.t) == [5000, 10_000])
+        let interrupt = try #require(toApp.first { $0.type == "interrupt" })
+        #expect(interrupt.t == 8800 && interrupt.text.contains("Sure. Your balance is forty two dollars."))
+        #expect(fromApp.map(\.type) == ["text", "text", "text", "end"])
+        #expect(t.relayMessages.map(\.t) == t.relayMessages.map(\.t).sorted())
+        // The talk cycles' words are the app's tokens (no speech was recorded for them).
+        #expect(t.prompts.first { $0.id == "relay.2" }?.text == "Sure. Your balance is forty two dollars. Would you like to pay it now, or set up a reminder for later this week?")
+        #expect(t.prompts.first { $0.id == "relay.2" }?.outcome == .interrupted)
+    }
+
     @Test func rejectedBargeInsKeepTheirReasons() throws {
         let name = "32-backchannel-then-barge-in-by-words.jsonl"
         let t = try Self.timeline(name)

@@ -86,6 +86,15 @@ public struct CallTimeline: Sendable {
         public var text: String
     }
 
+    /// A ConversationRelay message, to the app (what the replay sent) or from it (recorded).
+    public struct RelayMessage: Sendable, Equatable {
+        public var t: Double
+        public var toApp: Bool
+        /// The message's `type` (`prompt`, `interrupt`, `text`, …).
+        public var type: String
+        public var text: String
+    }
+
     public struct SpeechRequest: Sendable, Equatable {
         public var turn: String
         public var t: Double
@@ -138,6 +147,7 @@ public struct CallTimeline: Sendable {
     public var bargeIns: [BargeIn] = []
     public var flowSteps: [FlowStep] = []
     public var transcripts: [Transcript] = []
+    public var relayMessages: [RelayMessage] = []
     public var requests: [SpeechRequest] = []
     public var ends: [End] = []
     public var divergence: DivergenceMark?
@@ -165,6 +175,7 @@ extension CallTimeline {
             cost = Self.cost(recorded.text)
         }
         readSpeech(recording)
+        readRelay(recording.inputs, actual: result.actual)
         alignWords(recording: recording, frames: frames, actual: result.actual)
         transcripts = recording.transcripts.map(Self.transcript)
         if let d = result.divergence {
@@ -265,6 +276,46 @@ extension CallTimeline {
         return format
     }
 
+    /// The relay app's side of the call: what it sent (recorded inputs) and what the replayed
+    /// bridge sent it, in time order.
+    private mutating func readRelay(_ inputs: [RecordedCall.TimedInput], actual: [OutboundEvent]) {
+        for input in inputs {
+            switch input.input {
+            case let .relayApp(text):
+                relayMessages.append(RelayMessage(t: input.t, toApp: false, type: Self.relayType(text), text: text))
+            case let .relayClosed(code, reason):
+                relayMessages.append(RelayMessage(t: input.t, toApp: false, type: "closed \(code)", text: reason))
+            default:
+                continue
+            }
+        }
+        for event in actual {
+            guard case let .relay(text) = event.kind else { continue }
+            relayMessages.append(RelayMessage(t: event.t, toApp: true, type: Self.relayType(text), text: text))
+        }
+        relayMessages.sort { $0.t < $1.t }
+    }
+
+    /// The tokens of the relay app's talk cycle that began at `t`: its `text` messages from then
+    /// up to the one with `last: true`.
+    func relayCycleText(from t: Double) -> String? {
+        var text = ""
+        for message in relayMessages where !message.toApp && message.type == "text" && message.t >= t {
+            guard let data = message.text.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { continue }
+            text += object["token"] as? String ?? ""
+            if object["last"] as? Bool == true { break }
+        }
+        return text.isEmpty ? nil : text
+    }
+
+    /// `"type":"…"` of a relay message (the protocol puts it in every message).
+    static func relayType(_ text: String) -> String {
+        guard let start = text.range(of: #""type":""#) else { return "message" }
+        return String(text[start.upperBound...].prefix { $0 != "\"" })
+    }
+
     /// Linear samples at 8 kHz: wideband audio is averaged in pairs, which is enough to see and
     /// hear it.
     static func linear8k(_ bytes: [UInt8], format: MediaFormat) -> [Int16] {
@@ -322,6 +373,8 @@ extension CallTimeline {
                 ends.append(End(t: event.t, reason: reason, closeCode: nil))
             case let .close(code, reason):
                 ends.append(End(t: event.t, reason: reason, closeCode: code))
+            case .relay:
+                continue  // the relay app's lane (`readRelay`), not the carrier's playout
             }
         }
         // The socket closed: marks still waiting for their audio never come back.
@@ -480,6 +533,9 @@ extension CallTimeline {
                         chunks.append((alignment, Double(format.nanoseconds(ofBytes: audio.count)) / 1_000_000))
                     }
                 }
+            } else if prompt.streamed, prompt.text.isEmpty, let text = relayCycleText(from: prompt.decidedMs) {
+                // A relay talk cycle with no recorded speech: its words are the app's tokens.
+                prompts[i].text = text
             } else if recording.header.carrier == .simulated, !prompt.streamed, !prompt.text.isEmpty {
                 chunks = StandInVoice.chunks(for: prompt.text, turnID: prompt.id).map { ($0.alignment, $0.durationMs) }
             }

@@ -109,6 +109,17 @@ public enum TimelineHTML {
             return s
         }
 
+        if !t.relayMessages.isEmpty {
+            out += lane("Relay app", packed: true) {
+                var s = ""
+                for m in t.relayMessages {
+                    s += pointItem(
+                        kind: "relay", t: m.t, label: "\(m.toApp ? "→" : "←") \(m.type)",
+                        attributes: ["direction": m.toApp ? "to-app" : "from-app", "type": m.type, "text": m.text])
+                }
+                return s
+            }
+        }
         out += lane("Bridge audio", packed: false, extraClass: "wave-lane") {
             var s = ""
             s += waveform(t.bridge, duration: t.durationMs, direction: "bridge")
@@ -234,6 +245,7 @@ public enum TimelineHTML {
         for k in t.keys { rows.append((k.t, "caller", "key \(k.digit)\(k.inBand ? " (in band)" : "")")) }
         for s in t.callerSpans { rows.append((s.startMs, "caller", "\(s.kind) until \(ms(s.endMs)) ms")) }
         for x in t.transcripts { rows.append((x.t, "speech-to-text", "\(x.kind): \(x.text)")) }
+        for m in t.relayMessages { rows.append((m.t, m.toApp ? "to the relay app" : "from the relay app", m.text)) }
         for p in t.prompts {
             rows.append((p.startMs, "prompt", "\(p.id) starts: \(p.text)"))
             rows.append((p.endMs, "prompt", "\(p.id) \(p.outcome.rawValue)\(p.heard.map { "; heard: \($0)" } ?? "")"))
