@@ -205,6 +205,8 @@ public final class CallMetricsObserver: CallObserver {
     private var started = false
     private var ended = false
     private var flow = "unknown"
+    /// The call's console history, when the server has a console: verdicts go there too.
+    var console: CallConsoleLog?
 
     public init(metrics: BridgeMetrics, flushEvery: Int = 50) {
         self.metrics = metrics
@@ -231,6 +233,7 @@ public final class CallMetricsObserver: CallObserver {
     }
 
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {
+        console?.noteBargeIn(accepted: accepted, reason: reason)
         if accepted {
             metrics.bargeInsAccepted.increment()
             metrics.bargeInLatency.record(.nanoseconds(max(0, latencyNanos)))

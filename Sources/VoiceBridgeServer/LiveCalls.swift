@@ -13,6 +13,9 @@ protocol LiveCallControl: AnyObject {
     func say(_ text: String, interruptible: Interruptible) -> Bool
     func controlHangUp() -> Bool
     var liveState: LiveCallState? { get }
+    /// What the live console shows of the call; `metering` puts a meter on the call (or takes it
+    /// off). Runs on the call's loop.
+    func consoleSample(metering: Bool) -> ConsoleCallSample?
 }
 
 /// The live media sockets, by connection and by CallSid.
@@ -26,6 +29,8 @@ final class LiveCalls: Sendable {
         let startedAt: Date
         /// The call's loop in `placement`, when it runs on one of the server's loops.
         let loopIndex: Int?
+
+        var startedAtMs: Int64 { Int64((startedAt.timeIntervalSince1970 * 1000).rounded()) }
     }
 
     private struct State {
@@ -122,6 +127,34 @@ final class LiveCalls: Sendable {
             out.append(state)
         }
         return out.sorted { $0.startedAt < $1.startedAt }
+    }
+
+    /// Every live call as the console shows it. The calls are read a loop at a time, all of a
+    /// loop's calls in one task on that loop, so a reading of a thousand calls costs a hop per
+    /// event loop rather than one per call.
+    func consoleSamples(metering: Bool) async -> [ConsoleCallSample] {
+        let entries = state.withLockedValue { Array($0.entries.values) }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, entries: [Entry])] = [:]
+        for entry in entries {
+            let loop = entry.control.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].entries.append(entry)
+        }
+        let readings = byLoop.values.map { loop, entries in
+            loop.submit {
+                var samples: [ConsoleCallSample] = []
+                samples.reserveCapacity(entries.count)
+                for entry in entries {
+                    guard var sample = entry.control.value.consoleSample(metering: metering) else { continue }
+                    sample.startedAtMs = entry.startedAtMs
+                    samples.append(sample)
+                }
+                return samples
+            }
+        }
+        var out: [ConsoleCallSample] = []
+        out.reserveCapacity(entries.count)
+        for reading in readings { out += (try? await reading.get()) ?? [] }
+        return out
     }
 
     /// Stops admitting sockets and asks every live call to finish.
