@@ -74,6 +74,9 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         recorder?.useDialect(Dialect.self)
         if endpoint.settings.console {
             let log = CallConsoleLog(eventLoop: context.eventLoop)
+            // Only From and To of the webhook's fields: the rest may carry what a page should not show.
+            log.from = admission.parameters["From"] ?? ""
+            log.to = admission.parameters["To"] ?? ""
             consoleLog = log
             observer.console = log
         }
@@ -390,13 +393,13 @@ extension MediaStreamHandler: LiveCallControl {
     func consoleSample(metering: Bool) -> ConsoleCallSample? {
         guard let call, let reading = call.consoleReading(metering: metering) else { return nil }
         var sample = ConsoleCallSample(callSid: admission.callSid)
-        // Only From and To of the webhook's fields: the rest may carry what a page should not show.
-        sample.from = admission.parameters["From"] ?? ""
-        sample.to = admission.parameters["To"] ?? ""
         if let log = consoleLog {
+            sample.from = log.from
+            sample.to = log.to
             sample.flow = log.flowName
             sample.source = log.speechSource
             sample.step = log.step
+            sample.prompt = log.lastPrompt
             sample.eventsVersion = log.version
             sample.events = log.events
         }

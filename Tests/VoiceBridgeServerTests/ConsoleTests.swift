@@ -44,7 +44,8 @@ import VoiceBridgeCarriers
     @Test func theBoardTellsOnlyWhatChanged() throws {
         var board = ConsoleBoard()
         let first = board.update([Self.sample("CA1"), Self.sample("CA2", startedAtMs: 2_000)], stats: nil)
-        #expect(first.added.map(\.callSid) == ["CA1", "CA2"])
+        #expect(first.added.map(\.call.callSid) == ["CA1", "CA2"])
+        #expect(first.added.map(\.id) == [1, 2])
         #expect(first.changed.isEmpty && first.removed.isEmpty)
 
         let same = board.update([Self.sample("CA1"), Self.sample("CA2", startedAtMs: 2_000)], stats: nil)
@@ -52,17 +53,27 @@ import VoiceBridgeCarriers
         #expect(Self.text { ConsoleEvents.delta(same, into: &$0) }.isEmpty, "a tick with no change sends nothing")
 
         let louder = board.update([Self.sample("CA1", levelIn: 40), Self.sample("CA2", startedAtMs: 2_000)], stats: nil)
-        #expect(louder.changed.map(\.new.callSid) == ["CA1"])
+        #expect(louder.changed.isEmpty, "a meter alone is no change of the call's record")
+        #expect(louder.levels == [.init(id: 1, levelIn: 40, levelOut: 0)])
         let wire = Self.text { ConsoleEvents.delta(louder, into: &$0) }
-        #expect(wire.hasPrefix("event: delta\ndata: "))
-        let changed = try #require(try Self.data(wire)["changed"] as? [[String: Any]])
+        #expect(wire == "event: delta\ndata: {\"levels\":[1,40,0]}\n\n")
+
+        var keyed = Self.sample("CA2", startedAtMs: 2_000)
+        keyed.step = "gather@20"
+        keyed.eventsVersion = 3
+        keyed.events = (1...3).map { ConsoleCallEvent(kind: .digit, atMs: $0 * 100, subject: "\($0)", detail: "") }
+        _ = board.update([Self.sample("CA1", levelIn: 40), keyed], stats: nil)
+        keyed.eventsVersion = 4
+        keyed.events.append(ConsoleCallEvent(kind: .digit, atMs: 400, subject: "4", detail: ""))
+        let more = board.update([Self.sample("CA1", levelIn: 40), keyed], stats: nil)
+        let changed = try #require(try Self.data(Self.text { ConsoleEvents.delta(more, into: &$0) })["changed"] as? [[String: Any]])
         #expect(changed.count == 1)
-        #expect(Set(changed[0].keys) == ["callSid", "levelIn"], "a change carries the call's id and the fields that changed")
-        #expect(changed[0]["levelIn"] as? Int == 40)
+        #expect(Set(changed[0].keys) == ["callSid", "eventsAdded"], "a change carries the CallSid and what changed")
+        #expect((changed[0]["eventsAdded"] as? [[String: Any]])?.map { $0["subject"] as? String } == ["4"], "only the new event")
 
         let gone = board.update([Self.sample("CA2", startedAtMs: 2_000)], stats: nil)
         #expect(gone.removed == ["CA1"])
-        #expect(board.snapshot.map(\.callSid) == ["CA2"])
+        #expect(board.snapshot.map(\.call.callSid) == ["CA2"])
     }
 
     @Test func eachEventIsOneDataLineOfJSON() throws {
@@ -286,7 +297,7 @@ import VoiceBridgeCarriers
             try await Task.sleep(for: .milliseconds(300))
             try await socket.sendText(Twilio.dtmf(sequence: 1000, digit: "1"))
             let keyed = try await stream.read(until: #""kind":"digit","atMs""#)
-            #expect(keyed.range(of: #""levelOut":[1-9]"#, options: .regularExpression) != nil, "the bridge's meter moved while the greeting played")
+            #expect(keyed.range(of: #""levels":\[1,\d+,[1-9]"#, options: .regularExpression) != nil, "the bridge's meter moved while the greeting played")
             caller.cancel()
             try await socket.sendText(Twilio.stop(sequence: 1001, callSid: Twilio.callSid))
             let removed = try await stream.read(until: #""removed":["\#(Twilio.callSid)"]"#)

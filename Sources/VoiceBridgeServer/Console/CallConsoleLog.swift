@@ -40,10 +40,16 @@ final class CallConsoleLog {
     private var ring: [ConsoleCallEvent] = []
     /// The slot the next event overwrites once the ring is full.
     private var next = 0
+    /// The ring oldest first, remade when an event comes (rarely), not when the console reads
+    /// it (four times a second).
+    private(set) var events: [ConsoleCallEvent] = []
     /// Bumped by every event, so a reader copies the ring only when it changed.
     private(set) var version: UInt64 = 0
     var flowName = ""
     var speechSource = ""
+    /// From and To of the webhook, read once: the console reads every call four times a second.
+    var from = ""
+    var to = ""
     /// The declarative flow behind the call, for the step it stands at; other flows have none.
     var declarativeFlow: DeclarativeFlow?
     /// The prompt that started last (`say@12#3`): the step, for flows that cannot say.
@@ -53,11 +59,6 @@ final class CallConsoleLog {
         self.eventLoop = eventLoop
         self.openedAt = eventLoop.now
         ring.reserveCapacity(Self.capacity)
-    }
-
-    /// Oldest first.
-    var events: [ConsoleCallEvent] {
-        ring.count < Self.capacity ? ring : Array(ring[next...] + ring[..<next])
     }
 
     var step: String {
@@ -96,6 +97,7 @@ final class CallConsoleLog {
             next = (next + 1) % Self.capacity
         }
         version &+= 1
+        events = ring.count < Self.capacity ? ring : Array(ring[next...] + ring[..<next])
     }
 }
 

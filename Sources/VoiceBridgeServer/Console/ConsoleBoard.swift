@@ -13,6 +13,8 @@ struct ConsoleCallSample: Sendable, Equatable {
     /// The speech source chain, as a person reads it (`ElevenLabs → HTTP → offline`).
     var source = ""
     var step = ""
+    /// The prompt that started last (`play@29#2`: the step, its line, the flow's count).
+    var prompt = ""
     var phase = ""
     var playing = false
     var listening = false
@@ -104,8 +106,14 @@ struct ConsoleStats: Sendable, Equatable {
 /// The console's model: the calls and stats the pages were last told about. Each update is
 /// compared with it and yields only what changed, so a page gets one snapshot when it connects
 /// and then deltas, never the whole state every tick.
+///
+/// Meters change on almost every tick of a talking call, so they travel apart from the other
+/// fields: each call gets a small number when it is added, and a tick's meter changes go as one
+/// flat list of (number, in, out), a few bytes per call instead of a record naming its CallSid.
 struct ConsoleBoard {
     private(set) var calls: [String: ConsoleCallSample] = [:]
+    private(set) var ids: [String: Int] = [:]
+    private var nextID = 1
     private(set) var stats: ConsoleStats?
 
     struct Change: Equatable {
@@ -113,12 +121,24 @@ struct ConsoleBoard {
         var new: ConsoleCallSample
     }
 
+    struct Level: Equatable {
+        var id: Int
+        var levelIn: Int
+        var levelOut: Int
+    }
+
     struct Delta: Equatable {
-        var added: [ConsoleCallSample] = []
+        var added: [(id: Int, call: ConsoleCallSample)] = []
         var changed: [Change] = []
+        var levels: [Level] = []
         var removed: [String] = []
         var stats: ConsoleStats?
-        var isEmpty: Bool { added.isEmpty && changed.isEmpty && removed.isEmpty && stats == nil }
+        var isEmpty: Bool { added.isEmpty && changed.isEmpty && levels.isEmpty && removed.isEmpty && stats == nil }
+
+        static func == (a: Delta, b: Delta) -> Bool {
+            a.added.map(\.id) == b.added.map(\.id) && a.added.map(\.call) == b.added.map(\.call) && a.changed == b.changed
+                && a.levels == b.levels && a.removed == b.removed && a.stats == b.stats
+        }
     }
 
     /// Takes a full reading of the live calls (and, when given, fresh stats) and returns what
@@ -129,19 +149,30 @@ struct ConsoleBoard {
         seen.reserveCapacity(samples.count)
         for sample in samples {
             seen.insert(sample.callSid)
-            if let old = calls[sample.callSid] {
-                if old != sample { delta.changed.append(Change(old: old, new: sample)) }
+            if let old = calls[sample.callSid], let id = ids[sample.callSid] {
+                if old.levelIn != sample.levelIn || old.levelOut != sample.levelOut {
+                    delta.levels.append(Level(id: id, levelIn: sample.levelIn, levelOut: sample.levelOut))
+                }
+                var same = old
+                same.levelIn = sample.levelIn
+                same.levelOut = sample.levelOut
+                if same != sample { delta.changed.append(Change(old: old, new: sample)) }
             } else {
-                delta.added.append(sample)
+                ids[sample.callSid] = nextID
+                delta.added.append((nextID, sample))
+                nextID += 1
             }
             calls[sample.callSid] = sample
         }
         if calls.count > seen.count {
             for sid in calls.keys where !seen.contains(sid) { delta.removed.append(sid) }
-            for sid in delta.removed { calls[sid] = nil }
+            for sid in delta.removed {
+                calls[sid] = nil
+                ids[sid] = nil
+            }
             delta.removed.sort()
         }
-        delta.added.sort { ($0.startedAtMs, $0.callSid) < ($1.startedAtMs, $1.callSid) }
+        delta.added.sort { ($0.call.startedAtMs, $0.call.callSid) < ($1.call.startedAtMs, $1.call.callSid) }
         if let newStats, newStats != stats {
             stats = newStats
             delta.stats = newStats
@@ -150,25 +181,27 @@ struct ConsoleBoard {
     }
 
     /// Everything, for a page that just connected.
-    var snapshot: [ConsoleCallSample] {
-        calls.values.sorted { ($0.startedAtMs, $0.callSid) < ($1.startedAtMs, $1.callSid) }
+    var snapshot: [(id: Int, call: ConsoleCallSample)] {
+        calls.values.sorted { ($0.startedAtMs, $0.callSid) < ($1.startedAtMs, $1.callSid) }.map { (ids[$0.callSid] ?? 0, $0) }
     }
 }
 
 /// The console's wire format: Server-Sent Events whose data is one line of JSON.
 ///
-/// `snapshot`: `{"calls":[call…],"stats":stats}`. `delta`: `{"added":[call…],"changed":[partial
-/// call…],"removed":[callSid…],"stats":stats}`, each key only when it has something; a partial
-/// call has `callSid` and the fields that changed. Written by hand into one buffer: at a
-/// thousand calls the deltas are mostly meter levels, and `JSONEncoder` would cost more than
-/// the rest of the console together.
+/// `snapshot`: `{"nowMs":…,"calls":[call…],"stats":stats}`. `delta`: `{"added":[call…],
+/// "changed":[partial call…],"levels":[id,in,out,…],"removed":[callSid…],"stats":stats}`, each
+/// key only when it has something. A call has its board number (`id`); a partial call has
+/// `callSid` and the fields that changed, and `eventsAdded` (the events since the last tick)
+/// in place of the whole history. Written by hand into one buffer: at a thousand calls the
+/// deltas come four times a second, and `JSONEncoder` would cost more than the rest of the
+/// console together.
 enum ConsoleEvents {
     /// `nowMs` (Unix ms) lets a page on another clock show elapsed times right.
     static func snapshot(_ board: ConsoleBoard, nowMs: Int64, into buffer: inout ByteBuffer) {
         buffer.writeString("event: snapshot\ndata: {\"nowMs\":\(nowMs),\"calls\":[")
-        for (i, call) in board.snapshot.enumerated() {
+        for (i, entry) in board.snapshot.enumerated() {
             if i > 0 { buffer.writeString(",") }
-            writeCall(call, previous: nil, into: &buffer)
+            writeCall(entry.call, id: entry.id, previous: nil, into: &buffer)
         }
         buffer.writeString("]")
         if let stats = board.stats {
@@ -189,9 +222,9 @@ enum ConsoleEvents {
         if !delta.added.isEmpty {
             key("added")
             buffer.writeString("[")
-            for (i, call) in delta.added.enumerated() {
+            for (i, entry) in delta.added.enumerated() {
                 if i > 0 { buffer.writeString(",") }
-                writeCall(call, previous: nil, into: &buffer)
+                writeCall(entry.call, id: entry.id, previous: nil, into: &buffer)
             }
             buffer.writeString("]")
         }
@@ -200,7 +233,20 @@ enum ConsoleEvents {
             buffer.writeString("[")
             for (i, change) in delta.changed.enumerated() {
                 if i > 0 { buffer.writeString(",") }
-                writeCall(change.new, previous: change.old, into: &buffer)
+                writeCall(change.new, id: nil, previous: change.old, into: &buffer)
+            }
+            buffer.writeString("]")
+        }
+        if !delta.levels.isEmpty {
+            key("levels")
+            buffer.writeString("[")
+            for (i, level) in delta.levels.enumerated() {
+                if i > 0 { buffer.writeString(",") }
+                writeInteger(level.id, into: &buffer)
+                buffer.writeString(",")
+                writeInteger(level.levelIn, into: &buffer)
+                buffer.writeString(",")
+                writeInteger(level.levelOut, into: &buffer)
             }
             buffer.writeString("]")
         }
@@ -225,48 +271,91 @@ enum ConsoleEvents {
         buffer.writeString(": keep-alive\n\n")
     }
 
-    /// The whole call, or (with `previous`) its id and the fields that differ from it.
-    static func writeCall(_ call: ConsoleCallSample, previous: ConsoleCallSample?, into buffer: inout ByteBuffer) {
+    /// The whole call (with its board number), or (with `previous`) its CallSid and what
+    /// differs from it, meters aside (they go in `levels`).
+    static func writeCall(_ call: ConsoleCallSample, id: Int?, previous: ConsoleCallSample?, into buffer: inout ByteBuffer) {
         buffer.writeString("{\"callSid\":")
         JSONWriting.writeQuoted(call.callSid, into: &buffer)
-        func string(_ name: String, _ value: String, _ old: String?) {
+        func key(_ name: StaticString) {
+            buffer.writeStaticString(",\"")
+            buffer.writeStaticString(name)
+            buffer.writeStaticString("\":")
+        }
+        func string(_ name: StaticString, _ value: String, _ old: String?) {
             guard value != old else { return }
-            buffer.writeString(",\"\(name)\":")
+            key(name)
             JSONWriting.writeQuoted(value, into: &buffer)
         }
-        func int(_ name: String, _ value: Int, _ old: Int?) {
+        func bool(_ name: StaticString, _ value: Bool, _ old: Bool?) {
             guard value != old else { return }
-            buffer.writeString(",\"\(name)\":\(value)")
+            key(name)
+            buffer.writeStaticString(value ? "true" : "false")
         }
-        func bool(_ name: String, _ value: Bool, _ old: Bool?) {
-            guard value != old else { return }
-            buffer.writeString(value ? ",\"\(name)\":true" : ",\"\(name)\":false")
+        if let id {
+            key("id")
+            writeInteger(id, into: &buffer)
         }
         string("from", call.from, previous?.from)
         string("to", call.to, previous?.to)
         string("flow", call.flow, previous?.flow)
         string("source", call.source, previous?.source)
         string("step", call.step, previous?.step)
+        string("prompt", call.prompt, previous?.prompt)
         string("phase", call.phase, previous?.phase)
         bool("playing", call.playing, previous?.playing)
         bool("listening", call.listening, previous?.listening)
-        if call.startedAtMs != previous?.startedAtMs { buffer.writeString(",\"startedAtMs\":\(call.startedAtMs)") }
-        int("levelIn", call.levelIn, previous?.levelIn)
-        int("levelOut", call.levelOut, previous?.levelOut)
-        if call.eventsVersion != previous?.eventsVersion {
-            buffer.writeString(",\"events\":[")
-            for (i, event) in call.events.enumerated() {
-                buffer.writeString(i > 0 ? ",{\"kind\":\"" : "{\"kind\":\"")
-                buffer.writeString(event.kind.rawValue)
-                buffer.writeString("\",\"atMs\":\(event.atMs),\"subject\":")
-                JSONWriting.writeQuoted(event.subject, into: &buffer)
-                buffer.writeString(",\"detail\":")
-                JSONWriting.writeQuoted(event.detail, into: &buffer)
-                buffer.writeString("}")
+        if let previous {
+            guard call.eventsVersion != previous.eventsVersion else {
+                buffer.writeStaticString("}")
+                return
             }
-            buffer.writeString("]")
+            let new = Int(min(UInt64(call.events.count), call.eventsVersion &- previous.eventsVersion))
+            key("eventsAdded")
+            writeEvents(call.events.suffix(new), into: &buffer)
+        } else {
+            key("startedAtMs")
+            writeInteger(Int(call.startedAtMs), into: &buffer)
+            key("levelIn")
+            writeInteger(call.levelIn, into: &buffer)
+            key("levelOut")
+            writeInteger(call.levelOut, into: &buffer)
+            key("events")
+            writeEvents(call.events[...], into: &buffer)
         }
-        buffer.writeString("}")
+        buffer.writeStaticString("}")
+    }
+
+    static func writeEvents(_ events: ArraySlice<ConsoleCallEvent>, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("[")
+        for (i, event) in events.enumerated() {
+            buffer.writeStaticString(i > 0 ? ",{\"kind\":\"" : "{\"kind\":\"")
+            buffer.writeString(event.kind.rawValue)
+            buffer.writeStaticString("\",\"atMs\":")
+            writeInteger(event.atMs, into: &buffer)
+            buffer.writeStaticString(",\"subject\":")
+            JSONWriting.writeQuoted(event.subject, into: &buffer)
+            buffer.writeStaticString(",\"detail\":")
+            JSONWriting.writeQuoted(event.detail, into: &buffer)
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("]")
+    }
+
+    /// Decimal digits straight into the buffer: no String per number.
+    static func writeInteger(_ value: Int, into buffer: inout ByteBuffer) {
+        var v = value.magnitude
+        if value < 0 { buffer.writeInteger(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { out in
+            repeat {
+                out[19 - count] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: out[(20 - count)...]))
+        }
     }
 
     static func writeStats(_ stats: ConsoleStats, into buffer: inout ByteBuffer) {

@@ -40,7 +40,8 @@ enum ConsolePage {
         </div>
         <div class="row facts">
           <span class="badge flow"></span>
-          <span class="badge step"></span>
+          <span class="badge step" title="where the flow stands"></span>
+          <span class="badge prompt" title="the prompt that started last"></span>
           <span class="badge mode"></span>
           <span class="badge source"></span>
           <span class="sid"></span>
@@ -168,6 +169,8 @@ enum ConsolePage {
     "use strict";
     (() => {
       const calls = new Map();
+      const byId = new Map();
+      const historyLength = 12;
       let clockOffset = 0;
       const $ = (id) => document.getElementById(id);
 
@@ -224,12 +227,18 @@ enum ConsolePage {
 
       function apply(call) {
         const entry = calls.get(call.callSid) || makeCall(call);
+        if ("eventsAdded" in call) {
+          call.events = (entry.state.events || []).concat(call.eventsAdded).slice(-historyLength);
+          delete call.eventsAdded;
+        }
+        if ("id" in call) byId.set(call.id, call.callSid);
         const s = Object.assign(entry.state, call);
         const n = entry.node;
         if ("from" in call) n.querySelector(".from").textContent = s.from || "unknown";
         if ("to" in call) n.querySelector(".to").textContent = s.to || "unknown";
         if ("flow" in call) n.querySelector(".flow").textContent = "flow " + (s.flow || "–");
         if ("step" in call) n.querySelector(".step").textContent = s.step || "–";
+        if ("prompt" in call) n.querySelector(".prompt").textContent = s.prompt ? "\u25B6 " + s.prompt : "no prompt yet";
         if ("source" in call) n.querySelector(".source").textContent = s.source || "–";
         if ("playing" in call || "listening" in call || "phase" in call) {
           const mode = n.querySelector(".mode");
@@ -273,6 +282,7 @@ enum ConsolePage {
         if (!entry) return;
         entry.node.remove();
         calls.delete(sid);
+        if (entry.state.id !== undefined) byId.delete(entry.state.id);
       }
 
       function renderStats(stats) {
@@ -334,6 +344,7 @@ enum ConsolePage {
           clockOffset = data.nowMs - Date.now();
           const seen = new Set(data.calls.map((c) => c.callSid));
           for (const sid of [...calls.keys()]) if (!seen.has(sid)) remove(sid);
+          byId.clear();
           for (const call of data.calls) {
             const entry = calls.get(call.callSid);
             if (entry) entry.state = {};
@@ -346,6 +357,11 @@ enum ConsolePage {
           const data = JSON.parse(e.data);
           for (const call of data.added || []) apply(call);
           for (const call of data.changed || []) apply(call);
+          const levels = data.levels || [];
+          for (let i = 0; i + 2 < levels.length; i += 3) {
+            const sid = byId.get(levels[i]);
+            if (sid !== undefined) apply({ callSid: sid, levelIn: levels[i + 1], levelOut: levels[i + 2] });
+          }
           for (const sid of data.removed || []) remove(sid);
           if (data.stats) renderStats(data.stats);
           updateEmpty();
