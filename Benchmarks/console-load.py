@@ -6,8 +6,10 @@ call-load.py's `prompts` workload), places N simulated calls that stay up, and t
 server's CPU over alternating windows: no console page, one page (a raw `GET /console/events`
 reader with the bearer token, which is all a browser's EventSource does), no page, one page, ...
 It prints each window's per-thread CPU (event-loop threads one by one, the rest grouped by name),
-the bytes and events the page received, and the difference between the mean of the "page" and
-"no page" windows, in % of one core.
+the bytes and events the page received, the difference between the mean of the "page" and
+"no page" windows in % of one core, and the console's own CPU as the server measures it
+(`voicebridge_console_cpu_seconds_total`: thread CPU time of the readings on the calls' loops
+and of the hub's diffing and encoding; the socket writes of the events are not in it).
 
     swift build -c release --product voicebridge
     python3 Benchmarks/console-load.py --calls 1000
@@ -70,13 +72,23 @@ class Page(threading.Thread):
         self.join(timeout=5)
 
 
-def window(pid, seconds):
-    t0, threads0, cpu0 = time.monotonic(), cl.thread_ticks(pid), cl.cpu_seconds(pid)
+def console_cpu(port):
+    """voicebridge_console_cpu_seconds_total: the console's own CPU, measured in the server."""
+    _, text = cl.http_get(f"http://127.0.0.1:{port}/metrics")
+    for line in text.splitlines():
+        if line.startswith("voicebridge_console_cpu_seconds_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def window(pid, port, seconds):
+    t0, threads0, cpu0, own0 = time.monotonic(), cl.thread_ticks(pid), cl.cpu_seconds(pid), console_cpu(port)
     time.sleep(seconds)
-    t1, threads1, cpu1 = time.monotonic(), cl.thread_ticks(pid), cl.cpu_seconds(pid)
+    t1, threads1, cpu1, own1 = time.monotonic(), cl.thread_ticks(pid), cl.cpu_seconds(pid), console_cpu(port)
     elapsed = t1 - t0
     loops, others, _ = cl.thread_usage(threads0, threads1, elapsed)
-    return {"cores": (cpu1 - cpu0) / elapsed, "loops": loops, "others": others, "seconds": elapsed}
+    return {"cores": (cpu1 - cpu0) / elapsed, "loops": loops, "others": others, "seconds": elapsed,
+            "console": (own1 - own0) / elapsed}
 
 
 def show(name, w, page=None):
@@ -85,7 +97,8 @@ def show(name, w, page=None):
     extra = ""
     if page is not None:
         extra = f"  page: {page.bytes / w['seconds'] / 1024:.1f} KiB/s, {page.events / w['seconds']:.1f} events/s"
-    print(f"{name:<9} server {w['cores']:.3f} cores{extra}\n          " + ", ".join(parts))
+    print(f"{name:<9} server {w['cores']:.3f} cores, console's own {100 * w['console']:.2f} % of a core{extra}\n          "
+          + ", ".join(parts))
 
 
 def main():
@@ -131,12 +144,12 @@ def main():
         print(f"N={n}: {health}")
         off, on = [], []
         for r in range(a.rounds):
-            w = window(server.pid, a.window)
+            w = window(server.pid, a.port, a.window)
             show(f"no page", w)
             off.append(w)
             page = Page(a.port)
             page.start()
-            w = window(server.pid, a.window)
+            w = window(server.pid, a.port, a.window)
             page.stop()
             show(f"one page", w, page)
             if page.error:
@@ -156,9 +169,13 @@ def main():
     mean_on = sum(w["cores"] for w in on) / len(on)
     spread = max(w["cores"] for w in off) - min(w["cores"] for w in off)
     shared = "SHARED (server and load generator on the same CPUs)" if plan.get("shared") else "pinned"
-    print(f"\n| calls | no page (cores) | one page (cores) | page cost (% of a core) | spread of no-page windows | cpus |")
-    print(f"|---|---|---|---|---|---|")
-    print(f"| {n} | {mean_off:.3f} | {mean_on:.3f} | {100 * (mean_on - mean_off):+.2f} | {100 * spread:.2f} | {shared} |")
+    own = sum(w["console"] for w in on) / len(on)
+    own_off = sum(w["console"] for w in off) / len(off)
+    print(f"\n| calls | no page (cores) | one page (cores) | difference (% of a core) | spread of no-page windows (%) "
+          f"| console's own CPU, page open (% of a core) | console's own CPU, no page | cpus |")
+    print(f"|---|---|---|---|---|---|---|---|")
+    print(f"| {n} | {mean_off:.3f} | {mean_on:.3f} | {100 * (mean_on - mean_off):+.2f} | {100 * spread:.2f} | {100 * own:.2f} "
+          f"| {100 * own_off:.2f} | {shared} |")
 
 
 if __name__ == "__main__":

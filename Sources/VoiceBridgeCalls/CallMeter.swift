@@ -4,23 +4,33 @@ import VoiceBridgeCarriers
 ///
 /// A call carries one only while a console page is open (the console attaches it on its first
 /// reading and takes it off when the last page closes), so a call nobody watches pays one nil
-/// check per frame and nothing else. While attached, a frame costs one pass over its bytes with
-/// no decoding: μ-law and A-law codes order by magnitude once their sign bit is masked, so the
-/// loudest code is found first and only that one is turned into a linear value, at read time.
+/// check per frame and nothing else. While attached, a frame costs a pass over a quarter of its
+/// samples with no decoding: μ-law and A-law codes order by magnitude once their sign bit is
+/// masked, so the loudest code is found first and only that one is made linear. Every fourth
+/// sample (2 kHz at 8 kHz) follows the envelope of speech closely enough for a meter read four
+/// times a second, and at a thousand calls the full pass cost as much as the rest of the console.
 public final class CallMeter {
     private var inboundPeak: Int32 = 0
     private var outboundPeak: Int32 = 0
+    /// Which of every `sampleStride` samples the next frame looks at, per direction: it moves on
+    /// each frame, so
+    /// a tone whose period divides the stride (a 1 kHz beep has 8 samples) is not read at its
+    /// zero crossings every time.
+    private var inboundOffset = 0
+    private var outboundOffset = 0
 
     public init() {}
 
     /// Caller audio, as it arrived.
     public func inbound(_ frame: UnsafeRawBufferPointer, format: MediaFormat) {
-        inboundPeak = max(inboundPeak, Self.peak(frame, format.encoding))
+        inboundOffset = (inboundOffset + 1) % Self.sampleStride
+        inboundPeak = max(inboundPeak, Self.peak(frame, format.encoding, from: inboundOffset))
     }
 
     /// Bridge audio, as it went to the carrier.
     public func outbound(_ frame: UnsafeRawBufferPointer, format: MediaFormat) {
-        outboundPeak = max(outboundPeak, Self.peak(frame, format.encoding))
+        outboundOffset = (outboundOffset + 1) % Self.sampleStride
+        outboundPeak = max(outboundPeak, Self.peak(frame, format.encoding, from: outboundOffset))
     }
 
     /// Each direction's peak since the last reading, 0 (silence, or under -60 dBFS) to 100
@@ -43,30 +53,42 @@ public final class CallMeter {
         return max(0, min(100, Int(((db + 60) / 60 * 100).rounded())))
     }
 
-    /// The largest sample magnitude of `frame`, linear 16-bit.
-    static func peak(_ frame: UnsafeRawBufferPointer, _ encoding: AudioEncoding) -> Int32 {
+    /// Samples apart that the meter looks at.
+    static let sampleStride = 4
+
+    /// The largest magnitude among every `sampleStride`-th sample of `frame` from sample
+    /// `first`, linear 16-bit.
+    static func peak(_ frame: UnsafeRawBufferPointer, _ encoding: AudioEncoding, from first: Int = 0) -> Int32 {
         switch encoding {
         case .mulaw:
             var code: UInt8 = 0
-            for byte in frame { code = max(code, ~byte & 0x7F) }
+            var i = first
+            while i < frame.count {
+                code = max(code, ~frame[i] & 0x7F)
+                i += sampleStride
+            }
             let exponent = Int32(code >> 4)
             let mantissa = Int32(code & 0x0F)
             return (((mantissa << 3) + 0x84) << exponent) - 0x84
         case .alaw:
             var code: UInt8 = 0
-            for byte in frame { code = max(code, (byte ^ 0x55) & 0x7F) }
+            var i = first
+            while i < frame.count {
+                code = max(code, (frame[i] ^ 0x55) & 0x7F)
+                i += sampleStride
+            }
             let exponent = Int32(code >> 4)
             let mantissa = Int32(code & 0x0F)
             return exponent == 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1)
         case let .l16(order):
             var peak: Int32 = 0
-            var i = 0
+            var i = 2 * first
             while i + 1 < frame.count {
                 let raw = order == .littleEndian
                     ? UInt16(frame[i]) | UInt16(frame[i + 1]) << 8
                     : UInt16(frame[i]) << 8 | UInt16(frame[i + 1])
                 peak = max(peak, abs(Int32(Int16(bitPattern: raw))))
-                i += 2
+                i += 2 * sampleStride
             }
             return peak
         }

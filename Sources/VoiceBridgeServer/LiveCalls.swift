@@ -132,29 +132,37 @@ final class LiveCalls: Sendable {
     /// Every live call as the console shows it. The calls are read a loop at a time, all of a
     /// loop's calls in one task on that loop, so a reading of a thousand calls costs a hop per
     /// event loop rather than one per call.
-    func consoleSamples(metering: Bool) async -> [ConsoleCallSample] {
-        let entries = state.withLockedValue { Array($0.entries.values) }
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, entries: [Entry])] = [:]
-        for entry in entries {
+    /// Also returns the CPU time the readings took on the loops.
+    func consoleSamples(metering: Bool) async -> (samples: [ConsoleCallSample], cpuNanos: Int64) {
+        let entries = state.withLockedValue { Array($0.entries) }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, entries: [(UInt64, Entry)])] = [:]
+        for (key, entry) in entries {
             let loop = entry.control.eventLoop
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].entries.append(entry)
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].entries.append((key, entry))
         }
         let readings = byLoop.values.map { loop, entries in
             loop.submit {
+                let started = ThreadCPUClock.nanoseconds()
                 var samples: [ConsoleCallSample] = []
                 samples.reserveCapacity(entries.count)
-                for entry in entries {
+                for (key, entry) in entries {
                     guard var sample = entry.control.value.consoleSample(metering: metering) else { continue }
+                    sample.key = key
                     sample.startedAtMs = entry.startedAtMs
                     samples.append(sample)
                 }
-                return samples
+                return (samples, ThreadCPUClock.nanoseconds() - started)
             }
         }
         var out: [ConsoleCallSample] = []
         out.reserveCapacity(entries.count)
-        for reading in readings { out += (try? await reading.get()) ?? [] }
-        return out
+        var nanos: Int64 = 0
+        for reading in readings {
+            guard let (samples, cpu) = try? await reading.get() else { continue }
+            out += samples
+            nanos += cpu
+        }
+        return (out, nanos)
     }
 
     /// Stops admitting sockets and asks every live call to finish.

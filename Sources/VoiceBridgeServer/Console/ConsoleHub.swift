@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import Prometheus
 
 /// Feeds every open console page from one reader of the live calls.
 ///
@@ -95,7 +96,8 @@ final class ConsoleHub: Sendable {
                 return s.needSnapshot
             }
             guard let fresh else { break }
-            let samples = await liveCalls.consoleSamples(metering: true)
+            let (samples, loopNanos) = await liveCalls.consoleSamples(metering: true)
+            let started = ThreadCPUClock.nanoseconds()
             let stats = tick % statsEvery == 0 || !fresh.isEmpty ? currentStats() : nil
             let delta = board.update(samples, stats: stats)
             var deltaBytes = ByteBuffer()
@@ -117,11 +119,13 @@ final class ConsoleHub: Sendable {
             if !behind.isEmpty {
                 state.withLockedValue { s in for id in behind where s.pages[id] != nil { s.needSnapshot.insert(id) } }
             }
+            metrics.consoleCPU.increment(by: Double(loopNanos + ThreadCPUClock.nanoseconds() - started) / 1e9)
             tick &+= 1
             try? await Task.sleep(for: interval)
         }
         // Nobody watches: the calls go back to paying nothing for the meters.
-        _ = await liveCalls.consoleSamples(metering: false)
+        let (_, loopNanos) = await liveCalls.consoleSamples(metering: false)
+        metrics.consoleCPU.increment(by: Double(loopNanos) / 1e9)
     }
 
     private func currentStats() -> ConsoleStats {
@@ -130,3 +134,4 @@ final class ConsoleHub: Sendable {
         return ConsoleStats.parse(metrics: text, callsPerLoop: placement?.callsPerLoop ?? [])
     }
 }
+
