@@ -145,10 +145,10 @@ import VoiceBridgeCarriers
         #expect((88...92).contains(levels.inbound), "-6 dBFS on a -60...0 dB scale: \(levels.inbound)")
         let again = meter.take()
         #expect(again.inbound == 0 && again.outbound == 0, "a reading starts the peaks again")
-        // A 1 kHz beep is 8 samples a period: looking at every fourth sample from the same place
+        // A 1 kHz beep is 8 samples a period: looking at every eighth sample from the same place
         // could see only its zero crossings. The place moves frame by frame.
         let beep = ToneGenerator.ulaw(ToneGenerator.pcm(.beep, durationMs: 20))
-        for _ in 0..<4 { beep.withUnsafeBytes { meter.outbound($0, format: .mulaw8kMono) } }
+        for _ in 0..<CallMeter.sampleStride { beep.withUnsafeBytes { meter.outbound($0, format: .mulaw8kMono) } }
         #expect(meter.take().outbound > 50)
     }
 
