@@ -7,7 +7,8 @@ meter, show the menu's cleared mark with the heard text, and end the call with "
 without one console error; without the token the console answers 401.
 
 Run: /tmp/pwvenv/bin/python -m pytest -q Tests/browser/test_console.py
-(VOICEBRIDGE_BIN picks the binary; default .build/debug/voicebridge).
+(VOICEBRIDGE_BIN picks the binary, default .build/debug/voicebridge; CHROMIUM_BIN the browser,
+default /usr/bin/chromium). scripts/browser-tests runs it with the other browser tests.
 """
 
 import json
@@ -85,7 +86,7 @@ def console_server(console_binary, tmp_path_factory):
 @pytest.fixture()
 def console_page(console_server):
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium"), args=["--no-sandbox"])
         context = browser.new_context(viewport={"width": 1280, "height": 820})
         page = context.new_page()
         page.console_errors = []
