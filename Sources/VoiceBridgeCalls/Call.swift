@@ -39,6 +39,8 @@ public final class Call: CallControl {
     private let observer: (any CallObserver)?
 
     private let listener: CallListener
+    /// Set only while a console page watches (see `CallMeter`): the frame paths test it for nil.
+    public var meter: CallMeter?
     private var clock: PlayoutClock
     public private(set) var ledger = MarkLedger()
     private var dedupe = DTMFDeduplicator()
@@ -110,6 +112,8 @@ public final class Call: CallControl {
     private var now: Int64 { eventLoop.now.uptimeNanoseconds.int64 }
 
     public var isPlaying: Bool { !queue.isEmpty || clock.depth(at: now) > 0 }
+    /// Whether speech-to-text hears the caller now.
+    public var isTranscribing: Bool { transcriber != nil }
 
     /// Where the call's frames go (for tests).
     var sinkForTests: any CarrierSink { sink }
@@ -150,6 +154,7 @@ public final class Call: CallControl {
     public func receiveAudio(_ payload: UnsafeRawBufferPointer) {
         guard phase == .active || phase == .settingUp else { return }
         if inputDeferred { return hold(.audio(Array(payload))) }
+        if let meter { meter.inbound(payload, format: mediaFormat) }
         listener.process(payload) { event in
             switch event {
             case let .digit(d):
@@ -802,6 +807,7 @@ public final class Call: CallControl {
             if let info = prompts[prompt.turnID] { startedPrompts.append(info.id) }
         }
         let sent: Bool? = queue[0].reframer.withNextFrame { frame in
+            if let meter { meter.outbound(frame, format: mediaFormat) }
             sink.sendMedia(frame)
             return true
         }

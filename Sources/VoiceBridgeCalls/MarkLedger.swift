@@ -64,6 +64,13 @@ public struct MarkLedger: Sendable {
         public var interruptedText: String
         public var interruptedMs: Int
 
+        public init(completeSegments: [String], interruptedSegment: String?, interruptedText: String, interruptedMs: Int) {
+            self.completeSegments = completeSegments
+            self.interruptedSegment = interruptedSegment
+            self.interruptedText = interruptedText
+            self.interruptedMs = interruptedMs
+        }
+
         public var text: String {
             (completeSegments + (interruptedText.isEmpty ? [] : [interruptedText])).joined(separator: " ")
         }

@@ -82,6 +82,17 @@ public enum SecureRandom {
 
 /// `Authorization: Bearer <token>` checks, in constant time (control API, emulated REST APIs).
 public enum BearerToken {
+    /// HMAC-SHA256 of `message` keyed with `token`, in hex: a value a browser can hold instead of
+    /// the token itself (the live console's session cookie).
+    public static func derived(from token: String, message: String) -> String {
+        CryptoPrimitives.lowercaseHex(CryptoPrimitives.hmac(.sha256, key: Array(token.utf8), message: Array(message.utf8)))
+    }
+
+    /// Compares two secrets in time independent of their content (only the length shows).
+    public static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        CryptoPrimitives.constantTimeEquals(Array(a.utf8), Array(b.utf8))
+    }
+
     public static func matches(authorization: String?, token: String) -> Bool {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
         return CryptoPrimitives.constantTimeEquals(Array(authorization.dropFirst("Bearer ".count).utf8), Array(token.utf8))

@@ -86,6 +86,25 @@ public final class DeclarativeFlow: CallFlow {
         self.logger[metadataKey: "flow"] = "\(flow.definition.name)"
     }
 
+    /// Where the flow stands, for the live console: the input it waits for, or the step it ran
+    /// last, as `menu@12` (the step and its line in the flow's file).
+    public var currentStep: String {
+        switch state {
+        case let .input(input):
+            switch input.kind {
+            case .menu: return "menu@\(input.location.line)"
+            case .gather: return "gather@\(input.location.line)"
+            }
+        case .webhook: return "webhook"
+        case .relay: return "relay"
+        case .finished: return "finished"
+        case .running:
+            guard let frame = stack.last, frame.index > 0, frame.index <= frame.steps.count else { return "start" }
+            let step = frame.steps[frame.index - 1]
+            return "\(step.name)@\(step.location.line)"
+        }
+    }
+
     // MARK: - CallFlow
 
     public func start(_ call: any CallControl) {

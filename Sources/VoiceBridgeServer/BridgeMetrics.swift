@@ -22,6 +22,8 @@ public final class BridgeMetrics: Sendable {
     let bargeInsRejected: Counter
     let webhooks: Counter
     let refusedSignatures: Counter
+    /// CPU the live console spends reading calls and writing its events: zero while no page is open.
+    let consoleCPU: Counter
     /// Speech characters by kind, flow and voice.
     private let speechCharacters = NIOLockedValueBox<[SpeechCostLabels: Counter]>([:])
     /// Flow and voice pairs are few (a flow names its voice; a relay app picks one of a handful),
@@ -55,6 +57,8 @@ public final class BridgeMetrics: Sendable {
         bargeInsAccepted = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "true")])
         bargeInsRejected = registry.makeCounter(descriptor: bargeIns, labels: [("accepted", "false")])
         webhooks = registry.makeCounter(descriptor: .bridge("webhooks", "total", "Voice webhooks answered with TwiML."))
+        consoleCPU = registry.makeCounter(
+            descriptor: .bridge("console_cpu", "seconds_total", "CPU time the live console spent reading calls (on their loops) and writing its events."))
         refusedSignatures = registry.makeCounter(
             descriptor: .bridge("signature_failures", "total", "Requests whose carrier signature (X-Twilio-Signature, Telnyx Ed25519) did not verify.")
         )
@@ -205,6 +209,8 @@ public final class CallMetricsObserver: CallObserver {
     private var started = false
     private var ended = false
     private var flow = "unknown"
+    /// The call's console history, when the server has a console: verdicts go there too.
+    var console: CallConsoleLog?
 
     public init(metrics: BridgeMetrics, flushEvery: Int = 50) {
         self.metrics = metrics
@@ -231,6 +237,7 @@ public final class CallMetricsObserver: CallObserver {
     }
 
     public func bargeIn(latencyNanos: Int64, accepted: Bool, reason: String) {
+        console?.noteBargeIn(accepted: accepted, reason: reason)
         if accepted {
             metrics.bargeInsAccepted.increment()
             metrics.bargeInLatency.record(.nanoseconds(max(0, latencyNanos)))

@@ -63,7 +63,8 @@ struct ControlRoutes: Sendable {
         return try await body()
     }
 
-    private func say(_ request: Request, callSid: String) async throws -> Response {
+    /// Also what the console's Say button runs.
+    func say(_ request: Request, callSid: String) async throws -> Response {
         let body = try await request.body.collect(upTo: Self.maxBodyBytes)
         let say: SayRequest
         do {
@@ -79,7 +80,8 @@ struct ControlRoutes: Sendable {
         return response(outcome, callSid: callSid)
     }
 
-    private func hangUp(callSid: String) async -> Response {
+    /// Also what the console's Hang up button runs.
+    func hangUp(callSid: String) async -> Response {
         let outcome = await liveCalls.control(callSid: callSid, .hangUp)
         logger.info("control: hangup", metadata: ["callSid": "\(callSid)", "outcome": "\(outcome)"])
         return response(outcome, callSid: callSid)

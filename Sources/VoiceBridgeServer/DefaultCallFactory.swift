@@ -20,6 +20,17 @@ extension Call: MediaCall {
         return true
     }
 
+    public func consoleReading(metering: Bool) -> CallConsoleReading? {
+        if metering {
+            if meter == nil { meter = CallMeter() }
+        } else {
+            meter = nil
+        }
+        let levels = meter?.take() ?? (inbound: 0, outbound: 0)
+        return CallConsoleReading(
+            phase: phase.consoleName, playing: isPlaying, transcribing: isTranscribing, levelIn: levels.inbound, levelOut: levels.outbound)
+    }
+
     public var liveState: LiveCallState? {
         LiveCallState(
             callSid: callID, streamSid: streamID, from: parameters["From"] ?? "", to: parameters["To"] ?? "",
@@ -63,13 +74,20 @@ public enum DemoCalls {
         flow: any CallFlow,
         transcription: (any TranscriberProvider)? = nil
     ) -> Call {
-        context.observer.flowChosen(RecordedFlowName.name(of: flow))
+        // Named before it is wrapped: recordings and the console name the flow the call runs.
+        let flowName = RecordedFlowName.name(of: flow)
+        context.observer.flowChosen(flowName)
+        let served: any CallFlow = context.consoleLog.map { log -> any CallFlow in
+            log.flowName = flowName
+            log.speechSource = ConsoleSpeechSource.label(speech.name)
+            return ConsoleFlow(flow, log: log)
+        } ?? flow
         if let recorder = context.recorder {
             let parts = RecordedCallParts(
-                recorder: recorder, loop: context.eventLoop, flowName: RecordedFlowName.name(of: flow), dialect: context.dialect,
+                recorder: recorder, loop: context.eventLoop, flowName: flowName, dialect: context.dialect,
                 callSid: context.callSid,
                 accountSid: context.accountSid, parameters: context.parameters, configuration: configuration,
-                sink: sink, speech: speech, flow: flow, observer: context.observer, transcription: transcription)
+                sink: sink, speech: speech, flow: served, observer: context.observer, transcription: transcription)
             return Call(
                 eventLoop: context.eventLoop, configuration: configuration, sink: parts.sink, speech: parts.speech,
                 flow: parts.flow, parameters: context.parameters, observer: parts.observer, transcription: parts.transcription,
@@ -80,7 +98,7 @@ public enum DemoCalls {
             configuration: configuration,
             sink: sink,
             speech: speech,
-            flow: flow,
+            flow: served,
             parameters: context.parameters,
             observer: context.observer,
             transcription: transcription,
@@ -162,6 +180,38 @@ final class CallWithOwnSpeech: MediaCall {
     func controlSay(_ text: String, interruptible: Interruptible) -> Bool { call.controlSay(text, interruptible: interruptible) }
     func controlHangUp() -> Bool { call.controlHangUp() }
     var liveState: LiveCallState? { call.liveState }
+    func consoleReading(metering: Bool) -> CallConsoleReading? { call.consoleReading(metering: metering) }
+}
+
+extension Call.Phase {
+    /// Static strings: the console reads every call four times a second.
+    var consoleName: String {
+        switch self {
+        case .awaitingStart: "awaitingStart"
+        case .settingUp: "settingUp"
+        case .active: "active"
+        case .ended: "ended"
+        }
+    }
+}
+
+/// How the console names a call's speech source.
+enum ConsoleSpeechSource {
+    /// `fallback(elevenlabs-ws,elevenlabs-http,offline)` → `ElevenLabs → HTTP → offline`.
+    static func label(_ name: String) -> String {
+        var names = [name]
+        if name.hasPrefix("fallback("), name.hasSuffix(")") {
+            names = name.dropFirst("fallback(".count).dropLast().split(separator: ",").map(String.init)
+        }
+        return names.map { n in
+            switch n {
+            case "elevenlabs-ws": "ElevenLabs"
+            case "elevenlabs-http": "HTTP"
+            case "offline": "offline"
+            default: n
+            }
+        }.joined(separator: " → ")
+    }
 }
 
 extension BridgeConfiguration {

@@ -26,6 +26,9 @@ public protocol MediaCall: AnyObject {
     /// A playout tick that is due but has not run (`Call.overdueTick`), so a recording can put
     /// input that arrives now before it, as the live call handles it.
     func overdueTick(at uptime: Int64) -> Int64?
+    /// What the live console reads of the call itself; `metering` puts a `CallMeter` on it (or
+    /// takes it off). Nil for a call with nothing to show.
+    func consoleReading(metering: Bool) -> CallConsoleReading?
 }
 
 extension MediaCall {
@@ -34,6 +37,26 @@ extension MediaCall {
     public func controlHangUp() -> Bool { false }
     public var liveState: LiveCallState? { nil }
     public func overdueTick(at uptime: Int64) -> Int64? { nil }
+    public func consoleReading(metering: Bool) -> CallConsoleReading? { nil }
+}
+
+/// The call's own part of what the console shows.
+public struct CallConsoleReading: Sendable, Equatable {
+    /// `awaitingStart`, `settingUp`, `active` or `ended`.
+    public var phase: String
+    public var playing: Bool
+    public var transcribing: Bool
+    /// Peaks since the last reading, 0...100; 0 while no meter was on.
+    public var levelIn: Int
+    public var levelOut: Int
+
+    public init(phase: String, playing: Bool, transcribing: Bool, levelIn: Int, levelOut: Int) {
+        self.phase = phase
+        self.playing = playing
+        self.transcribing = transcribing
+        self.levelIn = levelIn
+        self.levelOut = levelOut
+    }
 }
 
 /// One live call as the control API lists it.
@@ -82,6 +105,9 @@ public struct MediaCallContext {
     /// The format the bridge asked the carrier for: a per-call speech source asks ElevenLabs for
     /// the same, so its audio passes through. (The stream's start has the last word.)
     public let mediaFormat: MediaFormat
+    /// The call's history for the live console, when the server has one (`serve` with a control
+    /// token): the factory routes the flow's events through it.
+    let consoleLog: CallConsoleLog?
 
     public init(
         eventLoop: any EventLoop,
@@ -94,6 +120,24 @@ public struct MediaCallContext {
         dialect: String = TwilioDialect.name,
         mediaFormat: MediaFormat = .mulaw8kMono
     ) {
+        self.init(
+            eventLoop: eventLoop, callSid: callSid, parameters: parameters, observer: observer, logger: logger, recorder: recorder,
+            accountSid: accountSid, dialect: dialect, mediaFormat: mediaFormat, consoleLog: nil)
+    }
+
+    init(
+        eventLoop: any EventLoop,
+        callSid: String,
+        parameters: [String: String],
+        observer: any CallObserver,
+        logger: Logger,
+        recorder: CallRecorder?,
+        accountSid: String?,
+        dialect: String,
+        mediaFormat: MediaFormat,
+        consoleLog: CallConsoleLog?
+    ) {
+        self.consoleLog = consoleLog
         self.eventLoop = eventLoop
         self.mediaFormat = mediaFormat
         self.callSid = callSid

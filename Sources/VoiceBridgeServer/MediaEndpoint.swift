@@ -19,6 +19,8 @@ final class MediaEndpoint: Sendable {
         var drainGoodbye: TimeAmount = .seconds(10)
         var maxConcurrentCalls: Int
         var signatureMode: BridgeConfiguration.SignatureMode
+        /// The live console exists (a control token is set): each call keeps a `CallConsoleLog`.
+        var console = false
     }
 
     struct Admission: Sendable {

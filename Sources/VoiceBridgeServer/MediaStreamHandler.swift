@@ -27,6 +27,8 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
     private var batch: TextFrameBatch?
     private var reader: WebSocketFrameReader?
     private let observer: CallMetricsObserver
+    /// The call's history for the live console; nil when the server has no console.
+    private var consoleLog: CallConsoleLog?
     /// This call's recorder, when the server records calls.
     private var recorder: CallRecorder?
 
@@ -70,6 +72,14 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
         registration = id
         recorder = endpoint.recordings?.recorder(callSid: admission.callSid)
         recorder?.useDialect(Dialect.self)
+        if endpoint.settings.console {
+            let log = CallConsoleLog(eventLoop: context.eventLoop)
+            // Only From and To of the webhook's fields: the rest may carry what a page should not show.
+            log.from = admission.parameters["From"] ?? ""
+            log.to = admission.parameters["To"] ?? ""
+            consoleLog = log
+            observer.console = log
+        }
         let callContext = MediaCallContext(
             eventLoop: context.eventLoop,
             callSid: admission.callSid,
@@ -79,7 +89,8 @@ final class MediaStreamHandler<Dialect: CarrierDialect>: ChannelInboundHandler, 
             recorder: recorder,
             accountSid: admission.carrier.expectedAccountID,
             dialect: Dialect.name,
-            mediaFormat: admission.carrier.mediaFormat
+            mediaFormat: admission.carrier.mediaFormat,
+            consoleLog: consoleLog
         )
         call = endpoint.callFactory(callContext, self)
         logger.info("media socket open")
@@ -378,6 +389,27 @@ extension MediaStreamHandler: LiveCallControl {
     }
 
     var liveState: LiveCallState? { call?.liveState }
+
+    func consoleSample(metering: Bool) -> ConsoleCallSample? {
+        guard let call, let reading = call.consoleReading(metering: metering) else { return nil }
+        var sample = ConsoleCallSample(callSid: admission.callSid)
+        if let log = consoleLog {
+            sample.from = log.from
+            sample.to = log.to
+            sample.flow = log.flowName
+            sample.source = log.speechSource
+            sample.step = log.step
+            sample.prompt = log.lastPrompt
+            sample.eventsVersion = log.version
+            sample.events = log.events
+        }
+        sample.phase = reading.phase
+        sample.playing = reading.playing
+        sample.listening = reading.transcribing || sample.step.hasPrefix("menu") || sample.step.hasPrefix("gather")
+        sample.levelIn = reading.levelIn
+        sample.levelOut = reading.levelOut
+        return sample
+    }
 
     /// SIGTERM: the call runs on for the drain time (its flow may end it), then says goodbye and
     /// hangs up (1000); a call still open once the goodbye's time is up too is closed (1001).

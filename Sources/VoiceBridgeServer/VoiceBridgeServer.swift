@@ -32,6 +32,8 @@ public struct VoiceBridgeServer: Service {
     /// The offline voice when the default calls are used: loaded at start so a missing
     /// espeak-ng installation fails the start, not the first call.
     private let offlineVoice: OfflineVoice?
+    /// The live console's page feed, when a control token is set.
+    private let consoleHub: ConsoleHub?
 
     /// - Parameters:
     ///   - callFactory: creates the call behind each media socket; nil for the default
@@ -122,7 +124,8 @@ public struct VoiceBridgeServer: Service {
                 drain: .nanoseconds(Int64(configuration.drainSeconds * 1e9)),
                 drainGoodbye: .nanoseconds(Int64(configuration.drainGoodbyeSeconds * 1e9)),
                 maxConcurrentCalls: configuration.maxConcurrentCalls,
-                signatureMode: configuration.signatureMode
+                signatureMode: configuration.signatureMode,
+                console: configuration.controlToken != nil
             ),
             carriers: carriers,
             tokens: tokens,
@@ -148,9 +151,18 @@ public struct VoiceBridgeServer: Service {
         let router = Router(context: BasicRequestContext.self)
         OperationsRoutes(liveCalls: liveCalls, metrics: metrics).register(on: router)
         for carrier in carriers { carrier.registerRoutes(router) }
+        var consoleHub: ConsoleHub?
         if let token = configuration.controlToken {
-            ControlRoutes(token: token, liveCalls: liveCalls, logger: logger).register(on: router)
+            let control = ControlRoutes(token: token, liveCalls: liveCalls, logger: logger)
+            control.register(on: router)
+            let hub = ConsoleHub(liveCalls: liveCalls, metrics: metrics)
+            consoleHub = hub
+            ConsoleRoutes(
+                token: token, hub: hub, control: control, logger: logger,
+                secureCookie: configuration.tlsCertificatePath != nil || publicURL?.scheme == .https
+            ).register(on: router)
         }
+        self.consoleHub = consoleHub
 
         let tls = try Self.makeTLSContext(configuration)
         let placement = LoopPlacement(group: eventLoopGroup)
@@ -220,6 +232,7 @@ public struct VoiceBridgeServer: Service {
         } onGracefulShutdown: {
             logger.info("shutting down: no new calls; draining live calls", metadata: ["live": "\(liveCalls.count)"])
             liveCalls.beginDrain()
+            consoleHub?.close()
         }
     }
 
