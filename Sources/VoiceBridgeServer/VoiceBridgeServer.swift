@@ -159,7 +159,10 @@ public struct VoiceBridgeServer: Service {
             consoleHub = hub
             ConsoleRoutes(
                 token: token, hub: hub, control: control, logger: logger,
-                secureCookie: configuration.tlsCertificatePath != nil || publicURL?.scheme == .https
+                secureCookie: configuration.tlsCertificatePath != nil || publicURL?.scheme == .https,
+                recordings: configuration.recordDirectory.map {
+                    ConsoleRecordings(directory: $0, flowsDirectory: configuration.flowsDirectory, catalogPath: configuration.promptCatalogPath)
+                }
             ).register(on: router)
         }
         self.consoleHub = consoleHub

@@ -241,6 +241,45 @@ import VoiceBridgeCarriers
         }
     }
 
+    /// With `serve --record` the console lists the finished recordings and shows each as its
+    /// call timeline; a name that is not one of them is a 404, and it all needs the token.
+    @Test func recordedCallsOpenAsTheirTimelines() async throws {
+        let directory = NSTemporaryDirectory() + "voicebridge-console-rec-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let name = "CA0000000000000000000000000000003a.jsonl"
+        try FileManager.default.copyItem(atPath: root + "/fixtures/calls/03-barge-in-dtmf.jsonl", toPath: directory + "/" + name)
+        // Still being recorded: no bridge WAV yet, so not listed.
+        try FileManager.default.copyItem(atPath: root + "/fixtures/calls/02-barge-in-speech.jsonl", toPath: directory + "/CA-unfinished.jsonl")
+        FileManager.default.createFile(atPath: directory + "/CA0000000000000000000000000000003a.bridge.wav", contents: Data())
+        try await LiveServer.with(configure: {
+            $0.controlToken = Self.controlToken
+            $0.recordDirectory = directory
+            $0.flowsDirectory = root + "/config/flows"
+            $0.promptCatalogPath = root + "/config/prompts.yaml"
+        }) { server in
+            let bearer = [("Authorization", "Bearer \(Self.controlToken)")]
+            #expect(try await server.http("GET", "/console/recordings").status == 401)
+            #expect(try await server.http("GET", "/console/recordings/\(name)").status == 401)
+            let list = try await server.http("GET", "/console/recordings", headers: bearer)
+            #expect(list.status == 200)
+            #expect(list.body.contains("/console/recordings/\(name)"))
+            #expect(!list.body.contains("CA-unfinished"))
+            let page = try await server.http("GET", "/console/recordings/\(name)", headers: bearer)
+            #expect(page.status == 200)
+            #expect(page.body.contains(#"data-kind="clear""#) && page.body.contains(#"data-kind="dtmf""#))
+            #expect(page.header("Content-Security-Policy")?.contains("default-src 'none'") == true)
+            for bad in ["CA-unfinished.jsonl", "..%2Fsecret.jsonl", ".hidden.jsonl", "nothing.jsonl"] {
+                #expect(try await server.http("GET", "/console/recordings/\(bad)", headers: bearer).status == 404, "\(bad)")
+            }
+        }
+        try await LiveServer.with(configure: { $0.controlToken = Self.controlToken }) { server in
+            let off = try await server.http("GET", "/console/recordings", headers: [("Authorization", "Bearer \(Self.controlToken)")])
+            #expect(off.status == 404 && off.body.contains("recording is off"))
+        }
+    }
+
     // MARK: - A live call through the event stream
 
     /// An open `GET /console/events`: its chunked body, de-chunked, as it arrives.

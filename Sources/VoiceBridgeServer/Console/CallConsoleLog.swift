@@ -41,13 +41,13 @@ final class CallConsoleLog {
     /// The slot the next event overwrites once the ring is full.
     private var next = 0
     /// The ring oldest first, remade when an event comes (rarely), not when the console reads
-    /// it (four times a second).
+    /// it (twice a second).
     private(set) var events: [ConsoleCallEvent] = []
     /// Bumped by every event, so a reader copies the ring only when it changed.
     private(set) var version: UInt64 = 0
     var flowName = ""
     var speechSource = ""
-    /// From and To of the webhook, read once: the console reads every call four times a second.
+    /// From and To of the webhook, read once: the console reads every call twice a second.
     var from = ""
     var to = ""
     /// The declarative flow behind the call, for the step it stands at; other flows have none.

@@ -187,7 +187,7 @@ struct ConsoleBoard {
 /// key only when it has something. A call has its board number (`id`); a partial call has
 /// `callSid` and the fields that changed, and `eventsAdded` (the events since the last tick)
 /// in place of the whole history. Written by hand into one buffer: at a thousand calls the
-/// deltas come four times a second, and `JSONEncoder` would cost more than the rest of the
+/// deltas come twice a second, and `JSONEncoder` would cost more than the rest of the
 /// console together.
 enum ConsoleEvents {
     /// `nowMs` (Unix ms) lets a page on another clock show elapsed times right.

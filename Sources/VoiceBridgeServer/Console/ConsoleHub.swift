@@ -14,7 +14,7 @@ final class ConsoleHub: Sendable {
     private let liveCalls: LiveCalls
     private let metrics: BridgeMetrics
     let interval: Duration
-    /// Server figures are read every this many ticks (once a second at 4 Hz).
+    /// Server figures are read every this many ticks (once a second at 2 Hz).
     let statsEvery: Int
     /// A keep-alive comment after this many ticks without anything to say.
     let heartbeatEvery: Int
@@ -30,7 +30,7 @@ final class ConsoleHub: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    init(liveCalls: LiveCalls, metrics: BridgeMetrics, interval: Duration = .milliseconds(250), statsEvery: Int = 4, heartbeatEvery: Int = 60) {
+    init(liveCalls: LiveCalls, metrics: BridgeMetrics, interval: Duration = .milliseconds(500), statsEvery: Int = 2, heartbeatEvery: Int = 30) {
         self.liveCalls = liveCalls
         self.metrics = metrics
         self.interval = interval

@@ -20,6 +20,7 @@ enum ConsolePage {
     <header>
       <h1>VoiceBridge <span>live console</span></h1>
       <span id="connection" class="badge off">connecting</span>
+      <a href="/console/recordings" class="quiet">recorded calls</a>
       <form method="post" action="/console/logout"><button type="submit" class="quiet">Sign out</button></form>
     </header>
     <section id="server">

@@ -23,6 +23,8 @@ struct ConsoleRoutes: Sendable {
     let logger: Logger
     /// Mark the cookie `Secure` (the server is reached over https).
     let secureCookie: Bool
+    /// `serve --record`'s calls, each as its timeline; nil when recording is off.
+    var recordings: ConsoleRecordings?
     var sessionSeconds: Int = 12 * 3600
 
     static let cookieName = "voicebridge_console"
@@ -68,6 +70,34 @@ struct ConsoleRoutes: Sendable {
         router.get("/console/events") { request, _ -> Response in
             guard grant(request) != .none else { return unauthorized() }
             return events()
+        }
+        router.get("/console/recordings") { request, _ -> Response in
+            guard grant(request) != .none else { return unauthorized() }
+            guard let recordings else {
+                return json(.notFound, #"{"error":"recording is off: start serve with --record DIR (or recording.directory)"}"#)
+            }
+            var headers = Self.securityHeaders
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: recordings.listPage())))
+        }
+        router.get("/console/recordings/:name") { request, context -> Response in
+            guard grant(request) != .none else { return unauthorized() }
+            guard let recordings else { return json(.notFound, #"{"error":"recording is off"}"#) }
+            let name = context.parameters.get("name") ?? ""
+            let page: String?
+            do {
+                page = try recordings.timeline(named: name)
+            } catch {
+                logger.warning("console: a recording did not replay", metadata: ["recording": "\(name)", "error": "\(error)"])
+                return json(.unprocessableContent, #"{"error":"this recording could not be replayed; voicebridge replay FILE says why"}"#)
+            }
+            guard let page else { return json(.notFound, #"{"error":"no such recording"}"#) }
+            var headers = Self.securityHeaders
+            headers[.contentType] = "text/html; charset=utf-8"
+            // The timeline is one self-contained page: its own style, script and audio, inline.
+            headers[HTTPField.Name("Content-Security-Policy")!] =
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src data:; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
         }
         router.post("/console/calls/:callSid/say") { request, context -> Response in
             guard let refusal = refuseAction(request) else {
