@@ -55,13 +55,15 @@ public struct RecordedCallParts {
         recorder: CallRecorder, loop: any EventLoop, flowName: String, dialect: String = TwilioDialect.name,
         callSid: String, accountSid: String?, parameters: [String: String],
         configuration: CallConfiguration, sink: any CarrierSink, speech: any SpeechSource, flow: any CallFlow,
-        observer: (any CallObserver)?, transcription: (any TranscriberProvider)? = nil, bridgeVersion: String? = nil
+        observer: (any CallObserver)?, transcription: (any TranscriberProvider)? = nil, bridgeVersion: String? = nil,
+        relaySession: RelayFlow? = nil
     ) {
         recorder.begin(RecordingHeader(
             flow: flowName, carrier: .recorded, dialect: dialect, callSid: callSid, accountSid: accountSid, parameters: parameters,
             configuration: configuration, bridgeVersion: bridgeVersion,
             recordedAt: ISO8601DateFormatter().string(from: Date()),
-            relay: (flow as? RelayFlow)?.recordedAttributes
+            // The session's settings, when the call's flow is one (perhaps inside a wrapper).
+            relay: (relaySession ?? flow as? RelayFlow)?.recordedAttributes
         ))
         self.sink = RecordingCarrierSink(sink, recorder: recorder)
         self.speech = RecordingSpeechSource(speech, recorder: recorder, loop: loop)

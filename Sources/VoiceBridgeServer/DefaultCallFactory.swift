@@ -5,6 +5,7 @@ import VoiceBridgeAudio
 import VoiceBridgeCalls
 import VoiceBridgeSpeech
 import VoiceBridgeRecording
+import VoiceBridgeRelay
 
 extension Call: MediaCall {
     public func controlSay(_ text: String, interruptible: Interruptible) -> Bool {
@@ -87,7 +88,8 @@ public enum DemoCalls {
                 recorder: recorder, loop: context.eventLoop, flowName: flowName, dialect: context.dialect,
                 callSid: context.callSid,
                 accountSid: context.accountSid, parameters: context.parameters, configuration: configuration,
-                sink: sink, speech: speech, flow: served, observer: context.observer, transcription: transcription)
+                sink: sink, speech: speech, flow: served, observer: context.observer, transcription: transcription,
+                relaySession: flow as? RelayFlow)
             return Call(
                 eventLoop: context.eventLoop, configuration: configuration, sink: parts.sink, speech: parts.speech,
                 flow: parts.flow, parameters: context.parameters, observer: parts.observer, transcription: parts.transcription,
