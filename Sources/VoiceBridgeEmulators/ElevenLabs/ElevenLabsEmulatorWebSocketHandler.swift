@@ -40,8 +40,7 @@ final class ElevenLabsEmulatorWebSocketHandler: ChannelInboundHandler, Removable
     private let logger: Logger
     private var queues: [Int: Queue] = [:]
     private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var wakeUp = EmulatorWakeUp()
     private var slotTimers: [Scheduled<Void>] = []
     private var closeTimer: Scheduled<Void>?
     private var disconnectTimer: Scheduled<Void>?
@@ -221,15 +220,8 @@ final class ElevenLabsEmulatorWebSocketHandler: ChannelInboundHandler, Removable
 
     private func armTimer() {
         guard let context else { return }
-        let deadline = sentClose ? nil : session.nextDeadline
-        guard deadline != timerDeadline else { return }
-        timer?.cancel()
-        timer = nil
-        timerDeadline = deadline
-        guard let deadline else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerDeadline = nil
+        wakeUp.arm(sentClose ? nil : session.nextDeadline, on: context.eventLoop) { [self] _ in
+            wakeUp.fired()
             perform(session.tick(now: .now()))
         }
     }
@@ -237,9 +229,7 @@ final class ElevenLabsEmulatorWebSocketHandler: ChannelInboundHandler, Removable
     private func stopEverything() {
         for queue in queues.values { queue.running?.cancel() }
         queues.removeAll()
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        wakeUp.cancel()
         for slot in slotTimers { slot.cancel() }
         slotTimers.removeAll()
         disconnectTimer?.cancel()

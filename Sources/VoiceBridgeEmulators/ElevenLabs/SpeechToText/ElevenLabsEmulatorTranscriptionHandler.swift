@@ -12,8 +12,7 @@ final class ElevenLabsEmulatorTranscriptionHandler: ChannelInboundHandler, Remov
     private var session: ElevenLabsEmulatorTranscriptionSession
     private let logger: Logger
     private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var wakeUp = EmulatorWakeUp()
     private var closeTimer: Scheduled<Void>?
     /// A close frame went out, or the connection was dropped: nothing more is sent.
     private var done = false
@@ -125,22 +124,13 @@ final class ElevenLabsEmulatorTranscriptionHandler: ChannelInboundHandler, Remov
 
     private func armTimer() {
         guard let context else { return }
-        let deadline = done ? nil : session.nextDeadline
-        guard deadline != timerDeadline else { return }
-        timer?.cancel()
-        timer = nil
-        timerDeadline = deadline
-        guard let deadline else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerDeadline = nil
+        wakeUp.arm(done ? nil : session.nextDeadline, on: context.eventLoop) { [self] deadline in
+            wakeUp.fired()
             carryOut(now: max(.now(), deadline))
         }
     }
 
     private func stopTimers() {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        wakeUp.cancel()
     }
 }
