@@ -144,16 +144,38 @@ import VoiceBridgeEmulators
         }
     }
 
+    /// Sends `count` keep-alives for `context`, one every 250 ms, calling `between` after each.
+    /// A machine that stalls this task for longer than the socket's inactivity timeout makes the
+    /// emulator right to close it: then this says so and returns false, and the test has nothing
+    /// to judge. Without such a stall a close is the emulator's fault and fails the test.
+    static func keepAlive(
+        _ socket: TestWebSocket, context: String, count: Int, timeout: Duration, between: () async -> Void = {}
+    ) async throws -> Bool {
+        let clock = ContinuousClock()
+        var last = clock.now
+        var longest = Duration.zero
+        for _ in 0..<count {
+            try await Task.sleep(for: .milliseconds(250))
+            longest = max(longest, clock.now - last)
+            do {
+                try await socket.send(#"{"text":"","context_id":"\#(context)"}"#)
+            } catch where longest >= timeout - .milliseconds(500) {
+                print("inconclusive: the test was stalled \(longest) between keep-alives, against a \(timeout) timeout")
+                return false
+            }
+            last = clock.now
+            await between()
+        }
+        return true
+    }
+
     @Test func emptyTextIsAKeepAliveNotAnEnd() async throws {
         try await withEmulator { _, port in
             // Keep-alives every 250 ms for 4.5 s against a 4 s timeout: wide margins, because a
             // loaded machine can stall a test's task for well over a second.
             let socket = try await TestWebSocket.connect(port: port, path: Paths.multi("output_format=ulaw_8000&inactivity_timeout=4"), headers: validKey)
             try await socket.send(#"{"text":" ","context_id":"a"}"#)
-            for _ in 0..<18 {
-                try await Task.sleep(for: .milliseconds(250))
-                try await socket.send(#"{"text":"","context_id":"a"}"#)
-            }
+            guard try await Self.keepAlive(socket, context: "a", count: 18, timeout: .seconds(4)) else { return }
             #expect(await socket.quietMessages(for: .milliseconds(200)).isEmpty)
             try await socket.send(#"{"text":"Still here. ","context_id":"a","flush":true}"#)
             guard case .text = await socket.next() else { Issue.record("context did not survive keep-alives"); return }
@@ -168,11 +190,9 @@ import VoiceBridgeEmulators
             try await socket.send(#"{"text":" ","context_id":"idle"}"#)
             try await socket.send(#"{"text":" ","context_id":"busy"}"#)
             var events: [TestWebSocket.Event] = []
-            for _ in 0..<18 {
-                try await Task.sleep(for: .milliseconds(250))
-                try await socket.send(#"{"text":"","context_id":"busy"}"#)
+            guard try await Self.keepAlive(socket, context: "busy", count: 18, timeout: .seconds(4), between: {
                 events += await socket.quietMessages(for: .milliseconds(1))
-            }
+            }) else { return }
             events += await socket.quietMessages(for: .milliseconds(100))
             // The idle one is closed as by close_context; the socket stays open.
             #expect(events == [.text(#"{"isFinal":true,"contextId":"idle"}"#)])
