@@ -549,7 +549,7 @@ public struct FlowParser {
     }
 
     private mutating func positive(_ node: Node, _ what: String) -> Int? {
-        guard let n = node.int, n > 0 else {
+        guard let n = node.scalar.flatMap({ YAMLInteger.parse($0.string) }), n > 0 else {
             error(node, "`\(what)` must be a whole number above 0")
             return nil
         }
@@ -557,7 +557,7 @@ public struct FlowParser {
     }
 
     private mutating func count(_ node: Node, _ what: String) -> Int? {
-        guard let n = node.int, n >= 0, n <= 100 else {
+        guard let n = node.scalar.flatMap({ YAMLInteger.parse($0.string) }), n >= 0, n <= 100 else {
             error(node, "`\(what)` must be a whole number from 0 to 100")
             return nil
         }

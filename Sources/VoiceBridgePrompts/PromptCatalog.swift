@@ -160,7 +160,7 @@ private struct PromptCatalogParser {
         let top = try mapping(root, "the catalogue", allowed: ["version", "defaults", "prompts"])
 
         guard let version = top["version"] else { throw fail(root, "missing `version: 1`") }
-        guard version.int == 1 else { throw fail(version, "unsupported version \(version.string ?? "?"); this build reads version 1") }
+        guard version.scalar.flatMap({ YAMLInteger.parse($0.string) }) == 1 else { throw fail(version, "unsupported version \(version.string ?? "?"); this build reads version 1") }
 
         var defaults = Fields()
         if let node = top["defaults"] {

@@ -222,6 +222,10 @@ extension BridgeConfiguration {
         return configuration
     }
 
+    /// Yams' rules, except that base-60 integers (`1:30:00`) stay strings: Yams reads them with
+    /// trapping arithmetic, so an out-of-range one would stop the process (see `YAMLInteger`).
+    static var resolver: Resolver { try! Resolver.default.replacing(.int, with: YAMLInteger.resolverPattern) }  // a constant pattern
+
     /// Overlays the keys present in a YAML document. Unknown keys are errors, so a typo does not
     /// silently fall back to a default.
     public mutating func apply(yaml: String, source: String = "yaml") throws(ConfigurationError) {
@@ -230,7 +234,7 @@ extension BridgeConfiguration {
         }
         let root: Any?
         do {
-            root = try Yams.load(yaml: yaml)
+            root = try Yams.load(yaml: yaml, Self.resolver)
         } catch {
             throw ConfigurationError("\(source): not valid YAML: \(error)")
         }

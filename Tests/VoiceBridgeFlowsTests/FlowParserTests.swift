@@ -25,6 +25,20 @@ import VoiceBridgeCalls
         #expect(diagnostics(String(repeating: "- ", count: 5000) + "x").contains { $0.message.contains("levels deep") })
     }
 
+    /// Fuzz-found: Yams reads base-60 integers (`1:30`) with trapping arithmetic, so a `retries`
+    /// of `99999999999999999:00` (or a dozen `:0` parts) stopped the process, from a flow file or
+    /// a webhook reply alike. Counts are decimal; anything else is a diagnostic.
+    @Test func anOutOfRangeBaseSixtyCountIsADiagnosticNotACrash() {
+        for retries in ["99999999999999999:00", "1:0:0:0:0:0:0:0:0:0:0:0", "99999999999999999999", "1:30"] {
+            let d = diagnostics("blocks:\n  main:\n    - menu: { choices: { \"1\": main }, retries: \(retries) }\n")
+            #expect(d.contains { $0.message.contains("retries` must be a whole number from 0 to 100") }, "\(retries): \(d)")
+            var parser = FlowParser(file: "reply")
+            #expect(parser.parseSteps("- menu: { choices: { \"1\": hangup }, retries: \(retries) }").isEmpty || !parser.diagnostics.isEmpty)
+            #expect(parser.diagnostics.contains { $0.message.contains("retries") }, "\(retries): \(parser.diagnostics)")
+        }
+        #expect(diagnostics("blocks:\n  main:\n    - menu: { choices: { \"1\": main }, retries: +2 }\n").isEmpty)
+    }
+
     @Test func theExampleSupportLineLoadsCleanly() throws {
         let library = try FlowLibrary.load(directory: Self.repoRoot + "/config/flows", knownPrompts: Self.examplePrompts)
         let flow = try #require(library.flow(forCalledNumber: "+1 (555) 123-0000"))

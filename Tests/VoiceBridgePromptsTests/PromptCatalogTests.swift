@@ -73,6 +73,8 @@ import VoiceBridgeSpeech
         ("version: 1\ndefaults:\n  settings: { stability: 3 }\nprompts: []\n", 3, "stability 3.0 is out of range 0.0...1.0"),
         ("version: 1\ndefaults:\n  settings:\n    use_speaker_boost: maybe\nprompts: []\n", 4, "use_speaker_boost must be true or false"),
         ("version: 2\nprompts: []\n", 1, "unsupported version 2"),
+        // Base 60 would have reached Yams' trapping integer reader.
+        ("version: 99999999999999999:00\nprompts: []\n", 1, "unsupported version 99999999999999999:00"),
         ("version: 1\nprompts:\n  - id: a\n    text: [unclosed\n", 5, "not valid YAML"),
         ("version: 1\nprompts:\n  id: a\n", 3, "`prompts` must be a list"),
     ])

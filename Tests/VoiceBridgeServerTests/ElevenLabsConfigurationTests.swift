@@ -103,6 +103,20 @@ import VoiceBridgeSpeech
         #expect(throws: ConfigurationError.self) { try d.apply(yaml: "relay:\n  speech_timeout_ms: 50\n") }
     }
 
+    /// Yams reads base-60 integers with trapping arithmetic; the config reads them as text, so
+    /// such a value is refused with its key instead of stopping the process.
+    @Test func aBaseSixtyNumberIsRefusedNotATrap() throws {
+        for value in ["99999999999999999:00", "1:0:0:0:0:0:0:0:0:0:0:0", "1:30"] {
+            var c = BridgeConfiguration()
+            #expect(throws: ConfigurationError.self) { try c.apply(yaml: "server:\n  listen_backlog: \(value)\n") }
+            #expect(throws: ConfigurationError.self) { try c.apply(yaml: "server:\n  drain_seconds: \(value)\n") }
+        }
+        var c = BridgeConfiguration()
+        try c.apply(yaml: "server:\n  listen_backlog: 0x100\n  drain_seconds: 1_0\n")
+        #expect(c.listenBacklog == 256)
+        #expect(c.drainSeconds == 10)
+    }
+
     @Test func theShippedConfigFileParses() throws {
         let path = #filePath.replacingOccurrences(of: "Tests/VoiceBridgeServerTests/ElevenLabsConfigurationTests.swift", with: "config/voicebridge.yaml")
         let c = try BridgeConfiguration.load(path: path, environment: [:])
