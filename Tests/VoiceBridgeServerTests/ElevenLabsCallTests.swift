@@ -253,9 +253,9 @@ struct ElevenLabsCallTests {
                 let about = DemoMenuFlow.Script().about
                 #expect(heard >= TextChunker.sentencePieces(about).joined().count, "the reply was heard whole")
                 #expect(wasted > 0, "the greeting was cut: some of what was sent went unheard")
-                // Just in time: the greeting's last sentence was never sent, so never paid for.
-                let greeting = TextChunker.sentencePieces(DemoMenuFlow.Script().greeting)
-                #expect(!voice.texts.contains(greeting[greeting.count - 1]), "\(voice.texts)")
+                // Which sentences were never sent depends on when the key lands in the greeting,
+                // which a wall clock can't pin here (a stalled test presses it later):
+                // ElevenLabsJustInTimeTests checks that on virtual time.
             }
         }
     }
@@ -289,12 +289,10 @@ struct ElevenLabsCallTests {
         configuration.faults.quotaExceeded = true
         try await Self.withEmulator(configuration, voice: voice) { emulator, port in
             try await LiveServer.with(configure: Self.configure(port: port), demoCalls: true, speech: ScriptedSpeech()) { server in
-                let started = ContinuousClock.now
+                // How soon the fallback speaks is FaultMatrixTests' budget (its quota case), not
+                // a wall-clock bound here: this test is about what the caller hears.
                 let socket = try await server.startCall()
                 let first = try #require(try await socket.nextFrame(timeout: .seconds(10)))
-                let firstAudio = ContinuousClock.now - started
-                print("quota → offline greeting: first frame after \(firstAudio) (webhook and upgrade included)")
-                #expect(firstAudio < .seconds(5))
                 #expect(first.text.contains("\"event\":\"media\""))
                 let (frames, mark) = try await Self.mediaUntilMark(socket)
                 #expect(mark == "1.1")
