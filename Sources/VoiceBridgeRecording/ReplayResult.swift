@@ -9,6 +9,8 @@ public struct Divergence: Sendable, Equatable {
     /// The last event that still matched, for context.
     public var previous: OutboundEvent?
     public var reason: String
+    /// Whether `index` counts the messages to the relay app rather than the carrier's.
+    public var inRelayStream = false
 }
 
 /// Compares outbound timelines event by event.
@@ -28,7 +30,7 @@ public enum ReplayComparison {
         guard var relay = firstDivergence(
             inStream: expected.filter(\.isRelay), actual: actual.filter(\.isRelay), toleranceMs: toleranceMs)
         else { return nil }
-        relay.reason = "in the messages to the relay app (#\(relay.index + 1) of them): " + relay.reason
+        relay.inRelayStream = true
         return relay
     }
 
@@ -115,7 +117,7 @@ public struct ReplayResult: Sendable {
             return "ok   \(name) (\(stats))\n"
         }
         var out = "FAIL \(name)\n"
-        out += "  first divergence at outbound event #\(d.index + 1): \(d.reason)\n"
+        out += "  first divergence at \(d.inRelayStream ? "message #\(d.index + 1) to the relay app" : "outbound event #\(d.index + 1)"): \(d.reason)\n"
         out += "  - recorded: \(Self.describe(d.expected))\n"
         out += "  + replayed: \(Self.describe(d.actual))\n"
         if case let .media(x)? = d.expected?.kind, case let .media(y)? = d.actual?.kind, x.count == y.count,

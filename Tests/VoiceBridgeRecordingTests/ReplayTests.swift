@@ -132,6 +132,20 @@ import VoiceBridgeRecording
         print(result.report)
     }
 
+    /// The relay app's messages are their own stream: a divergence there is numbered among them
+    /// and says so, once.
+    @Test func aRelayDivergenceIsNumberedAmongTheAppsMessages() {
+        let carrier = [OutboundEvent(t: 0, kind: .mark("1")), OutboundEvent(t: 10, kind: .clear)]
+        let expected = carrier + [OutboundEvent(t: 5, kind: .relay(#"{"type":"setup"}"#)), OutboundEvent(t: 20, kind: .relay(#"{"type":"prompt"}"#))]
+        let actual = carrier + [OutboundEvent(t: 5, kind: .relay(#"{"type":"setup"}"#)), OutboundEvent(t: 20, kind: .relay(#"{"type":"dtmf"}"#))]
+        let d = ReplayComparison.firstDivergence(expected: expected, actual: actual, toleranceMs: 20)
+        #expect(d?.index == 1)
+        #expect(d?.inRelayStream == true)
+        #expect(d?.reason == "messages to the relay app differ")
+        let onlyCarrier = ReplayComparison.firstDivergence(expected: carrier, actual: [carrier[0]], toleranceMs: 20)
+        #expect(onlyCarrier?.inRelayStream == false)
+    }
+
     @Test func oneMarkBeyondToleranceFails() throws {
         var recording = try HandWritten.updated(HandWritten.menu)
         let tolerance = recording.header.effectiveToleranceMs

@@ -180,7 +180,8 @@ extension CallTimeline {
         transcripts = recording.transcripts.map(Self.transcript)
         if let d = result.divergence {
             divergence = DivergenceMark(
-                t: d.expected?.t ?? d.actual?.t ?? 0, number: d.index + 1, reason: d.reason,
+                t: d.expected?.t ?? d.actual?.t ?? 0, number: d.index + 1,
+                reason: d.inRelayStream ? "in the messages to the relay app: \(d.reason)" : d.reason,
                 expected: d.expected?.summary, expectedMs: d.expected?.t, actual: d.actual?.summary, actualMs: d.actual?.t)
         }
 
