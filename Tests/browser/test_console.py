@@ -3,8 +3,8 @@
 `voicebridge serve` runs on a free port with a control token and the offline voice; the phone
 simulator (`voicebridge call`) places a call on the support line and presses 3 four seconds in,
 in the middle of the menu. The page must show the call within a second of its start, move its
-meter, show the menu's cleared mark with the heard text, and end the call with "Hang up", all
-without one console error; without the token the console answers 401.
+meter, show the menu's cleared mark with the heard text, speak with "Say" and end the call
+with "Hang up", all without one console error; without the token the console answers 401.
 
 Run: /tmp/pwvenv/bin/python -m pytest -q Tests/browser/test_console.py
 (VOICEBRIDGE_BIN picks the binary, default .build/debug/voicebridge; CHROMIUM_BIN the browser,
@@ -156,6 +156,16 @@ def test_a_live_call_on_the_console(console_server, console_page):
         assert len(calls) == 1
         sid = calls[0]["callSid"]
         assert card.get_attribute("data-call") == sid
+
+        # Say: the text goes through the control API and is queued behind what is playing.
+        card.query_selector(".say-text").fill("One moment please.")
+        card.query_selector("button.say").click()
+        page.wait_for_function(
+            "() => document.querySelector('article.call .result').textContent === 'queued'", timeout=5000)
+        assert card.query_selector(".say-text").input_value() == ""
+        page.wait_for_function(
+            "() => document.querySelector('article.call .prompt').textContent.startsWith('\u25B6 control.say.')",
+            timeout=20000)
 
         card.query_selector("button.hangup").click()
         # Hang-up waits for what is queued to be heard (the hours prompt), then closes.
