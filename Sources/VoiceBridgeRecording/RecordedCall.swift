@@ -6,6 +6,10 @@ import VoiceBridgeSpeech
 /// recorded speech) and what it is expected to send. Either form — recorded by `serve --record`
 /// or hand-written — reads into this.
 public struct RecordedCall: Sendable {
+    /// The latest time a recording may name (ms; a day): later ones would only make a replay run
+    /// for days of virtual time.
+    public static let longestMs: Double = 86_400_000
+
     public var header: RecordingHeader
     /// The header line exactly as written, kept by `--update`.
     public var headerLine: String
@@ -139,7 +143,7 @@ extension RecordedCall {
             }
             let r = FieldReader(object: object, line: lineNumber, context: "line")
             guard let t = try r.double("t") else { throw RecordingError(line: lineNumber, "missing \"t\" (ms since the call's start)") }
-            guard t >= 0 else { throw RecordingError(line: lineNumber, "\"t\" must be >= 0") }
+            guard t >= 0, t <= Self.longestMs else { throw RecordingError(line: lineNumber, "\"t\" must be within 0...\(Int(Self.longestMs)) (ms; a day)") }
             func add(_ role: Line.Role) { lines.append(Line(number: lineNumber, t: t, role: role, text: trimmed)) }
             func input(_ i: Input) {
                 inputs.append(TimedInput(t: t, line: lineNumber, input: i))
@@ -214,7 +218,7 @@ extension RecordedCall {
                 }
                 add(.speech)
             } else if r.has("flow") || r.has("bargeIn") || r.has("cost") {
-                if try r.string("flow") == "start", gridOriginMs == nil { gridOriginMs = try r.double("gridMs") }
+                if try r.string("flow") == "start", gridOriginMs == nil { gridOriginMs = try r.double("gridMs", in: 0...Self.longestMs) }
                 add(.information)
             } else if let start = try r.object("start") {
                 let s = FieldReader(object: start, line: lineNumber, context: "start")
@@ -311,7 +315,7 @@ extension RecordedCall {
             let s = FieldReader(object: o, line: line, context: key)
             let ms = try s.int("ms") ?? defaultMs
             guard ms > 0, ms <= 600_000 else { throw RecordingError(line: line, "\(key).ms must be 1...600000") }
-            return (ms, try s.double("levelDBm0") ?? defaultLevel)
+            return (ms, try s.double("levelDBm0", in: -120...10) ?? defaultLevel)
         }
         // `true` may read as 1 on some platforms: a 1 ms span means "the default".
         if let ms = try? r.int(key), ms > 1 {

@@ -148,32 +148,32 @@ public struct RecordingHeader: Sendable, Equatable {
         self.callSid = try reader.string("callSid")
         self.accountSid = try reader.string("accountSid")
         self.parameters = try reader.stringMap("parameters") ?? [:]
-        self.toleranceMs = try reader.double("toleranceMs")
-        self.durationMs = try reader.double("durationMs")
+        self.toleranceMs = try reader.double("toleranceMs", in: 0...60_000)
+        self.durationMs = try reader.double("durationMs", in: 0...RecordedCall.longestMs)
         self.bridgeVersion = try reader.string("bridge")
         self.recordedAt = try reader.string("recordedAt")
         self.relay = try reader.stringMap("relay")
         var c = CallConfiguration()
         if let config = try reader.object("config") {
             let r = FieldReader(object: config, line: 1, context: "header config")
-            if let v = try r.int("frameMs") { c.frameMs = v }
-            if let v = try r.int("leadMs") { c.leadMs = v }
+            if let v = try r.int("frameMs", in: 1...1_000) { c.frameMs = v }
+            if let v = try r.int("leadMs", in: 0...60_000) { c.leadMs = v }
             if let b = try r.object("bargeIn") {
                 let rb = FieldReader(object: b, line: 1, context: "header config.bargeIn")
-                if let v = try rb.int("minSpeechMs") { c.bargeIn.minSpeechMs = v }
-                if let v = try rb.int("echoGuardMs") { c.bargeIn.echoGuardMs = v }
-                if let v = try rb.int("minWords") { c.bargeIn.evidence = .words(minimum: max(1, v)) }
+                if let v = try rb.int("minSpeechMs", in: 0...60_000) { c.bargeIn.minSpeechMs = v }
+                if let v = try rb.int("echoGuardMs", in: 0...60_000) { c.bargeIn.echoGuardMs = v }
+                if let v = try rb.int("minWords", in: 1...1_000) { c.bargeIn.evidence = .words(minimum: v) }
                 if let v = try rb.bool("ignoreBackchannel") { c.bargeIn.ignoreBackchannel = v }
             }
             if let d = try r.object("speechDetector") {
                 let rd = FieldReader(object: d, line: 1, context: "header config.speechDetector")
-                if let v = try rd.double("thresholdDBm0") { c.speechDetector.thresholdDBm0 = v }
-                if let v = try rd.int("minSpeechMs") { c.speechDetector.minSpeechMs = v }
-                if let v = try rd.int("hangoverMs") { c.speechDetector.hangoverMs = v }
-                if let v = try rd.int("maxGapMs") { c.speechDetector.maxGapMs = v }
+                if let v = try rd.double("thresholdDBm0", in: -120...10) { c.speechDetector.thresholdDBm0 = v }
+                if let v = try rd.int("minSpeechMs", in: 0...60_000) { c.speechDetector.minSpeechMs = v }
+                if let v = try rd.int("hangoverMs", in: 0...60_000) { c.speechDetector.hangoverMs = v }
+                if let v = try rd.int("maxGapMs", in: 0...60_000) { c.speechDetector.maxGapMs = v }
             }
-            if let v = try r.int("hangUpGraceMs") { c.hangUpGraceMs = v }
-            if let v = try r.int("setupBufferMs") { c.setupBufferMs = v }
+            if let v = try r.int("hangUpGraceMs", in: 0...600_000) { c.hangUpGraceMs = v }
+            if let v = try r.int("setupBufferMs", in: 0...600_000) { c.setupBufferMs = v }
             if let v = try r.string("voice") { c.voice = v }
             if let v = try r.string("model") { c.model = v }
             if let v = try r.string("language") { c.language = v }
@@ -218,8 +218,26 @@ struct FieldReader {
         guard let value = object[key], !(value is NSNull) else { return nil }
         guard let n = value as? NSNumber, !Self.isBool(n) else { throw fail(key, "a number") }
         let d = n.doubleValue
-        guard d.isFinite else { throw fail(key, "a finite number") }
+        // No number in a recording (times, durations, levels, codes) comes near a billion; a
+        // larger one would overflow a conversion to samples or nanoseconds during the replay.
+        guard d.isFinite, abs(d) <= Self.largest else { throw fail(key, "a number within ±1e9") }
         return d
+    }
+
+    static let largest = 1e9
+
+    /// A number in `range`, or nil when absent.
+    func double(_ key: String, in range: ClosedRange<Double>) throws(RecordingError) -> Double? {
+        guard let d = try double(key) else { return nil }
+        guard range.contains(d) else { throw fail(key, "within \(JSONLine.format(range.lowerBound))...\(JSONLine.format(range.upperBound))") }
+        return d
+    }
+
+    /// A whole number in `range`, or nil when absent.
+    func int(_ key: String, in range: ClosedRange<Int>) throws(RecordingError) -> Int? {
+        guard let n = try int(key) else { return nil }
+        guard range.contains(n) else { throw fail(key, "within \(range.lowerBound)...\(range.upperBound)") }
+        return n
     }
 
     func int(_ key: String) throws(RecordingError) -> Int? {
@@ -261,7 +279,7 @@ struct FieldReader {
         guard let a = value as? [Any] else { throw fail(key, "an array of integers") }
         var out: [Int] = []
         for item in a {
-            guard let n = item as? NSNumber, !Self.isBool(n), n.doubleValue == n.doubleValue.rounded() else {
+            guard let n = item as? NSNumber, !Self.isBool(n), n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) <= Self.largest else {
                 throw fail(key, "an array of integers")
             }
             out.append(n.intValue)

@@ -57,10 +57,12 @@ public struct ReplayEngine {
         let divergence = recording.hasExpectations
             ? ReplayComparison.firstDivergence(expected: expected, actual: actual, toleranceMs: recording.header.effectiveToleranceMs)
             : nil
-        return ReplayResult(
+        let result = ReplayResult(
             path: path, recording: recording, actual: run.sink.sent, information: run.information, divergence: divergence,
             notes: run.notes, virtualMs: run.endMs,
             wallSeconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+        run.finish()
+        return result
     }
 }
 
@@ -192,6 +194,12 @@ private final class ReplayRun {
         notes += speech.notes
     }
 
+    /// Drops what is still scheduled past the end (ticks, timers, echoes), so none of it outlives
+    /// the replay: the console replays a recording each time its timeline is opened.
+    func finish() {
+        try? loop.syncShutdownGracefully()
+    }
+
     private func apply(_ input: RecordedCall.TimedInput) {
         switch input.input {
         case let .message(text):
@@ -291,8 +299,8 @@ private final class ReplayRun {
     private func scheduleEchoes(atMs t: Double) {
         if let pending = echoWakeMs, pending <= t { return }
         echoWakeMs = t
-        loop.scheduleTask(deadline: at(t)) { [weak self] in
-            guard let self, let carrier = self.carrier, self.echoWakeMs == t else { return }
+        loop.scheduleTask(deadline: at(t)) { [unowned self] in
+            guard let carrier = self.carrier, self.echoWakeMs == t else { return }
             self.echoWakeMs = nil
             let now = Double(self.loop.now.uptimeNanoseconds) / 1_000_000
             for text in carrier.echoes(atMs: now) { self.receive(text) }

@@ -158,6 +158,31 @@ private func temporaryDirectory() throws -> String {
         #expect(throws: RecordingError.self) { try RecordedCall(text: text) }
     }
 
+    /// A time or setting that would overflow a conversion during the replay (to samples or
+    /// nanoseconds) is refused with its line; `voicebridge replay` trapped on `"t":1e300`.
+    @Test(arguments: [
+        (#"{"t":1e300,"dtmf":"1"}"#, 3, #"line: "t" must be a number within ±1e9"#),
+        (#"{"t":86400001,"dtmf":"1"}"#, 3, #""t" must be within 0...86400000"#),
+        (#"{"t":5,"speech":{"ms":700,"levelDBm0":1e12}}"#, 3, "levelDBm0"),
+        (#"{"t":5,"flow":"start","gridMs":-1}"#, 3, "gridMs"),
+    ])
+    func outOfRangeNumbersAreRefusedWithTheirLine(line: String, number: Int, message: String) {
+        let text = "{\"recording\":\"voicebridge-call\",\"version\":1,\"flow\":\"demo\",\"carrier\":\"simulated\"}\n{\"t\":0,\"start\":{}}\n" + line
+        do {
+            _ = try RecordedCall(text: text)
+            Issue.record("accepted \(line)")
+        } catch {
+            #expect(error.line == number)
+            #expect(error.message.contains(message), "\(error)")
+        }
+    }
+
+    @Test(arguments: [#""frameMs":0"#, #""leadMs":1e14"#, #""hangUpGraceMs":-5"#, #""bargeIn":{"minWords":0}"#, #""speechDetector":{"thresholdDBm0":400}"#])
+    func outOfRangeHeaderSettingsAreRefused(setting: String) {
+        let text = #"{"recording":"voicebridge-call","version":1,"flow":"demo","carrier":"simulated","config":{"# + setting + "}}\n" + #"{"t":0,"start":{}}"#
+        #expect(throws: RecordingError.self) { try RecordedCall(text: text) }
+    }
+
     @Test func aNewerVersionIsRefused() {
         #expect(throws: RecordingError.self) { try RecordedCall(text: #"{"recording":"voicebridge-call","version":99}"#) }
     }
