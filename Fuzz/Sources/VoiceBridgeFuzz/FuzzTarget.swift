@@ -18,6 +18,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case flow
     /// Call recordings (JSON Lines), as `voicebridge replay` reads them.
     case recording
+    /// Recordings that parse, replayed on the demo menu and drawn as a timeline (seeds: recording's).
+    case replay
     /// WAV files (flow `play` files, `--caller-wav`) and their conversion to telephony μ-law.
     case wav
     /// Credentials and signatures read from request headers and URLs: HTTP Basic, the media
@@ -34,6 +36,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .relay: RelayFuzzer.run(bytes)
         case .flow: FlowFuzzer.run(bytes)
         case .recording: RecordingFuzzer.run(bytes)
+        case .replay: ReplayFuzzer.run(bytes)
         case .wav: WAVFuzzer.run(bytes)
         case .auth: AuthFuzzer.run(bytes)
         }
