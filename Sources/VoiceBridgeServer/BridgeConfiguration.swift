@@ -347,7 +347,14 @@ extension BridgeConfiguration {
             }
         case ("elevenlabs", "ca_file"): elevenLabsCAFile = try reader.optionalString(key, value)
         case ("elevenlabs", "inactivity_timeout"):
-            elevenLabsInactivityTimeoutSeconds = try reader.optionalDouble(key, value).map { Int($0) }
+            if let seconds = try reader.optionalDouble(key, value) {
+                guard (1...180).contains(seconds) else {
+                    throw ConfigurationError("\(reader.source): elevenlabs.inactivity_timeout must be within 1...180 seconds, got \(seconds)")
+                }
+                elevenLabsInactivityTimeoutSeconds = Int(seconds)
+            } else {
+                elevenLabsInactivityTimeoutSeconds = nil
+            }
         case ("elevenlabs", "text_lead_ms"): elevenLabsTextLeadMs = try reader.nonNegativeInt(key, value)
         case ("elevenlabs", "keep_alive_seconds"): elevenLabsKeepAliveSeconds = try reader.nonNegativeDouble(key, value)
         case ("elevenlabs", "speech_to_text"): elevenLabsSpeechToText = try reader.optionalBool(key, value) ?? false
@@ -612,10 +619,15 @@ private struct YAMLSectionReader {
         return s.isEmpty ? nil : s
     }
 
+    /// No setting comes near a billion (ms, seconds, bytes, counts); a larger number would
+    /// overflow its conversion to a `Duration` or to nanoseconds and stop the process.
+    static let largest = 1_000_000_000
+
     func int(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
-        if let n = value as? Int { return n }
-        if let s = value as? String, let n = Int(s) { return n }
-        throw fail(key, "an integer", value)
+        let n: Int
+        if let v = value as? Int { n = v } else if let s = value as? String, let v = Int(s) { n = v } else { throw fail(key, "an integer", value) }
+        guard abs(n) <= Self.largest else { throw fail(key, "an integer within ±1e9", value) }
+        return n
     }
 
     func positiveInt(_ key: String, _ value: Any) throws(ConfigurationError) -> Int {
@@ -637,10 +649,12 @@ private struct YAMLSectionReader {
     }
 
     func double(_ key: String, _ value: Any) throws(ConfigurationError) -> Double {
-        if let d = value as? Double { return d }
-        if let n = value as? Int { return Double(n) }
-        if let s = value as? String, let d = Double(s) { return d }
-        throw fail(key, "a number", value)
+        let d: Double
+        if let v = value as? Double { d = v } else if let n = value as? Int { d = Double(n) } else if let s = value as? String, let v = Double(s) { d = v } else {
+            throw fail(key, "a number", value)
+        }
+        guard d.isFinite, abs(d) <= Double(Self.largest) else { throw fail(key, "a finite number within ±1e9", value) }
+        return d
     }
 
     func nonNegativeDouble(_ key: String, _ value: Any) throws(ConfigurationError) -> Double {

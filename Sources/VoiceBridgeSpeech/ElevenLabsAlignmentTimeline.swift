@@ -38,6 +38,13 @@ struct ElevenLabsAlignmentTimeline {
         return SpeechChunk(turnID: turnID, audio: piece.audio, alignment: alignment, format: format)
     }
 
+    /// The service's seconds as whole ms, never negative; a time no call reaches (or not a
+    /// number at all) counts as 0 rather than trapping in the conversion.
+    static func milliseconds(_ ms: Double) -> Int {
+        guard ms.isFinite, ms > 0, ms < 1e9 else { return 0 }
+        return Int(ms.rounded())
+    }
+
     private mutating func convert(_ alignment: ElevenLabsAlignment) -> Alignment {
         let first = alignment.startTimesSeconds.first ?? 0
         let reference = previousEnd ?? audioMs / 1000
@@ -49,8 +56,8 @@ struct ElevenLabsAlignmentTimeline {
         starts.reserveCapacity(alignment.characters.count)
         durations.reserveCapacity(alignment.characters.count)
         for (start, end) in zip(alignment.startTimesSeconds, alignment.endTimesSeconds) {
-            starts.append(max(0, Int((start * 1000 - shiftMs).rounded())))
-            durations.append(max(0, Int(((end - start) * 1000).rounded())))
+            starts.append(Self.milliseconds(start * 1000 - shiftMs))
+            durations.append(Self.milliseconds((end - start) * 1000))
         }
         return Alignment(chars: alignment.characters, charStartTimesMs: starts, charDurationsMs: durations)
     }

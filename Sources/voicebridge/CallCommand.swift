@@ -93,9 +93,9 @@ struct CallCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard calls >= 1 else { throw ValidationError("--calls must be at least 1") }
-        guard ramp >= 0, ramp.isFinite else { throw ValidationError("--ramp must be zero or more seconds") }
-        guard maxDuration > 0, maxDuration.isFinite else { throw ValidationError("--max-duration must be positive") }
-        if let hangupAt, !(hangupAt > 0 && hangupAt.isFinite) { throw ValidationError("--hangup-at must be positive") }
+        guard ramp >= 0, ramp <= 86_400 else { throw ValidationError("--ramp must be within 0...86400 seconds") }
+        guard maxDuration > 0, maxDuration <= 86_400 else { throw ValidationError("--max-duration must be within 0...86400 seconds") }
+        if let hangupAt, !(hangupAt > 0 && hangupAt <= 86_400) { throw ValidationError("--hangup-at must be within 0...86400 seconds") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard (0...65535).contains(telnyxApiPort) else { throw ValidationError("--telnyx-api-port must be 0...65535") }
         if let audio, Self.format(named: audio) == nil {

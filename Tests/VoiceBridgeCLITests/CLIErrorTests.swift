@@ -40,6 +40,15 @@ import Testing
         #expect(!output.contains("<subcommand>"), "not the top level's usage")
     }
 
+    /// Times beyond a day are refused: `--hangup-at 1e300` trapped converting it to ms.
+    @Test func anAbsurdTimeIsAClearErrorNotATrap() async throws {
+        for option in ["--hangup-at", "--max-duration", "--ramp"] {
+            let (status, output) = try await Self.run(["call", "http://127.0.0.1:9/twiml", option, "1e300"])
+            #expect(status == 64, "\(option): \(output)")
+            #expect(output.contains("\(option) must be within 0...86400 seconds"), "\(output)")
+        }
+    }
+
     @Test func aMissingCallerWAVIsOneClearLine() async throws {
         let (status, output) = try await Self.run(["call", "http://127.0.0.1:9/twiml", "--caller-wav", "/no/such/caller.wav"])
         #expect(status != 0)

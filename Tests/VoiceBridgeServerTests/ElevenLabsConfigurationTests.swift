@@ -111,6 +111,19 @@ import VoiceBridgeSpeech
             #expect(throws: ConfigurationError.self) { try c.apply(yaml: "server:\n  listen_backlog: \(value)\n") }
             #expect(throws: ConfigurationError.self) { try c.apply(yaml: "server:\n  drain_seconds: \(value)\n") }
         }
+        // Numbers that would overflow their conversion to a Duration are refused with their key.
+        for (section, key, value) in [
+            ("elevenlabs", "keep_alive_seconds", "1e300"), ("server", "drain_seconds", ".inf"), ("elevenlabs", "breaker_cooldown_seconds", ".nan"),
+            ("pacing", "lead_ms", "99999999999999"), ("elevenlabs", "inactivity_timeout", "1e300"), ("elevenlabs", "inactivity_timeout", "0.5"),
+        ] {
+            var c = BridgeConfiguration()
+            do {
+                try c.apply(yaml: "\(section):\n  \(key): \(value)\n")
+                Issue.record("accepted \(section).\(key): \(value)")
+            } catch {
+                #expect(error.description.contains("\(section).\(key) must be"), "\(error)")
+            }
+        }
         var c = BridgeConfiguration()
         try c.apply(yaml: "server:\n  listen_backlog: 0x100\n  drain_seconds: 1_0\n")
         #expect(c.listenBacklog == 256)

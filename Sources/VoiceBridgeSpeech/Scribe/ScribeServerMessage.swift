@@ -39,7 +39,10 @@ public struct ScribeCommit: Sendable, Equatable {
     public var confidence: Double? {
         let probabilities = words.filter { $0.kind == .word }.map(\.logprob)
         guard !probabilities.isEmpty else { return nil }
-        return exp(probabilities.reduce(0, +) / Double(probabilities.count))
+        // A probability: a log-probability above 0 (or an absurd one) from the wire can't make it
+        // more than 1, or infinite.
+        let confidence = exp(probabilities.reduce(0, +) / Double(probabilities.count))
+        return confidence.isFinite ? min(1, max(0, confidence)) : nil
     }
 }
 

@@ -18,6 +18,19 @@ import VoiceBridgeSpeech
         #expect(try parse(#"{"message_type":"final_transcript","text":"I'd like to move my appointment"}"#) == .stable("I'd like to move my appointment"))
     }
 
+    /// A confidence is a probability whatever log-probabilities the wire carries: the flow's
+    /// `{{confidence}}` formatting trapped on an astronomically large one.
+    @Test func aConfidenceStaysAProbability() throws {
+        for (logprob, expected) in [("5", 1.0), ("1e300", nil), ("-1e300", 0.0)] as [(String, Double?)] {
+            let text = #"{"message_type":"committed_transcript_with_timestamps","text":"yes","words":[{"text":"yes","start":0.1,"end":0.4,"type":"word","logprob":"# + logprob + "}]}"
+            guard case .committed(let commit) = try parse(text) else {
+                Issue.record("not a commit")
+                return
+            }
+            #expect(commit.confidence == expected, "logprob \(logprob)")
+        }
+    }
+
     @Test func committedPlainAndTimestamped() throws {
         #expect(try parse(#"{"message_type":"committed_transcript","text":"I'd like to move my appointment to Friday."}"#)
             == .committed(ScribeCommit(text: "I'd like to move my appointment to Friday.")))
