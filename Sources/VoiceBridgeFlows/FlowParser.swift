@@ -5,6 +5,9 @@ import Yams
 /// Reads one flow file (YAML) into a `FlowDefinition`, collecting every problem with its line
 /// instead of stopping at the first, so `flows check` can report them all at once.
 public struct FlowParser {
+    /// The most DTMF digits one `tone` step sends.
+    static let longestDTMF = 64
+
     public let file: String
     public private(set) var diagnostics: [FlowDiagnostic] = []
 
@@ -287,6 +290,14 @@ public struct FlowParser {
             }
         }
         if !chosen { error(value, "`tone` needs `sound` or `dtmf`") }
+        // A tone is rendered whole before it plays: an hour-long one (a flow's or a webhook
+        // reply's) would hold hundreds of MB for one call.
+        if case let .dtmf(digits) = step.sound {
+            if digits.count > Self.longestDTMF { error(value, "`dtmf` has \(digits.count) digits; at most \(Self.longestDTMF) are sent at once") }
+            if let ms = step.durationMs, ms > 2_000 { error(value, "`tone.duration` for DTMF is per digit: at most 2s") }
+        } else if let ms = step.durationMs, ms > 60_000 {
+            error(value, "`tone.duration` is at most 60s")
+        }
         return .tone(step)
     }
 

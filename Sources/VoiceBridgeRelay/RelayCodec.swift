@@ -95,6 +95,11 @@ public enum RelayCodec {
             guard digits.allSatisfy({ sendableDigits.contains($0) }) else {
                 throw invalid("digits may hold only 0-9, *, # and w")
             }
+            // The tones are rendered before they play: 64 KiB of `w` would be 9 hours of pauses.
+            let ms = digits.reduce(0) { $0 + ($1 == "w" ? RelayAudio.pauseMs : RelayAudio.toneMs + RelayAudio.gapMs) }
+            guard ms <= RelayAudio.maxPlayMs else {
+                throw invalid("digits would play for \(ms / 1000) s; at most \(RelayAudio.maxPlayMs / 1000) s at once")
+            }
             return .sendDigits(digits)
         case "language":
             let tts = try reader.optionalNonEmptyString("ttsLanguage")

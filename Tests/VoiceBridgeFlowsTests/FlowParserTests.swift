@@ -39,6 +39,15 @@ import VoiceBridgeCalls
         #expect(diagnostics("blocks:\n  main:\n    - menu: { choices: { \"1\": main }, retries: +2 }\n").isEmpty)
     }
 
+    /// Tones are rendered whole before they play, so their length is bounded (a webhook reply
+    /// asking for a day of beep would have held over a GB).
+    @Test func aToneLongerThanAMinuteIsADiagnostic() {
+        #expect(diagnostics("blocks:\n  main:\n    - tone: { sound: beep, duration: 1440m }\n").contains { $0.message.contains("at most 60s") })
+        #expect(diagnostics("blocks:\n  main:\n    - tone: { dtmf: \"1\", duration: 5s }\n").contains { $0.message.contains("per digit: at most 2s") })
+        #expect(diagnostics("blocks:\n  main:\n    - tone: { dtmf: \"\(String(repeating: "1", count: 65))\" }\n").contains { $0.message.contains("at most 64") })
+        #expect(diagnostics("blocks:\n  main:\n    - tone: { sound: ringback, duration: 60s }\n    - tone: { dtmf: \"12#\", duration: 2s }\n").isEmpty)
+    }
+
     @Test func theExampleSupportLineLoadsCleanly() throws {
         let library = try FlowLibrary.load(directory: Self.repoRoot + "/config/flows", knownPrompts: Self.examplePrompts)
         let flow = try #require(library.flow(forCalledNumber: "+1 (555) 123-0000"))

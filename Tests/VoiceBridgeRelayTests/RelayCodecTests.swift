@@ -81,6 +81,7 @@ import Testing
         (#"{"type":"play","source":"x","loop":-1}"#, "loop must be 0 or more"),
         (#"{"type":"sendDigits","digits":""}"#, "digits must not be empty"),
         (#"{"type":"sendDigits","digits":"12a"}"#, "digits may hold only 0-9, *, # and w"),
+        (#"{"type":"sendDigits","digits":""#+String(repeating: "w", count: 1300)+#""}"#, "digits would play for 650 s; at most 600 s at once"),
         (#"{"type":"language"}"#, "language needs ttsLanguage or transcriptionLanguage"),
         (#"{"type":"end","handoffData":{"a":1}}"#, "handoffData must be a string, got object"),
         (#"["text"]"#, "a message must be a JSON object, got array"),
