@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "VoiceBridgeSpeech", package: "VoiceBridge"),
                 .product(name: "VoiceBridgeRelay", package: "VoiceBridge"),
                 .product(name: "VoiceBridgeFlows", package: "VoiceBridge"),
+                .product(name: "VoiceBridgePrompts", package: "VoiceBridge"),
                 .product(name: "VoiceBridgeRecording", package: "VoiceBridge"),
                 .product(name: "VoiceBridgeCalls", package: "VoiceBridge"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,13 +4,16 @@
 Seeds are small, valid inputs: the fuzzer mutates them, so each should reach deep into its parser.
 Sources: recorded calls (fixtures/calls/*.jsonl), the example flow (config/flows/main.yaml), the
 protocol docs' examples and the tests' literals (copied here as text), and tiny generated WAVs.
-Run from the repository root: python3 Fuzz/make-seeds.py (it replaces fixtures/fuzz/).
+Run from the repository root: python3 Fuzz/make-seeds.py (it replaces fixtures/fuzz/, except the
+`regression-*` files: the reproducers of fixed findings, which `scripts/fuzz smoke` replays).
 """
 import base64, glob, hashlib, hmac, json, os, shutil, struct, sys, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fixtures", "fuzz")
-shutil.rmtree(OUT, ignore_errors=True)
+for path in glob.glob(os.path.join(OUT, "*", "*")):
+    if not os.path.basename(path).startswith("regression-"):
+        os.remove(path)
 
 
 def write(target, name, data):
@@ -164,6 +167,8 @@ for name, message in [
 # --- flow: the example flow, every step type (FlowParserTests), webhook replies (WebhookStepTests) ---
 with open(os.path.join(ROOT, "config", "flows", "main.yaml"), "rb") as f:
     write("flow", "main.yaml", f.read())
+with open(os.path.join(ROOT, "config", "prompts.yaml"), "rb") as f:
+    write("flow", "prompts-catalog.yaml", f.read())
 write("flow", "every-step.yaml", """blocks:
   main:
     - say: "Hello {{From}}"

@@ -1,7 +1,9 @@
 import VoiceBridgeFlows
+import VoiceBridgePrompts
 
-/// Flow files (YAML, with the checker run over what parsed, as `flows check` and `serve` do) and
-/// webhook replies (steps and variables, read from the network), and flow templates.
+/// Flow files (YAML, with the checker run over what parsed, as `flows check` and `serve` do),
+/// webhook replies (steps and variables, read from the network), flow templates, and the prompt
+/// catalogue (config/prompts.yaml), the other YAML a user writes.
 enum FlowFuzzer {
     static func run(_ bytes: UnsafeRawBufferPointer) {
         let text = bytes.lossyText
@@ -18,5 +20,9 @@ enum FlowFuzzer {
 
         _ = FlowTemplate.references(in: text)
         _ = FlowTemplate.render(text, variables.merging(["From": "+15005550006", "digits": "1234"]) { first, _ in first })
+
+        if let catalog = try? PromptCatalog.parse(text, file: "fuzz-prompts.yaml") {
+            for prompt in catalog.prompts { _ = catalog[prompt.id]?.resolvedSynthesisFormat }
+        }
     }
 }
