@@ -266,7 +266,15 @@ extension RecordedCall {
     }
 
     public init(contentsOf path: String) throws {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw RecordingError(line: 0, "can't read it: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RecordingError(line: 0, "not UTF-8 text, so not a recording (JSON Lines)")
+        }
         try self.init(text: text)
     }
 

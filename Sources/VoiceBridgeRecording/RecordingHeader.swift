@@ -193,7 +193,8 @@ public struct RecordingError: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
-    public var description: String { "line \(line): \(message)" }
+    /// Line 0: the file as a whole (it could not be read, or is not text).
+    public var description: String { line > 0 ? "line \(line): \(message)" : message }
 }
 
 /// Typed access to one parsed JSON object, with errors that name the line and the field.

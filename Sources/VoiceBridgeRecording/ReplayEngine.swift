@@ -304,7 +304,9 @@ private final class ReplayRun {
             self.echoWakeMs = nil
             let now = Double(self.loop.now.uptimeNanoseconds) / 1_000_000
             for text in carrier.echoes(atMs: now) { self.receive(text) }
-            if let due = carrier.nextEchoDueMs { self.scheduleEchoes(atMs: max(due, now)) }
+            // Never again at `now`: an echo the carrier could not deliver would wake it forever
+            // (a fuzzed recording hung the replay so).
+            if let due = carrier.nextEchoDueMs { self.scheduleEchoes(atMs: max(due, now + 0.001)) }
         }
     }
 }

@@ -120,8 +120,13 @@ final class SimulatedCarrier {
 
     /// Plays up to `t` and returns the echoes the carrier sends by then, oldest first.
     func echoes(atMs t: Double) -> [String] {
-        guard var encoder else { return [] }
+        // Plays on even with nothing to answer in (no start yet): the marks that fall due go, so
+        // `nextEchoDueMs` moves past `t` and the replay's wake-up does not spin on them.
         playout.advance(to: Self.nanos(atMs: t))
+        guard var encoder else {
+            playout.removeEchoes()
+            return []
+        }
         var messages: [String] = []
         for echo in playout.echoes where echo.acknowledged {
             messages.append(text { encoder.writeMark(name: echo.name, into: &$0) })

@@ -146,6 +146,23 @@ import VoiceBridgeRecording
         #expect(onlyCarrier?.inRelayStream == false)
     }
 
+    /// Fuzz-found (the replay target): a recording whose simulated carrier had no start to answer
+    /// in woke the echo timer at the same instant forever, so the replay never ended. Its input is
+    /// a regression seed; here it must finish.
+    @Test(.timeLimit(.minutes(1))) func aCarrierWithNothingToAnswerInDoesNotSpinTheReplay() throws {
+        let path = TestFlows.root + "/fixtures/fuzz/recording/regression-replay-echo-spin.jsonl"
+        let result = try TestFlows.engine.replay(try RecordedCall(contentsOf: path))
+        #expect(result.virtualMs < 10_000)
+        #expect(!result.actual.isEmpty)
+    }
+
+    @Test func aFileThatIsNotUTF8IsOneClearError() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-utf8-\(UUID().uuidString).jsonl").path
+        FileManager.default.createFile(atPath: path, contents: Data([0x7B, 0xFF, 0xFE, 0x7D]))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: RecordingError(line: 0, "not UTF-8 text, so not a recording (JSON Lines)")) { try RecordedCall(contentsOf: path) }
+    }
+
     @Test func oneMarkBeyondToleranceFails() throws {
         var recording = try HandWritten.updated(HandWritten.menu)
         let tolerance = recording.header.effectiveToleranceMs
