@@ -141,6 +141,16 @@ def test_a_live_call_on_the_console(console_server, console_page):
         page.wait_for_function(
             "() => Number(document.querySelector('article.call .level-out').dataset.level) > 0", timeout=5000)
 
+        # The filter: a number that matches no call hides the card; the caller's number finds it.
+        page.fill("#filter", "+1999")
+        page.wait_for_selector("article.call", state="detached", timeout=2000)
+        assert page.inner_text("#shown") == "0 of 1 calls match"
+        page.fill("#filter", "5551112222")
+        page.wait_for_selector("article.call", timeout=2000)
+        assert page.inner_text("#shown") == "1 of 1 calls match"
+        page.fill("#filter", "")
+        assert page.inner_text("#shown") == ""
+
         cleared = page.wait_for_selector(".events li[data-kind=cleared] .heard", timeout=12000)
         heard = cleared.inner_text()
         assert heard.startswith("heard: \u201c") and len(heard) > len("heard: \u201c\u201d"), heard
@@ -172,6 +182,42 @@ def test_a_live_call_on_the_console(console_server, console_page):
         page.wait_for_selector(f"article.call[data-call='{sid}']", state="detached", timeout=30000)
         assert call.wait(timeout=15) is not None
         assert page.console_errors == [], page.console_errors
+    finally:
+        if call.poll() is None:
+            call.kill()
+            call.wait()
+
+
+def test_the_page_lays_out_at_most_show_calls_and_the_filter_finds_the_others(console_server, console_page):
+    page, base = console_page, console_server["base"]
+    page.goto(base + "/console")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#connection.on", timeout=5000)
+    page.goto(base + "/console?show=1")
+    page.wait_for_selector("#connection.on", timeout=5000)
+
+    call = subprocess.Popen(
+        [str(console_server["binary"]), "call", base + "/twiml", "--calls", "3", "--to", "+15551230000",
+         "--hangup-at", "8", "--log-level", "error"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        page.wait_for_function("() => document.querySelector('#active').textContent === '3'", timeout=10000)
+        page.wait_for_function(
+            "() => document.querySelector('#shown').textContent === 'showing 1 of 3 calls; filter to find the others'",
+            timeout=5000)
+        cards = page.query_selector_all("article.call")
+        assert len(cards) == 1
+        first = cards[0].get_attribute("data-call")
+        sids = [c["callSid"] for c in json.loads(http(base + "/calls", {"Authorization": f"Bearer {TOKEN}"})[1])["calls"]]
+        assert len(sids) == 3 and first in sids
+        other = next(sid for sid in sids if sid != first)
+        page.fill("#filter", other.lower())
+        page.wait_for_selector(f"article.call[data-call='{other}']", timeout=2000)
+        assert len(page.query_selector_all("article.call")) == 1
+        assert page.inner_text("#shown") == "1 of 3 calls match"
+        assert call.wait(timeout=30) is not None
+        assert all("status of 401" in e for e in page.console_errors), page.console_errors
     finally:
         if call.poll() is None:
             call.kill()

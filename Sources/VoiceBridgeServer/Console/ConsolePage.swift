@@ -32,6 +32,10 @@ enum ConsolePage {
       <div class="stat"><h2>Errors</h2><ul id="errors"></ul></div>
     </section>
     <p id="empty">No live calls.</p>
+    <div id="call-tools">
+      <input id="filter" type="search" placeholder="Filter: number, flow, step or call SID" aria-label="Filter calls">
+      <span id="shown"></span>
+    </div>
     <section id="calls"></section>
     <template id="call-template">
       <article class="call">
@@ -136,6 +140,9 @@ enum ConsolePage {
     .bars div span, .histogram div span { position: absolute; bottom: -15px; left: 0; right: 0; text-align: center; font-size: 9px; color: var(--dim); }
     .histogram, .bars { margin-bottom: 14px; }
     #empty { padding: 0 20px; color: var(--dim); }
+    #call-tools { display: flex; gap: 12px; align-items: center; padding: 0 20px 12px; }
+    #filter { flex: 0 1 360px; }
+    #shown { color: var(--dim); }
     #calls { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; padding: 0 20px 20px; }
     .call { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
     .call.ending { opacity: .5; }
@@ -172,6 +179,11 @@ enum ConsolePage {
       const calls = new Map();
       const byId = new Map();
       const historyLength = 12;
+      // A server carries thousands of calls; the page lays out at most this many cards (the
+      // oldest first), and the filter finds the others. `?show=N` changes it.
+      const maxShown = Math.max(1, Number(new URLSearchParams(location.search).get("show")) || 50);
+      let filterText = "";
+      let layoutDirty = true;
       let clockOffset = 0;
       const $ = (id) => document.getElementById(id);
 
@@ -197,18 +209,29 @@ enum ConsolePage {
         node.querySelector(".hangup").addEventListener("click", () => act(node, call.callSid, "hangup", null));
         const entry = { node, state: {} };
         calls.set(call.callSid, entry);
-        insertSorted(entry);
+        layoutDirty = true;
         return entry;
       }
 
-      function insertSorted(entry) {
+      function matches(entry) {
+        const st = entry.state;
+        return [st.from, st.to, st.flow, st.step, entry.node.dataset.call]
+          .some((v) => v !== undefined && v !== null && String(v).toLowerCase().includes(filterText));
+      }
+
+      // Cards in start order, the filter's matches only, at most maxShown of them; the rest keep
+      // their state (and their detached cards) up to date for when they are shown.
+      function layout() {
+        if (!layoutDirty) return;
+        layoutDirty = false;
+        const all = [...calls.values()].sort((a, b) => (a.state.startedAtMs || 0) - (b.state.startedAtMs || 0));
+        const matching = filterText ? all.filter(matches) : all;
+        const shown = matching.slice(0, maxShown).map((e) => e.node);
         const list = $("calls");
-        const started = entry.state.startedAtMs || 0;
-        for (const other of list.children) {
-          const o = calls.get(other.dataset.call);
-          if (o && (o.state.startedAtMs || 0) > started) { list.insertBefore(entry.node, other); return; }
-        }
-        list.appendChild(entry.node);
+        if (shown.length !== list.children.length || shown.some((node, i) => list.children[i] !== node)) list.replaceChildren(...shown);
+        $("shown").textContent = matching.length > shown.length
+          ? "showing " + shown.length + " of " + matching.length + (filterText ? " matching" : "") + " calls; filter to find the others"
+          : filterText ? matching.length + " of " + calls.size + " calls match" : "";
       }
 
       async function act(node, sid, action, body, done) {
@@ -234,6 +257,7 @@ enum ConsolePage {
         }
         if ("id" in call) byId.set(call.id, call.callSid);
         const s = Object.assign(entry.state, call);
+        if ("startedAtMs" in call || (filterText && ("from" in call || "to" in call || "flow" in call || "step" in call))) layoutDirty = true;
         const n = entry.node;
         if ("from" in call) n.querySelector(".from").textContent = s.from || "unknown";
         if ("to" in call) n.querySelector(".to").textContent = s.to || "unknown";
@@ -283,6 +307,7 @@ enum ConsolePage {
         if (!entry) return;
         entry.node.remove();
         calls.delete(sid);
+        layoutDirty = true;
         if (entry.state.id !== undefined) byId.delete(entry.state.id);
       }
 
@@ -329,7 +354,7 @@ enum ConsolePage {
       }
 
       function tickOne(entry) {
-        if (!entry.state.startedAtMs) return;
+        if (!entry.state.startedAtMs || !entry.node.isConnected) return;
         entry.node.querySelector(".elapsed").textContent = fmtElapsed(Date.now() + clockOffset - entry.state.startedAtMs);
       }
 
@@ -352,6 +377,7 @@ enum ConsolePage {
             apply(call);
           }
           if (data.stats) renderStats(data.stats);
+          layout();
           updateEmpty();
         });
         source.addEventListener("delta", (e) => {
@@ -365,10 +391,16 @@ enum ConsolePage {
           }
           for (const sid of data.removed || []) remove(sid);
           if (data.stats) renderStats(data.stats);
+          layout();
           updateEmpty();
         });
       }
 
+      $("filter").addEventListener("input", (e) => {
+        filterText = e.target.value.trim().toLowerCase();
+        layoutDirty = true;
+        layout();
+      });
       setInterval(() => { for (const entry of calls.values()) tickOne(entry); }, 500);
       connect();
     })();
