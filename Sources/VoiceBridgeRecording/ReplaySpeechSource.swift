@@ -134,6 +134,12 @@ final class ReplayTurn: SpeechTurn, @unchecked Sendable {
 
     func send(text more: String) { text += more }
 
+    /// Nothing to deliver: the source hands chunks to the call itself. The default would start a
+    /// task waiting on `chunks`, which never end, so the task and the call it holds outlived
+    /// every replay (LeakSanitizer, through the replay fuzz target; the console replays a
+    /// recording each time its timeline opens).
+    func deliver(on loop: any EventLoop, to receiver: @escaping (SpeechDelivery) -> Void) {}
+
     func finish() {
         if streamed { source?.finished(self) }
     }

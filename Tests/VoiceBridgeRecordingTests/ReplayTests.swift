@@ -152,7 +152,7 @@ import VoiceBridgeRecording
     @Test(.timeLimit(.minutes(1))) func aCarrierWithNothingToAnswerInDoesNotSpinTheReplay() throws {
         let path = TestFlows.root + "/fixtures/fuzz/recording/regression-replay-echo-spin.jsonl"
         let result = try TestFlows.engine.replay(try RecordedCall(contentsOf: path))
-        #expect(result.virtualMs < 10_000)
+        #expect(result.virtualMs < 20_000, "the recording ends at 6 s, then settles")
         #expect(!result.actual.isEmpty)
     }
 
